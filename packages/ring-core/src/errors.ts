@@ -1,0 +1,39 @@
+/** Thrown for an invalid option or argument; `option` names the offending field (e.g. `nodes[2].weight`). */
+export class RingRouteConfigError extends TypeError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(`${option}: ${message}`);
+    this.name = 'RingRouteConfigError';
+    this.option = option;
+  }
+}
+
+export function fail(option: string, message: string): never {
+  throw new RingRouteConfigError(option, message);
+}
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+
+export function checkNumber(
+  option: string,
+  value: unknown,
+  { min = -Infinity, max = Infinity, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
+): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || (integer && !Number.isInteger(value)))
+    fail(option, `must be ${integer ? 'an integer' : 'a number'} (got ${show(value)})`);
+  if (value < min || value > max)
+    fail(option, `must be between ${min} and ${max} (got ${show(value)})`);
+  return value;
+}
+
+export function checkString(option: string, value: unknown, { allowEmpty = false } = {}): string {
+  if (typeof value !== 'string') fail(option, `must be a string (got ${show(value)})`);
+  if (!allowEmpty && value.length === 0) fail(option, 'must not be empty');
+  return value;
+}
+
+export function checkOneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T))
+    fail(option, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${show(value)})`);
+  return value as T;
+}

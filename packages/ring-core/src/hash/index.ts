@@ -1,0 +1,32 @@
+import xxhash from 'xxhash-wasm';
+import type { HashFunction, HashName } from '../types.js';
+import { djb2 } from './djb2.js';
+import { murmur3 } from './murmur3.js';
+
+export { djb2, murmur3 };
+
+export const HASH_NAMES: readonly HashName[] = ['xxh64', 'xxh32', 'murmur3', 'djb2'];
+
+/**
+ * Resolves a hash by name to a function from key to unsigned 32-bit position.
+ * xxHash comes from xxhash-wasm, whose WebAssembly module must be instantiated first (hence async).
+ * xxh64 keeps the high 32 bits of the 64-bit digest.
+ */
+export async function loadHash(name: HashName): Promise<HashFunction> {
+  switch (name) {
+    case 'xxh32': {
+      const { h32 } = await xxhash();
+      return (key) => h32(key);
+    }
+    case 'xxh64': {
+      const { h64 } = await xxhash();
+      return (key) => Number(h64(key) >> 32n);
+    }
+    case 'murmur3':
+      return (key) => murmur3(key);
+    case 'djb2':
+      return djb2;
+    default:
+      throw new TypeError(`hash: unknown hash "${String(name)}"; expected one of ${HASH_NAMES.join(', ')} or a function`);
+  }
+}

@@ -1,0 +1,14 @@
+export type * from './types.js';
+export { RingRouteConfigError } from './errors.js';
+export { djb2, murmur3, loadHash } from './hash/index.js';
+export { createRing, ringFromJSON } from './ring/ring.js';
+export { isRoutable, NODE_STATUSES } from './ring/nodes.js';
+export {
+  decide,
+  DEFAULT_MAX_HOPS,
+  type DecideOptions,
+  type DecisionReason,
+  type MisroutePolicy,
+  type RoutingAction,
+  type RoutingDecision,
+} from './routing/decide.js';

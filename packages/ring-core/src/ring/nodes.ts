@@ -1,0 +1,48 @@
+import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import type { NodeSpec, NodeStatus, RingNode } from '../types.js';
+
+export const NODE_STATUSES: readonly NodeStatus[] = ['alive', 'suspected', 'dead', 'leaving', 'updating'];
+
+/** States that may own keys when a node is picked. Suspected nodes keep their keys until declared dead. */
+const ROUTABLE: ReadonlySet<NodeStatus> = new Set(['alive', 'suspected', 'updating']);
+
+export const isRoutable = (node: RingNode): boolean => ROUTABLE.has(node.status) && node.weight > 0;
+
+/** Validates one spec and resolves its defaults; `field` prefixes error messages, e.g. `nodes[3]`. */
+export function resolveNode(spec: NodeSpec, field: string, previous?: RingNode, now = Date.now()): RingNode {
+  if (spec === null || typeof spec !== 'object') fail(field, 'must be an object with an id');
+  const id = checkString(`${field}.id`, spec.id);
+  const weight = spec.weight === undefined ? 1 : checkNumber(`${field}.weight`, spec.weight, { min: 0, max: 1e6 });
+  if (!Number.isFinite(weight)) fail(`${field}.weight`, 'must be finite');
+  const status = spec.status === undefined ? 'alive' : checkOneOf(`${field}.status`, spec.status, NODE_STATUSES);
+  if (spec.url !== undefined) {
+    checkString(`${field}.url`, spec.url);
+    if (!URL.canParse(spec.url)) fail(`${field}.url`, `must be an absolute URL (got ${JSON.stringify(spec.url)})`);
+  }
+  if (spec.meta !== undefined && (spec.meta === null || typeof spec.meta !== 'object'))
+    fail(`${field}.meta`, 'must be an object');
+  const since = previous && previous.status === status ? previous.since : previous ? now : 0;
+  return Object.freeze({ id, url: spec.url, weight, status, meta: spec.meta, since });
+}
+
+/** Resolves a member list, rejecting duplicate ids, and sorts it by id so every router agrees on order. */
+export function resolveNodes(specs: readonly NodeSpec[], field = 'nodes'): RingNode[] {
+  if (!Array.isArray(specs)) fail(field, 'must be an array of node specs');
+  const seen = new Set<string>();
+  const nodes = specs.map((spec, i) => {
+    const node = resolveNode(spec, `${field}[${i}]`);
+    if (seen.has(node.id)) fail(`${field}[${i}].id`, `duplicate node id ${JSON.stringify(node.id)}`);
+    seen.add(node.id);
+    return node;
+  });
+  return nodes.sort(byId);
+}
+
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function toSpec(node: RingNode): NodeSpec {
+  const spec: NodeSpec = { id: node.id, weight: node.weight, status: node.status };
+  if (node.url !== undefined) spec.url = node.url;
+  if (node.meta !== undefined) spec.meta = { ...node.meta };
+  return spec;
+}
