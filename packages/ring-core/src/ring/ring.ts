@@ -72,51 +72,63 @@ class HashRing implements Ring {
 
   owner(key: string): RingNode | undefined {
     if (!this.hasOverrides) {
-      // Fast path: the placement's first choice, when it is routable.
+      // Fast path: the placement's first choice, when it is routable. No allocation.
       const first = this.placement.first(this.hash(key) >>> 0);
       if (first >= 0 && this.routable[first] === 1) return this.nodes[first];
     }
-    const { value } = this.candidates(key).next();
-    return value && isRoutable(value) ? value : undefined;
+    const picked: number[] = [];
+    this.collect(key, 1, picked);
+    return picked.length === 0 ? undefined : this.nodes[picked[0]!];
   }
 
   owners(key: string, n: number): RingNode[] {
-    const out: RingNode[] = [];
-    if (n <= 0) return out;
-    for (const node of this.candidates(key)) {
-      if (!isRoutable(node)) break; // routable candidates come first
-      out.push(node);
-      if (out.length === n) break;
-    }
-    return out;
+    const picked: number[] = [];
+    if (n > 0) this.collect(key, n, picked);
+    return picked.map((i) => this.nodes[i]!);
   }
 
   *candidates(key: string): IterableIterator<RingNode> {
-    const seen = new Uint8Array(this.nodes.length);
+    const picked: number[] = [];
     const later: number[] = [];
-    let yielded = 0;
-    const offer = function* (this: HashRing, i: number | undefined) {
-      if (i === undefined || i < 0 || seen[i] === 1) return;
-      seen[i] = 1;
-      if (this.routable[i] === 1) {
-        yielded++;
-        yield this.nodes[i]!;
-      } else later.push(i);
-    }.bind(this);
-
-    const pinned = this.pins[key];
-    if (pinned !== undefined) yield* offer(this.index.get(pinned));
-    if (this.route) {
-      const chosen = this.route(key, this.nodes);
-      if (chosen != null) yield* offer(this.index.get(typeof chosen === 'string' ? chosen : chosen.id));
-    }
-    for (const i of this.placement.walk(this.hash(key) >>> 0)) {
-      yield* offer(i);
-      if (yielded + later.length === this.nodes.length) break;
-    }
-    // Nodes without any placement share (weight 0) still belong to the chain, after the others.
-    for (let i = 0; i < this.nodes.length; i++) yield* offer(i);
+    this.collect(key, this.nodes.length, picked, later);
+    for (const i of picked) yield this.nodes[i]!;
     for (const i of later) yield this.nodes[i]!;
+  }
+
+  /**
+   * The fallback chain as node indexes: the pin, then the routing function's choice, then the placement's
+   * walk, then members without any share. Routable ones go to `picked` (stopping at `limit`), the others to
+   * `later` when given.
+   */
+  private collect(key: string, limit: number, picked: number[], later?: number[]): void {
+    const { routable } = this;
+    const consider = (i: number): boolean => {
+      if (routable[i] === 1) picked.push(i);
+      else later?.push(i);
+      return picked.length >= limit;
+    };
+    let pinned = -1;
+    let routed = -1;
+    if (this.hasOverrides) {
+      const pin = this.pins[key];
+      pinned = pin === undefined ? -1 : (this.index.get(pin) ?? -1);
+      if (pinned >= 0 && consider(pinned)) return;
+      if (this.route) {
+        const chosen = this.route(key, this.nodes);
+        routed = chosen == null ? -1 : (this.index.get(typeof chosen === 'string' ? chosen : chosen.id) ?? -1);
+        if (routed === pinned) routed = -1;
+        else if (routed >= 0 && consider(routed)) return;
+      }
+    }
+    let done = false;
+    this.placement.walk(this.hash(key) >>> 0, (i) => (i === pinned || i === routed ? false : (done = consider(i))));
+    const total = this.nodes.length;
+    if (done || picked.length + (later?.length ?? 0) === total) return;
+    // Members without any placement share (weight 0, or too small for a Maglev slot) close the chain.
+    const seen = new Uint8Array(total);
+    for (const i of picked) seen[i] = 1;
+    for (const i of later ?? []) seen[i] = 1;
+    for (let i = 0; i < total; i++) if (seen[i] === 0 && (later || routable[i] === 1) && consider(i)) return;
   }
 
   ranges(nodeId: string): OwnershipRange[] {

@@ -1,8 +1,12 @@
 import type { OwnershipRange, RingNode } from '../types.js';
-import type { Placement, PlacementBuilder, PlacementInput } from './placement.js';
+import { checkNodeCount, type Placement, type PlacementBuilder, type PlacementInput, type WalkVisitor } from './placement.js';
 
-/** Positions per node: vnodes scaled by weight (weight 0 = no points, the node owns nothing). */
-export const pointCount = (node: RingNode, vnodes: number) => Math.round(vnodes * node.weight);
+/**
+ * Positions per node: vnodes scaled by weight. Weight 0 = no points (the node owns nothing); any
+ * positive weight gets at least one point so a small but live node still owns something.
+ */
+export const pointCount = (node: RingNode, vnodes: number) =>
+  node.weight > 0 ? Math.max(1, Math.round(vnodes * node.weight)) : 0;
 
 /**
  * Classic consistent hashing with virtual nodes: sorted positions in a Uint32Array, their owners in a
@@ -13,6 +17,8 @@ class RingPlacement implements Placement {
   constructor(
     readonly positions: Uint32Array,
     readonly owners: Uint16Array,
+    readonly nodeCount: number,
+    readonly holders: number,
   ) {}
 
   get byteLength() {
@@ -35,11 +41,19 @@ class RingPlacement implements Placement {
     return this.positions.length === 0 ? -1 : this.owners[this.indexOf(position)]!;
   }
 
-  *walk(position: number): Iterable<number> {
-    const n = this.positions.length;
+  walk(position: number, visit: WalkVisitor): void {
+    const { owners, holders } = this;
+    const n = owners.length;
     if (n === 0) return;
+    const seen = new Uint8Array(this.nodeCount);
     const start = this.indexOf(position);
-    for (let i = 0; i < n; i++) yield this.owners[(start + i) % n]!;
+    for (let i = 0, found = 0; i < n && found < holders; i++) {
+      const owner = owners[(start + i) % n]!;
+      if (seen[owner] === 1) continue;
+      seen[owner] = 1;
+      found++;
+      if (visit(owner)) return;
+    }
   }
 
   ranges(index: number): OwnershipRange[] {
@@ -63,11 +77,11 @@ const SHIFT = 65536;
 
 function hashPoints(node: RingNode, index: number, vnodes: number, hash: (key: string) => number, into: number[]) {
   const count = pointCount(node, vnodes);
-  for (let v = 0; v < count; v++) into.push(hash(`${node.id}#${v}`) * SHIFT + index);
+  for (let v = 0; v < count; v++) into.push((hash(`${node.id}#${v}`) >>> 0) * SHIFT + index);
 }
 
 export const buildRing: PlacementBuilder = ({ nodes, hash, vnodes, previous }: PlacementInput) => {
-  if (nodes.length >= SHIFT) throw new RangeError(`nodes: at most ${SHIFT - 1} members per ring`);
+  checkNodeCount(nodes);
   const fresh: number[] = [];
   let kept: Float64Array = new Float64Array(0);
 
@@ -105,5 +119,6 @@ export const buildRing: PlacementBuilder = ({ nodes, hash, vnodes, previous }: P
     positions[i] = position;
     owners[i] = packed - position * SHIFT;
   }
-  return new RingPlacement(positions, owners);
+  const holders = nodes.reduce((count, node) => count + (pointCount(node, vnodes) > 0 ? 1 : 0), 0);
+  return new RingPlacement(positions, owners, nodes.length, holders);
 };
