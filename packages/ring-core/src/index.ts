@@ -12,3 +12,17 @@ export {
   type RoutingAction,
   type RoutingDecision,
 } from './routing/decide.js';
+export {
+  DROP_REASONS,
+  MemoryBus,
+  MemoryMembership,
+  type ClusterMessage,
+  type DropReason,
+  type LeaveReason,
+  type Membership,
+  type MembershipEvent,
+  type MembershipEvents,
+  type MembershipStats,
+  type MemoryMembershipOptions,
+  type RingParams,
+} from './membership/index.js';

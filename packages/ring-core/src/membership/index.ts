@@ -1,0 +1,12 @@
+export type {
+  ClusterMessage,
+  DropReason,
+  LeaveReason,
+  Membership,
+  MembershipEvent,
+  MembershipEvents,
+  MembershipStats,
+  RingParams,
+} from './types.js';
+export { DROP_REASONS } from './types.js';
+export { MemoryBus, MemoryMembership, type MemoryMembershipOptions } from './memory.js';
