@@ -1,5 +1,5 @@
 export type * from './types.js';
-export { RingRouteConfigError } from './errors.js';
+export { checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
 export { djb2, murmur3, loadHash } from './hash/index.js';
 export { createRing, ringFromJSON } from './ring/ring.js';
 export { isRoutable, NODE_STATUSES } from './ring/nodes.js';
