@@ -1,0 +1,107 @@
+import type { IncomingHttpHeaders } from './request.js';
+
+/** Hops a proxied request has made so far (set by the proxying node). */
+export const HOPS_HEADER = 'x-ringroute-hops';
+/** The sender's ring epoch, carried with every proxied request. */
+export const EPOCH_HEADER = 'x-ringroute-epoch';
+/** Comma-separated ids of owners a proxying node could not reach; the next candidate then serves the key. */
+export const UNREACHABLE_HEADER = 'x-ringroute-unreachable';
+/** Clients do not resend custom headers after a redirect, so redirects carry the hop count in the Location query. */
+export const HOPS_PARAM = 'rr_hops';
+export const EPOCH_PARAM = 'rr_epoch';
+
+/** Hops parameters need no decoding: the values are plain integers. */
+const PARAM_RE = /[?&]rr_hops=(\d{1,6})/;
+
+/** Hops made so far, from the proxy header or the redirect parameter; 0 when neither is there. */
+export function readHops(headers: IncomingHttpHeaders, url: string): number {
+  const header = headers[HOPS_HEADER];
+  let hops = typeof header === 'string' ? parseInt(header, 10) || 0 : 0;
+  if (url.includes('rr_hops=')) {
+    const match = PARAM_RE.exec(url);
+    if (match) hops = Math.max(hops, parseInt(match[1]!, 10));
+  }
+  return hops;
+}
+
+/** The request target as origin-form: an absolute-form target (`GET http://evil/x`) keeps only its path and query. */
+export function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  if (!URL.canParse(url)) return '/';
+  const parsed = new URL(url);
+  return parsed.pathname + parsed.search;
+}
+
+/** The path and query without the RingRoute redirect parameters. */
+export function stripRouteParams(url: string): string {
+  const path = originForm(url);
+  const q = path.indexOf('?');
+  if (q < 0 || !path.includes('rr_', q)) return path;
+  const kept = path
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => !pair.startsWith(`${HOPS_PARAM}=`) && !pair.startsWith(`${EPOCH_PARAM}=`));
+  return kept.length === 0 ? path.slice(0, q) : `${path.slice(0, q)}?${kept.join('&')}`;
+}
+
+/** The owner's configured base URL joined with a path; a trailing slash on the base is not doubled. */
+export function joinUrl(base: string, path: string): string {
+  return base.charCodeAt(base.length - 1) === 47 ? base.slice(0, -1) + path : base + path;
+}
+
+/**
+ * The Location of a redirect: the owner's configured URL + the original path and query, plus the hop count
+ * and epoch as query parameters. Nothing but the path and query comes from the request (never the Host).
+ */
+export function redirectLocation(ownerUrl: string, url: string, hops: number, epoch: number): string {
+  const path = stripRouteParams(url);
+  const sep = path.includes('?') ? '&' : '?';
+  return `${joinUrl(ownerUrl, path)}${sep}${HOPS_PARAM}=${hops}&${EPOCH_PARAM}=${epoch}`;
+}
+
+/** What a proxying node knows about the client connection, for the Forwarded / X-Forwarded-* headers. */
+export interface ClientInfo {
+  /** The peer address of the incoming socket. */
+  remoteAddress: string | undefined;
+  /** 'http' or 'https' as received by this node. */
+  protocol: string;
+}
+
+const forwardedNode = (address: string | undefined) =>
+  address === undefined ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
+
+/**
+ * Headers a proxying node adds: the hop count and epoch, and Forwarded / X-Forwarded-* appended to any the
+ * client request already carried (RFC 7239).
+ */
+export function proxyHeaders(
+  headers: IncomingHttpHeaders,
+  client: ClientInfo,
+  hops: number,
+  epoch: number,
+  unreachable: readonly string[] = [],
+): Record<string, string> {
+  const host = typeof headers.host === 'string' ? headers.host : undefined;
+  const element = `for=${forwardedNode(client.remoteAddress)};proto=${client.protocol}${host ? `;host="${host.replace(/["\\]/g, '')}"` : ''}`;
+  const append = (name: string, value: string) => {
+    const prior = headers[name];
+    const joined = Array.isArray(prior) ? prior.join(', ') : prior;
+    return joined ? `${joined}, ${value}` : value;
+  };
+  const out: Record<string, string> = {
+    [HOPS_HEADER]: String(hops),
+    [EPOCH_HEADER]: String(epoch),
+    forwarded: append('forwarded', element),
+    'x-forwarded-for': append('x-forwarded-for', client.remoteAddress ?? 'unknown'),
+    'x-forwarded-proto': client.protocol,
+  };
+  if (host) out['x-forwarded-host'] = host;
+  if (unreachable.length > 0) out[UNREACHABLE_HEADER] = unreachable.join(',');
+  return out;
+}
+
+/** Owner ids named as unreachable by the proxying node (see UNREACHABLE_HEADER). */
+export function readUnreachable(headers: IncomingHttpHeaders): string[] | undefined {
+  const value = headers[UNREACHABLE_HEADER];
+  return typeof value === 'string' && value.length > 0 ? value.split(',', 8) : undefined;
+}

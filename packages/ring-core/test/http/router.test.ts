@@ -1,0 +1,267 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus, MemoryMembership, RingRouteConfigError, type Membership } from '@ringroute/ring-core';
+import { createRouter, type RequestView, type RingRouter, type RouterOptions } from '@ringroute/ring-core/http';
+
+const NODES = [
+  { id: 'a', url: 'http://10.0.0.1:3000' },
+  { id: 'b', url: 'http://10.0.0.2:3000/' },
+  { id: 'c', url: 'http://10.0.0.3:3000' },
+];
+
+const started: Membership[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((m) => m.stop()));
+});
+
+/** Three members on one bus; returns a's membership once every ring has all three. */
+async function cluster(): Promise<Membership[]> {
+  const bus = new MemoryBus();
+  const members = NODES.map((self) => new MemoryMembership({ bus, self }));
+  started.push(...members);
+  for (const m of members) await m.start();
+  return members;
+}
+
+const request = (url: string, headers: RequestView['headers'] = {}, method = 'GET'): RequestView => {
+  const parsed = new URL(url, 'http://x');
+  return { method, url, headers, query: Object.fromEntries(parsed.searchParams), params: {} };
+};
+
+/** A key owned by `id` (and one owned by something else) under the shared ring. */
+function keyOwnedBy(membership: Membership, id: string): string {
+  for (let i = 0; ; i++) if (membership.ring.owner(`k${i}`)?.id === id) return `k${i}`;
+}
+
+describe('option validation', () => {
+  const base = { membership: new MemoryMembership({ self: NODES[0] }), key: 'query:key' } as RouterOptions;
+  const cases: [string, Partial<RouterOptions>][] = [
+    ['key (source)', { key: 'body:x' as never }],
+    ['misroute', { misroute: 'bounce' as never }],
+    ['redirectStatus', { redirectStatus: 302 as never }],
+    ['maxHops', { maxHops: 0 }],
+    ['maxKeyLength', { maxKeyLength: 1.5 }],
+    ['prefix', { prefix: 'ringroute' }],
+    ['adminToken', { adminToken: 'short' }],
+    ['onProxyError', { onProxyError: 'x' as never }],
+    ['enforceRouting', { enforceRouting: 'yes' as never }],
+  ];
+  it.each(cases)('rejects a bad %s with an error naming it', (option, patch) => {
+    expect(() => createRouter({ ...base, ...patch })).toThrow(RingRouteConfigError);
+    try {
+      createRouter({ ...base, ...patch });
+    } catch (error) {
+      expect((error as RingRouteConfigError).option).toBe(option);
+    }
+  });
+  it('requires exactly one of membership and nodes, and a self id', () => {
+    expect(() => createRouter({ key: 'query:key', self: 'a' } as RouterOptions)).toThrow(/^membership:/);
+    expect(() => createRouter({ ...base, nodes: NODES })).toThrow(/^membership:/);
+    expect(() => createRouter({ membership: new MemoryMembership(), key: 'query:key' })).toThrow(/^self:/);
+  });
+  it('takes self from the membership', () => {
+    expect(createRouter(base).options.self).toBe('a');
+  });
+});
+
+describe('key extraction', () => {
+  it('reads query, params, header and cookie shorthands and functions', async () => {
+    const [a] = await cluster();
+    const view = {
+      method: 'GET',
+      url: '/x?key=q1&key=q2',
+      query: { key: ['q1', 'q2'] },
+      params: { id: 'p1' },
+      headers: { 'x-session-id': 'h1', cookie: 'theme=dark; sid=c%201' },
+    };
+    const keyOf = (key: RouterOptions['key']) => createRouter({ membership: a!, key }).route(view).route?.key;
+    expect(keyOf('query:key')).toBe('q1');
+    expect(keyOf('params:id')).toBe('p1');
+    expect(keyOf('header:X-Session-Id')).toBe('h1');
+    expect(keyOf('cookie:sid')).toBe('c 1');
+    expect(keyOf((r: RequestView) => `fn-${r.method}`)).toBe('fn-GET');
+  });
+  it('prefers parsed cookies when the framework provides them', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'cookie:sid' });
+    expect(router.route({ method: 'GET', url: '/', headers: { cookie: 'sid=raw' }, cookies: { sid: 'parsed' } }).route?.key).toBe('parsed');
+  });
+});
+
+describe('routing answers', () => {
+  it('serves an owned key locally and reports owner and epoch', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key' });
+    const key = keyOwnedBy(a!, 'a');
+    const { route, answer } = router.route(request(`/doc?key=${key}`));
+    expect(answer).toBeUndefined();
+    expect(route).toMatchObject({ key, owner: { id: 'a' }, epoch: a!.ring.epoch, decision: { action: 'local', reason: 'owner' } });
+    expect(router.counters.local).toBe(1);
+  });
+
+  it('redirects to the owner URL with path, query and hop parameters, ignoring Host', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key' });
+    const key = keyOwnedBy(a!, 'b');
+    const { answer } = router.route(request(`/doc/1?key=${key}&x=%20y&rr_hops=1`, { host: 'evil.example' }));
+    expect(answer?.status).toBe(307);
+    expect(answer?.headers.location).toBe(`http://10.0.0.2:3000/doc/1?key=${key}&x=%20y&rr_hops=2&rr_epoch=${a!.ring.epoch}`);
+    expect(JSON.parse(answer!.body)).toMatchObject({ owner: 'b' });
+  });
+
+  it('keeps only the path of an absolute-form request target', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', redirectStatus: 308 });
+    const key = keyOwnedBy(a!, 'c');
+    const { answer } = router.route(request(`http://evil.example/p?key=${key}`));
+    expect(answer?.status).toBe(308);
+    expect(answer?.headers.location).toBe(`http://10.0.0.3:3000/p?key=${key}&rr_hops=1&rr_epoch=${a!.ring.epoch}`);
+  });
+
+  it('refuses with 421 naming the owner', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', misroute: 'refuse' });
+    const { answer } = router.route(request(`/?key=${keyOwnedBy(a!, 'b')}`));
+    expect(answer?.status).toBe(421);
+    expect(JSON.parse(answer!.body)).toMatchObject({ reason: 'not-owner', owner: { id: 'b', url: NODES[1]!.url } });
+    expect(router.counters.refuse).toBe(1);
+  });
+
+  it('answers 508 once maxHops hops were made (header or redirect parameter)', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', maxHops: 2 });
+    const key = keyOwnedBy(a!, 'b');
+    expect(router.route(request(`/?key=${key}&rr_hops=2`)).answer?.status).toBe(508);
+    expect(router.route(request(`/?key=${key}`, { 'x-ringroute-hops': '2' })).answer?.status).toBe(508);
+    expect(router.route(request(`/?key=${key}`, { 'x-ringroute-hops': '1' })).answer?.status).toBe(307);
+    expect(router.counters.errorsByReason['max-hops']).toBe(2);
+  });
+
+  it('answers 400 for a missing key and 414 for an oversized one', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', maxKeyLength: 8 });
+    const missing = router.route(request('/'));
+    expect(missing.answer?.status).toBe(400);
+    expect(JSON.parse(missing.answer!.body)).toMatchObject({ reason: 'missing-key', message: expect.stringContaining('query parameter "key"') });
+    expect(router.route(request('/?key=123456789')).answer?.status).toBe(414);
+    expect(router.counters.errors).toBe(2);
+  });
+
+  it('answers 503 + Retry-After before the first ring', () => {
+    const router = createRouter({ membership: new MemoryMembership({ self: NODES[0] }), key: 'query:key', retryAfter: 2 });
+    const { answer } = router.route(request('/?key=x'));
+    expect(answer?.status).toBe(503);
+    expect(answer?.headers['retry-after']).toBe('2');
+  });
+
+  it('serves locally when the proxying node reports the owner unreachable and this node is next', async () => {
+    const members = await cluster();
+    const key = keyOwnedBy(members[0]!, 'a');
+    const next = [...members[0]!.ring.candidates(key)][1]!.id;
+    const router = createRouter({ membership: members[NODES.findIndex((n) => n.id === next)]!, key: 'query:key', misroute: 'proxy' });
+    const { route, answer } = router.route(request(`/?key=${key}`, { 'x-ringroute-unreachable': 'a', 'x-ringroute-hops': '1' }));
+    expect(answer).toBeUndefined();
+    expect(route?.decision).toMatchObject({ action: 'local', reason: 'fallback' });
+    expect(router.route(request(`/?key=${key}`)).route?.decision.action).toBe('proxy');
+  });
+
+  it('plans proxying: the owner, then next candidates only for retry-safe requests', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy' });
+    const key = keyOwnedBy(a!, 'b');
+    const get = request(`/p?key=${key}&rr_hops=1`, { host: 'h', 'x-forwarded-for': '1.2.3.4' });
+    const { route } = router.route(get);
+    const plan = router.proxyPlan(get, route!);
+    expect(plan.path).toBe(`/p?key=${key}`);
+    expect(plan.targets.map((n) => n.id)).toEqual([...a!.ring.candidates(key)].map((n) => n.id));
+    expect(router.upstreamUrl(plan.targets[0]!, plan)).toBe(`http://10.0.0.2:3000/p?key=${key}`);
+    const headers = router.proxyHeaders(get, route!, plan, 1, { remoteAddress: '::1', protocol: 'http' });
+    expect(headers).toMatchObject({
+      'x-ringroute-hops': '2',
+      'x-ringroute-unreachable': 'b',
+      forwarded: 'for="[::1]";proto=http;host="h"',
+      'x-forwarded-for': '1.2.3.4, ::1',
+      'x-forwarded-host': 'h',
+    });
+    const post = request(`/p?key=${key}`, { 'content-length': '3' }, 'POST');
+    expect(router.proxyPlan(post, router.route(post).route!).targets.map((n) => n.id)).toEqual(['b']);
+  });
+
+  it('shapes proxy failures with onProxyError, else 503 + Retry-After', async () => {
+    const [a] = await cluster();
+    const key = keyOwnedBy(a!, 'b');
+    const plain = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy' });
+    const req = request(`/?key=${key}`);
+    const failed = plain.proxyFailed(req, plain.route(req).route!, new Error('down'), ['b']);
+    expect(failed.status).toBe(503);
+    expect(failed.headers['retry-after']).toBe('1');
+    const shaped = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy', onProxyError: (info) => ({ status: 502, body: `no ${info.owner?.id}` }) });
+    expect(shaped.proxyFailed(req, shaped.route(req).route!, new Error('down'), ['b'])).toMatchObject({ status: 502, body: 'no b' });
+  });
+
+  it('emits a typed decision event per request', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key' });
+    const events: unknown[] = [];
+    router.on('decision', (e) => events.push(e));
+    router.route(request(`/?key=${keyOwnedBy(a!, 'b')}`));
+    router.route(request('/'));
+    expect(events).toMatchObject([
+      { action: 'redirect', reason: 'not-owner', status: 307, owner: 'b' },
+      { action: 'error', reason: 'missing-key', status: 400 },
+    ]);
+  });
+});
+
+describe('monitoring and admin routes', () => {
+  const TOKEN = 'secret-token-0123456789';
+  const call = async (router: RingRouter, method: string, path: string, input: Partial<{ query: unknown; params: unknown; body: unknown; headers: RequestView['headers'] }> = {}) => {
+    const r = router.monitoringRoutes.find((m) => m.method === method && m.path === path);
+    if (!r) throw new Error(`no route ${method} ${path}`);
+    return r.handle({ query: {}, params: {}, body: undefined, headers: {}, ...input });
+  };
+
+  it('describes a key, stats, health, readiness and metrics under the prefix', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: 'query:key', prefix: '/rr' });
+    const key = keyOwnedBy(a!, 'c');
+    const route = JSON.parse((await call(router, 'GET', '/rr/route', { query: { key } })).body);
+    expect(route).toMatchObject({ key, owner: { id: 'c' }, epoch: a!.ring.epoch, local: false });
+    expect(route.candidates.map((n: { id: string }) => n.id).sort()).toEqual(['a', 'b', 'c']);
+    expect((await call(router, 'GET', '/rr/route')).status).toBe(400);
+    router.route(request(`/?key=${key}`));
+    const stats = JSON.parse((await call(router, 'GET', '/rr/api/routes/stats')).body);
+    expect(stats.counters).toMatchObject({ local: 0, redirect: 1, proxy: 0, refuse: 0, errors: 0 });
+    expect(stats.nodes.map((n: { share: number }) => n.share).reduce((x: number, y: number) => x + y)).toBeCloseTo(1);
+    expect((await call(router, 'GET', '/rr/health')).status).toBe(200);
+    expect((await call(router, 'GET', '/rr/ready')).status).toBe(200);
+    const metrics = await call(router, 'GET', '/rr/metrics');
+    expect(metrics.headers['content-type']).toContain('text/plain; version=0.0.4');
+    expect(metrics.body).toContain('# TYPE ringroute_decisions_total counter\n');
+    expect(metrics.body).toContain('ringroute_decisions_total{node="a",action="redirect"} 1\n');
+    expect(metrics.body).toContain('ringroute_ready{node="a"} 1\n');
+  });
+
+  it('reports not ready (503) before the first ring', async () => {
+    const router = createRouter({ membership: new MemoryMembership({ self: NODES[0] }), key: 'query:key' });
+    expect((await call(router, 'GET', '/ready')).status).toBe(503);
+  });
+
+  it('has no admin routes without a token; with one, requires it', async () => {
+    const [a] = await cluster();
+    expect(createRouter({ membership: a!, key: 'query:key' }).monitoringRoutes.some((r) => r.admin)).toBe(false);
+    const router = createRouter({ membership: a!, key: 'query:key', adminToken: TOKEN });
+    const body = { id: 'd', url: 'http://10.0.0.4:3000' };
+    expect((await call(router, 'POST', '/api/routes/nodes', { body })).status).toBe(401);
+    expect((await call(router, 'POST', '/api/routes/nodes', { body, headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const added = await call(router, 'POST', '/api/routes/nodes', { body, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(added.status).toBe(201);
+    expect(a!.ring.node('d')).toBeDefined();
+    const auth = { authorization: `bearer ${TOKEN}` };
+    expect((await call(router, 'POST', '/api/routes/pins', { body: { key: 'pinned', node: 'd' }, headers: auth })).status).toBe(200);
+    expect(a!.ring.owner('pinned')?.id).toBe('d');
+    expect((await call(router, 'POST', '/api/routes/nodes', { body: { id: 'e', weight: -1 }, headers: auth })).status).toBe(400);
+    expect((await call(router, 'DELETE', '/api/routes/nodes/:id', { params: { id: 'zz' }, headers: auth })).status).toBe(404);
+    expect((await call(router, 'DELETE', '/api/routes/nodes/:id', { params: { id: 'd' }, headers: auth })).status).toBe(200);
+    expect(a!.ring.node('d')).toBeUndefined();
+  });
+});
