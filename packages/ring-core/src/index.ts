@@ -13,6 +13,15 @@ export {
   type RoutingDecision,
 } from './routing/decide.js';
 export {
+  createSelector,
+  LoadTracker,
+  SELECTION_STRATEGIES,
+  type Lease,
+  type SelectionStrategy,
+  type Selector,
+  type SelectorOptions,
+} from './select/index.js';
+export {
   DROP_REASONS,
   MemoryBus,
   MemoryMembership,
