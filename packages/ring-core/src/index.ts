@@ -13,6 +13,13 @@ export {
   type RoutingDecision,
 } from './routing/decide.js';
 export {
+  analyzeDistribution,
+  measureMovement,
+  type Distribution,
+  type Movement,
+  type NodeLoad,
+} from './analysis/index.js';
+export {
   createSelector,
   LoadTracker,
   SELECTION_STRATEGIES,
