@@ -20,7 +20,7 @@ async function ringServer(answer: { status: number; body: unknown }) {
 
 const fetchImpl = fetch as unknown as FetchLike;
 let ring: Ring;
-let servers: Awaited<ReturnType<typeof ringServer>>[] = [];
+const servers: Awaited<ReturnType<typeof ringServer>>[] = [];
 
 beforeAll(async () => {
   ring = await createRing({ epoch: 3, nodes: [{ id: 'n1', url: 'ws://127.0.0.1:1' }, { id: 'n2', url: 'ws://127.0.0.1:2' }] });
