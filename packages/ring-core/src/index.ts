@@ -32,6 +32,7 @@ export {
   DROP_REASONS,
   MemoryBus,
   MemoryMembership,
+  StaticMembership,
   type ClusterMessage,
   type DropReason,
   type LeaveReason,
@@ -41,4 +42,6 @@ export {
   type MembershipStats,
   type MemoryMembershipOptions,
   type RingParams,
+  type StaticMembershipOptions,
 } from './membership/index.js';
+export { HealthChecker, httpProbe, type HealthCheckOptions, type Probe, type ProbeVerdict } from './health/index.js';

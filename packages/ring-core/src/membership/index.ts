@@ -10,3 +10,4 @@ export type {
 } from './types.js';
 export { DROP_REASONS } from './types.js';
 export { MemoryBus, MemoryMembership, type MemoryMembershipOptions } from './memory.js';
+export { StaticMembership, type StaticMembershipOptions } from './static.js';

@@ -1,4 +1,5 @@
 import { fail } from '../errors.js';
+import { resolveNodes, toSpec } from '../ring/nodes.js';
 import type { NodeSpec } from '../types.js';
 import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from './backend.js';
 import { SharedMembership } from './shared.js';
@@ -11,6 +12,16 @@ import type { RingParams } from './types.js';
 export class MemoryBus {
   private state: ClusterState | null = null;
   private readonly subscribers = new Set<BackendHooks>();
+
+  /** `initial` seeds the shared ring (a demo's fixed nodes, StaticMembership's list). */
+  constructor(initial: { nodes?: readonly NodeSpec[]; pins?: Readonly<Record<string, string>> } = {}) {
+    if (initial === null || typeof initial !== 'object') fail('initial', 'must be an object');
+    if (initial.nodes === undefined && initial.pins === undefined) return;
+    const nodes = resolveNodes(initial.nodes ?? []).map(toSpec);
+    const pins = { ...initial.pins };
+    for (const [key, target] of Object.entries(pins)) if (typeof target !== 'string') fail(`pins.${key}`, 'must be a node id');
+    this.state = { seq: 0, nodes, pins, members: [] };
+  }
 
   /** Connects one member. */
   connect(): MembershipBackend {

@@ -1,0 +1,1 @@
+export { tcpProbe } from './tcp.js';
