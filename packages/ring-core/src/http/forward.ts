@@ -96,7 +96,8 @@ export function proxyHeaders(
     'x-forwarded-proto': client.protocol,
   };
   if (host) out['x-forwarded-host'] = host;
-  if (unreachable.length > 0) out[UNREACHABLE_HEADER] = unreachable.join(',');
+  // Always set, so a value the client sent is replaced (empty on the first attempt).
+  out[UNREACHABLE_HEADER] = unreachable.join(',');
   return out;
 }
 

@@ -33,23 +33,13 @@
  * request carries `x-ringroute-hops` / `x-ringroute-epoch`. A request that made `maxHops` hops gets 508, and
  * the receiving node checks ownership itself (never checksum equality).
  */
-import { RingRouteConfigError } from '../errors.js';
-import type { NodeSpec } from '../types.js';
-import type { Membership } from '../membership/types.js';
 import { RingRouter } from './router.js';
 import type { RouterOptions } from './options.js';
 import type { RequestView } from './request.js';
 
 /** Builds the router both adapters use; `nodes` becomes a StaticMembership the router owns. */
 export function createRouter<Req extends object = RequestView>(options: RouterOptions<Req>): RingRouter<Req> {
-  return new RingRouter<Req>(options, staticMembership);
-}
-
-// Replaced by StaticMembership as soon as it lands in ring-core.
-function staticMembership(nodes: readonly NodeSpec[], self: string): Membership {
-  void nodes;
-  void self;
-  throw new RingRouteConfigError('nodes', 'not supported yet: pass a `membership`');
+  return new RingRouter<Req>(options);
 }
 
 export { RingRouter };

@@ -1,4 +1,5 @@
 import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import type { StaticMembershipOptions } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
 import { DEFAULT_MAX_HOPS, type MisroutePolicy } from '../routing/decide.js';
 import type { NodeSpec } from '../types.js';
@@ -15,6 +16,8 @@ export interface RouterOptions<Req = RequestView> {
   membership?: Membership;
   /** A fixed node list: the router builds (and owns) a StaticMembership from it. */
   nodes?: readonly NodeSpec[];
+  /** Health checks of the other `nodes` (StaticMembership's `healthCheck`). */
+  healthCheck?: StaticMembershipOptions['healthCheck'];
   /** This node's id in the ring. Default: the membership's own node (`membership.self.id`); required with `nodes`. */
   self?: string;
   /** Where the routing key comes from. */
@@ -76,6 +79,7 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
       if (typeof membership[method] !== 'function') fail('membership', `must be a Membership (no ${method}() method)`);
   }
   if (nodes !== undefined && !Array.isArray(nodes)) fail('nodes', 'must be an array of node specs');
+  if (options.healthCheck !== undefined && nodes === undefined) fail('healthCheck', 'only applies to `nodes` (a membership brings its own)');
   const prefix = options.prefix === undefined ? '' : checkString('prefix', options.prefix, { allowEmpty: true });
   if (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))
     fail('prefix', `must start with "/" and not end with one (got ${JSON.stringify(prefix)})`);

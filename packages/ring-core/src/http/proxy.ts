@@ -55,11 +55,9 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
-  'FST_REPLY_FROM_INTERNAL_SERVER_ERROR',
-  'FST_REPLY_FROM_SERVICE_UNAVAILABLE',
 ]);
 
-/** true when the error (or one of its causes) says the upstream could not be reached. */
+/** true when the error (or one of its causes: proxy libraries wrap them) says the upstream could not be reached. */
 export function isUnreachable(error: unknown): boolean {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;

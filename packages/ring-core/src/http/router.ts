@@ -1,4 +1,5 @@
 import { RingRouteConfigError } from '../errors.js';
+import { StaticMembership } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
 import { isRoutable } from '../ring/nodes.js';
 import { decide, type DecisionReason, type RoutingAction } from '../routing/decide.js';
@@ -128,10 +129,12 @@ export class RingRouter<Req extends object = RequestView> {
   private shares: { ring: Ring; share: Map<string, number> } | undefined;
   private started: Promise<void> | undefined;
 
-  constructor(options: RouterOptions<Req>, buildMembership: (nodes: readonly NodeSpec[], self: string) => Membership) {
+  constructor(options: RouterOptions<Req>) {
     this.options = resolveRouterOptions(options);
     this.ownsMembership = this.options.membership === undefined;
-    this.membership = this.options.membership ?? buildMembership(this.options.nodes!, this.options.self);
+    this.membership =
+      this.options.membership ??
+      new StaticMembership({ nodes: this.options.nodes!, self: this.options.self, healthCheck: options.healthCheck });
     this.adminDigest = this.options.adminToken === undefined ? undefined : tokenDigest(this.options.adminToken);
     this.counters = {
       local: 0,

@@ -58,6 +58,17 @@ describe('option validation', () => {
     expect(() => createRouter({ ...base, nodes: NODES })).toThrow(/^membership:/);
     expect(() => createRouter({ membership: new MemoryMembership(), key: 'query:key' })).toThrow(/^self:/);
   });
+  it('builds a StaticMembership from nodes, owns it and leaves on close', async () => {
+    const router = createRouter({ nodes: NODES, self: 'b', key: 'query:key', leaveOnClose: false });
+    expect(router.ownsMembership).toBe(true);
+    expect(router.ready).toBe(false);
+    await router.start();
+    expect(router.ring?.nodes.map((n) => n.id)).toEqual(['a', 'b', 'c']);
+    await router.close();
+    expect(router.ready).toBe(false);
+    expect(() => createRouter({ nodes: NODES, key: 'query:key' })).toThrow(/^self:/);
+    expect(() => createRouter({ ...base, healthCheck: {} })).toThrow(/^healthCheck:/);
+  });
   it('takes self from the membership', () => {
     expect(createRouter(base).options.self).toBe('a');
   });
@@ -174,6 +185,7 @@ describe('routing answers', () => {
     expect(plan.path).toBe(`/p?key=${key}`);
     expect(plan.targets.map((n) => n.id)).toEqual([...a!.ring.candidates(key)].map((n) => n.id));
     expect(router.upstreamUrl(plan.targets[0]!, plan)).toBe(`http://10.0.0.2:3000/p?key=${key}`);
+    expect(router.proxyHeaders(get, route!, plan, 0, { remoteAddress: '::1', protocol: 'http' })['x-ringroute-unreachable']).toBe('');
     const headers = router.proxyHeaders(get, route!, plan, 1, { remoteAddress: '::1', protocol: 'http' });
     expect(headers).toMatchObject({
       'x-ringroute-hops': '2',
