@@ -8,6 +8,8 @@ import { bearerMatches, tokenDigest } from './admin.js';
 import { errorAnswer, jsonAnswer, nodeView, type HttpAnswer, type NodeView } from './answers.js';
 import {
   type ClientInfo,
+  EPOCH_PARAM,
+  HOPS_PARAM,
   joinUrl,
   proxyHeaders,
   readHops,
@@ -106,6 +108,12 @@ export interface MonitoringInput {
   headers: RequestView['headers'];
 }
 
+function dropRouteParams(query: unknown): void {
+  if (query === null || typeof query !== 'object') return;
+  delete (query as Record<string, unknown>)[HOPS_PARAM];
+  delete (query as Record<string, unknown>)[EPOCH_PARAM];
+}
+
 /** Key sample for per-node shares: fixed, so every node reports comparable numbers. */
 const SHARE_SAMPLE = 4096;
 
@@ -180,6 +188,9 @@ export class RingRouter<Req extends object = RequestView> {
   /** Routes one request. `key` overrides the configured extractor (per-route keys). */
   route(request: Req, key: KeyExtractor<Req> = this.options.key): RouteOutcome {
     const view = request as unknown as RequestView;
+    const url = view.originalUrl ?? view.url;
+    // Redirect parameters are routing metadata, not application input: drop them before keying.
+    if (url.includes('rr_hops=')) dropRouteParams(view.query);
     const value = key(request);
     if (value === undefined)
       return this.fail(view, undefined, 'missing-key', errorAnswer(400, 'Bad Request', 'missing-key', `routing key missing: expected ${key.describe}`));
@@ -190,7 +201,6 @@ export class RingRouter<Req extends object = RequestView> {
     if (ring === undefined)
       return this.fail(view, undefined, 'not-ready', this.unavailable('not-ready', 'this node has no ring yet'));
 
-    const url = view.originalUrl ?? view.url;
     const hops = readHops(view.headers, url);
     const { self, misroute, enforceRouting, maxHops } = this.options;
     let decision: RouteDecision = decide(ring, value, { self, policy: misroute, enforce: enforceRouting, hops, maxHops });

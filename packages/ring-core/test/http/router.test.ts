@@ -119,6 +119,13 @@ describe('routing answers', () => {
     expect(JSON.parse(answer!.body)).toMatchObject({ owner: 'b' });
   });
 
+  it('drops the redirect parameters from the query before keying', async () => {
+    const [a] = await cluster();
+    const router = createRouter({ membership: a!, key: (r: RequestView) => JSON.stringify(r.query) });
+    const req = request('/doc?id=1&rr_hops=1&rr_epoch=4');
+    expect(router.route(req).route?.key).toBe('{"id":"1"}');
+  });
+
   it('keeps only the path of an absolute-form request target', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key', redirectStatus: 308 });
