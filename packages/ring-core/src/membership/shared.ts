@@ -138,7 +138,7 @@ export class SharedMembership implements Membership {
       throw error;
     }
     this.phase = 'running';
-    if (this.failureTimeout !== undefined || this.backendNeedsPolling) {
+    if (this.failureTimeout !== undefined) {
       const period = Math.max(10, Math.min(this.syncInterval, (this.failureTimeout ?? Infinity) / 4));
       this.timer = setInterval(() => this.tick(), period);
       (this.timer as { unref?: () => void }).unref?.();
@@ -212,11 +212,6 @@ export class SharedMembership implements Membership {
       ready: this.ready,
       degraded: this.isDegraded,
     };
-  }
-
-  /** Subclasses whose backend needs the periodic snapshot check even without failure detection. */
-  protected get backendNeedsPolling(): boolean {
-    return false;
   }
 
   private readonly hooks: BackendHooks = {

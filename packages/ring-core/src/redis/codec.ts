@@ -1,0 +1,133 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { BusMessage, ClusterChange, ClusterState } from '../membership/backend.js';
+import type { DropReason, LeaveReason } from '../membership/types.js';
+
+/** Wire format version; a message with another version is refused as 'schema'. */
+const VERSION = 1;
+const LEAVE_REASONS: readonly LeaveReason[] = ['graceful', 'failed', 'removed', 'resync'];
+
+/** A refused message: why, and a short detail for the 'dropped' event. */
+export class Rejected extends Error {
+  constructor(
+    readonly reason: DropReason,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/**
+ * Encodes and checks everything RedisMembership writes to Redis: `{"body":"<json>","sig":"<hex hmac>"}`. The body
+ * carries the wire version and the cluster name, so a message can neither be replayed into another cluster nor
+ * altered without the secret. Decoding never throws anything but `Rejected`.
+ */
+export class Codec {
+  constructor(
+    private readonly cluster: string,
+    private readonly secret: string | undefined,
+    readonly maxBytes: number,
+  ) {}
+
+  encode(payload: BusMessage | ClusterState): string {
+    const body = JSON.stringify({ v: VERSION, cluster: this.cluster, ...payload });
+    const text = JSON.stringify(this.secret === undefined ? { body } : { body, sig: this.sign(body) });
+    if (Buffer.byteLength(text) > this.maxBytes)
+      throw new RangeError(`membership message is ${Buffer.byteLength(text)} bytes; maxMessageBytes is ${this.maxBytes}`);
+    return text;
+  }
+
+  decodeMessage(text: string): BusMessage {
+    const body = this.open(text);
+    if (!isBusMessage(body)) throw new Rejected('schema', 'not a change, heartbeat or app message');
+    return stripEnvelope(body) as BusMessage;
+  }
+
+  decodeState(text: string): ClusterState {
+    const body = this.open(text);
+    if (!isState(body)) throw new Rejected('schema', 'snapshot does not match the schema');
+    return stripEnvelope(body) as unknown as ClusterState;
+  }
+
+  /** Size, envelope, signature, body JSON, version and cluster: everything before the message's own schema. */
+  private open(text: string): Record<string, unknown> {
+    if (Buffer.byteLength(text) > this.maxBytes) throw new Rejected('oversized', `${Buffer.byteLength(text)} bytes`);
+    const envelope = parse(text);
+    if (!isObject(envelope) || typeof envelope.body !== 'string') throw new Rejected('malformed', 'not a membership envelope');
+    if (this.secret !== undefined) {
+      if (envelope.sig === undefined) throw new Rejected('unsigned', 'no signature');
+      if (typeof envelope.sig !== 'string' || !this.verify(envelope.body, envelope.sig))
+        throw new Rejected('signature', 'signature does not match');
+    }
+    const body = parse(envelope.body);
+    if (!isObject(body)) throw new Rejected('malformed', 'body is not a JSON object');
+    if (body.v !== VERSION) throw new Rejected('schema', `unsupported version ${JSON.stringify(body.v)}`);
+    if (body.cluster !== this.cluster) throw new Rejected('cluster', `addressed to cluster ${JSON.stringify(body.cluster)}`);
+    return body;
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.secret!).update(body).digest('hex');
+  }
+
+  private verify(body: string, sig: string): boolean {
+    const expected = Buffer.from(this.sign(body), 'hex');
+    const given = Buffer.from(sig, 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Rejected('malformed', 'invalid JSON');
+  }
+}
+
+function stripEnvelope(body: Record<string, unknown>): Record<string, unknown> {
+  const { v: _v, cluster: _cluster, ...rest } = body;
+  return rest;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+const isSpecArray = (value: unknown) => Array.isArray(value) && value.every((v) => isObject(v) && typeof v.id === 'string');
+const optional = (value: unknown, check: (v: unknown) => boolean) => value === undefined || check(value);
+
+function isBusMessage(body: Record<string, unknown>): boolean {
+  if (typeof body.sender !== 'string') return false;
+  switch (body.kind) {
+    case 'change':
+      return isSeq(body.seq) && isChange(body.change);
+    case 'heartbeat':
+      return typeof body.node === 'string' && isSeq(body.seq);
+    case 'app':
+      return typeof body.type === 'string' && optional(body.from, (f) => typeof f === 'string');
+    default:
+      return false;
+  }
+}
+
+function isChange(change: unknown): change is ClusterChange {
+  return (
+    isObject(change) &&
+    optional(change.add, isSpecArray) &&
+    optional(change.remove, isStringArray) &&
+    optional(change.update, isSpecArray) &&
+    optional(change.join, isStringArray) &&
+    optional(change.reason, (r) => LEAVE_REASONS.includes(r as LeaveReason)) &&
+    optional(change.pins, (p) => isObject(p) && Object.values(p).every((t) => t === null || typeof t === 'string'))
+  );
+}
+
+function isState(body: Record<string, unknown>): boolean {
+  return (
+    isSeq(body.seq) &&
+    isSpecArray(body.nodes) &&
+    isObject(body.pins) &&
+    Object.values(body.pins).every((t) => typeof t === 'string') &&
+    isStringArray(body.members)
+  );
+}

@@ -1,0 +1,1 @@
+export { RedisMembership, type RedisMembershipOptions } from './membership.js';

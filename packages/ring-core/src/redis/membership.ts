@@ -1,0 +1,79 @@
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { checkNumber, checkString, fail } from '../errors.js';
+import { SharedMembership } from '../membership/shared.js';
+import type { RingParams } from '../membership/types.js';
+import type { NodeSpec } from '../types.js';
+import { RedisBackend } from './backend.js';
+import { Codec } from './codec.js';
+
+export interface RedisMembershipOptions extends RingParams {
+  /**
+   * A Redis URL, ioredis options (Sentinel: `{ sentinels, name }`), or an existing ioredis `Redis` / `Cluster`
+   * client. A client you pass is used for commands and left open on stop(); its `duplicate()` subscribes.
+   */
+  redis: string | RedisOptions | Redis | Cluster;
+  /** Cluster name: members with the same name (and prefix) share one ring; several clusters can share one Redis. */
+  cluster: string;
+  /** This process's node; omit for an observer that follows the ring without joining it. */
+  self?: NodeSpec;
+  /** Heartbeat period, and period of the snapshot check that heals missed messages (ms). Default 1000. */
+  syncInterval?: number;
+  /** A member silent this long is suspected; twice as long, removed as failed (ms). Default 5 x syncInterval. */
+  failureTimeout?: number;
+  /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
+  secret?: string;
+  /** Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`. Default 'ringroute'. */
+  prefix?: string;
+  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
+  maxMessageBytes?: number;
+}
+
+/**
+ * Membership over Redis (ioredis): a snapshot in a Redis hash for late joiners plus ordered pub/sub deltas, heartbeats
+ * with failure detection (suspected after one `failureTimeout`, removed after the next), graceful leave, signed and
+ * schema-checked messages. Redis is never on the request path: while it is unreachable `degraded` is true, routing
+ * continues on the last ring, nobody is evicted, and the ring is resynchronised when Redis returns.
+ */
+export class RedisMembership extends SharedMembership {
+  /** The Redis hash holding the snapshot. */
+  readonly key: string;
+  /** The pub/sub channel carrying changes, heartbeats and app messages. */
+  readonly channel: string;
+
+  constructor(options: RedisMembershipOptions) {
+    if (options === null || typeof options !== 'object') fail('options', 'must be an object with redis and cluster');
+    const cluster = checkString('cluster', options.cluster);
+    const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
+    const syncInterval =
+      options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
+    const failureTimeout =
+      options.failureTimeout === undefined
+        ? 5 * syncInterval
+        : checkNumber('failureTimeout', options.failureTimeout, { min: 2 * syncInterval, max: 86_400_000 });
+    const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
+    const maxMessageBytes =
+      options.maxMessageBytes === undefined
+        ? 65_536
+        : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
+    const connect = checkRedis(options.redis);
+    const key = `${prefix}:${cluster}`;
+    const channel = `${key}:bus`;
+    const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));
+    super(backend, { ...options, syncInterval, failureTimeout });
+    this.key = key;
+    this.channel = channel;
+  }
+}
+
+/** Checks the redis option now; the returned function connects later, in start(). */
+function checkRedis(redis: RedisMembershipOptions['redis']): () => [Redis | Cluster, boolean] {
+  if (typeof redis === 'string') {
+    checkString('redis', redis);
+    if (!/^rediss?:\/\//.test(redis) || !URL.canParse(redis))
+      fail('redis', `must be a redis:// or rediss:// URL, ioredis options or an ioredis client (got ${JSON.stringify(redis)})`);
+    return () => [new Redis(redis), true];
+  }
+  if (redis === null || typeof redis !== 'object') fail('redis', 'must be a Redis URL, ioredis options or an ioredis client');
+  if (typeof (redis as Redis).duplicate === 'function') return () => [redis as Redis | Cluster, false];
+  return () => [new Redis(redis as RedisOptions), true];
+}
