@@ -1,0 +1,64 @@
+import { Server, type onConnectPayload, type onRequestPayload } from '@hocuspocus/server';
+import type { RingSnapshotJSON } from '@ringroute/ring-core';
+import { RING_PATH } from '../../src/hint/index.js';
+
+export interface ScriptedNode {
+  server: Server;
+  /** ws://127.0.0.1:<port> */
+  url: string;
+  /** Document names this node was asked for, in order (one entry per connect attempt). */
+  connects: string[];
+  /** Open WebSocket connections to this node. */
+  sockets(): number;
+  close(): Promise<void>;
+}
+
+export interface ScriptedNodeOptions {
+  /** The refusal reason for a connect attempt, or undefined to accept it. */
+  refuse?: (documentName: string, attempt: number) => string | undefined;
+  /** The ring this node serves at GET /api/routes/ring; without it the node answers like a plain Hocuspocus. */
+  ring?: () => RingSnapshotJSON;
+}
+
+/**
+ * A plain Hocuspocus 3.4 server on 127.0.0.1 whose answers are scripted by the test: it refuses documents
+ * with exactly the reasons SmartRoute sends, so the client's guards can be shown in situations a consistent
+ * cluster never produces (stale hints, two nodes bouncing a document).
+ */
+export async function startScriptedNode(options: ScriptedNodeOptions = {}): Promise<ScriptedNode> {
+  const connects: string[] = [];
+  const server = new Server({
+    port: 0,
+    address: '127.0.0.1',
+    quiet: true,
+    stopOnSignals: false,
+    async onConnect({ documentName }: onConnectPayload) {
+      connects.push(documentName);
+      const attempt = connects.filter((name) => name === documentName).length;
+      const reason = options.refuse?.(documentName, attempt);
+      if (reason !== undefined) throw { reason };
+    },
+    async onRequest({ request, response }: onRequestPayload) {
+      if (!options.ring || request.url !== RING_PATH) return;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.ring()));
+      throw null; // handled: stop Hocuspocus' default answer
+    },
+  });
+  await server.listen();
+  return {
+    server,
+    url: `ws://127.0.0.1:${server.address.port}`,
+    connects,
+    sockets: () => server.webSocketServer.clients.size,
+    close: () => server.destroy(),
+  };
+}
+
+/** Polls `check` until it holds (the cluster and the sockets settle asynchronously). */
+export async function waitFor(check: () => boolean, what: string, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
