@@ -60,7 +60,8 @@ export { ERROR_REASONS } from './router.js';
 export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook } from './options.js';
 export { resolveRouterOptions } from './options.js';
 export type { HttpAnswer, NodeView } from './answers.js';
-export { STATUS_TEXT } from './answers.js';
+export { errorAnswer, jsonAnswer, nodeView, STATUS_TEXT } from './answers.js';
+export { bearerMatches, tokenDigest } from './admin.js';
 export {
   compileKey,
   cookieValue,

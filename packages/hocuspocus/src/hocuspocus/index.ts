@@ -1,0 +1,107 @@
+/**
+ * The parts of @hocuspocus/server that SmartRoute touches, typed structurally so one build works with 3.4.x
+ * and 4.x. What differs between the two is feature-detected here and nowhere else:
+ * - 4.x processes a connection's messages asynchronously (`Connection.waitForPendingMessages`);
+ * - the onStoreDocument payload is `{ context, requestHeaders, ... }` in 3.4 and `{ lastContext, ... }` in 4.x;
+ * - request headers are an IncomingHttpHeaders object (3.4) or a `Headers` (4.x).
+ */
+import { encodeStateVector, type Doc } from 'yjs';
+
+export interface CloseEventLike {
+  code: number;
+  reason: string;
+}
+
+export interface ConnectionLike {
+  close(event?: CloseEventLike): void;
+  /** 4.x only. */
+  waitForPendingMessages?: () => Promise<void>;
+}
+
+export interface DocumentLike extends Doc {
+  name: string;
+  isLoading: boolean;
+  getConnections(): ConnectionLike[];
+  getConnectionsCount(): number;
+  /** Hocuspocus serialises stores with it, so a slow older store cannot land after a newer one. */
+  saveMutex: { isLocked(): boolean; runExclusive<T>(fn: () => Promise<T>): Promise<T> };
+}
+
+export interface HocuspocusLike {
+  documents: Map<string, DocumentLike>;
+  loadingDocuments: Map<string, Promise<DocumentLike>>;
+  debouncer: {
+    isDebounced(id: string): boolean;
+    isCurrentlyExecuting(id: string): boolean;
+    executeNow(id: string): unknown;
+  };
+  hooks(name: string, payload: unknown): Promise<unknown>;
+  unloadDocument(document: DocumentLike): Promise<unknown>;
+  getConnectionsCount(): number;
+}
+
+const storeDebounceId = (name: string) => `onStoreDocument-${name}`;
+
+/** A document the instance has loaded or is loading. */
+export function isHeld(instance: HocuspocusLike, name: string): boolean {
+  return instance.documents.has(name) || instance.loadingDocuments.has(name);
+}
+
+/**
+ * Closes every connection to the document with `event` (each client receives `event.reason` in its onClose),
+ * then waits until messages those connections had already handed over are applied (4.x queues them).
+ */
+export async function closeConnections(document: DocumentLike, event: CloseEventLike): Promise<void> {
+  const connections = document.getConnections();
+  for (const connection of connections) connection.close(event);
+  await Promise.all(connections.map((connection) => connection.waitForPendingMessages?.()));
+}
+
+const sameVector = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+
+/**
+ * Runs the store hooks of every extension (persistence) for the document and resolves only when they succeeded,
+ * repeating while updates that were already in flight keep arriving: when it resolves, storage holds every
+ * update the document had applied. Rejects with the hook's error.
+ */
+export async function storeDocument(instance: HocuspocusLike, document: DocumentLike): Promise<void> {
+  // A debounced store would otherwise run after ours, and keeps the document from unloading.
+  const debounced = storeDebounceId(document.name);
+  if (instance.debouncer.isDebounced(debounced)) await Promise.resolve(instance.debouncer.executeNow(debounced)).catch(() => {});
+  const payload = {
+    instance,
+    document,
+    documentName: document.name,
+    clientsCount: document.getConnectionsCount(),
+    context: {},
+    lastContext: {},
+    requestHeaders: {},
+    requestParameters: new URLSearchParams(),
+    socketId: '',
+  };
+  for (;;) {
+    const before = encodeStateVector(document);
+    await document.saveMutex.runExclusive(async () => {
+      await instance.hooks('onStoreDocument', payload);
+      await instance.hooks('afterStoreDocument', payload);
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // let in-flight message handlers finish
+    if (sameVector(before, encodeStateVector(document))) return;
+  }
+}
+
+/** true once nothing (connections, pending stores) keeps the document in memory. */
+export function canUnload(instance: HocuspocusLike, document: DocumentLike): boolean {
+  const id = storeDebounceId(document.name);
+  return (
+    document.getConnectionsCount() === 0 &&
+    !instance.debouncer.isDebounced(id) &&
+    !instance.debouncer.isCurrentlyExecuting(id) &&
+    !document.saveMutex.isLocked()
+  );
+}
+
+/** The URL parameters of a hook payload (the same URLSearchParams in 3.4 and 4.x). */
+export function parameter(payload: { requestParameters?: URLSearchParams }, name: string): string | undefined {
+  return payload.requestParameters?.get(name) ?? undefined;
+}
