@@ -1,0 +1,139 @@
+import { createHmac } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterMessage, DropReason, Membership } from '@ringroute/ring-core';
+import { RedisMembership, type RedisMembershipOptions } from '@ringroute/ring-core/redis';
+import { REDIS_URL, requireRedis, uniqueCluster } from './harness.js';
+
+const SECRET = 'messages-test-secret';
+const sign = (body: string, secret = SECRET) => createHmac('sha256', secret).update(body).digest('hex');
+const envelope = (body: unknown, secret?: string) => {
+  const text = JSON.stringify(body);
+  return JSON.stringify(secret === undefined ? { body: text } : { body: text, sig: sign(text, secret) });
+};
+
+/** Resolves once the predicate holds for every member's ring. */
+async function until(members: Membership[], predicate: (m: Membership) => boolean): Promise<void> {
+  while (!members.every(predicate)) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('RedisMembership messages', () => {
+  let redis: Redis;
+  const started: Membership[] = [];
+  const clusters: string[] = [];
+  const member = (options: Partial<RedisMembershipOptions> & { cluster: string }) => {
+    const m = new RedisMembership({ redis: REDIS_URL, syncInterval: 100, ...options });
+    started.push(m);
+    return m;
+  };
+  const cluster = (name: string) => {
+    const c = uniqueCluster(name);
+    clusters.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    redis = await requireRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((m) => m.stop()));
+  });
+  afterAll(async () => {
+    if (clusters.length) await redis.del(...clusters.map((c) => `ringroute:${c}`));
+    redis.disconnect();
+  });
+
+  it('spoofed, unsigned, malformed, wrong-schema, oversized and other-cluster messages are dropped and counted, never applied', async () => {
+    const name = cluster('drops');
+    const a = member({ cluster: name, secret: SECRET, self: { id: 'a' }, maxMessageBytes: 4096 });
+    await a.start();
+    const checksum = a.ring.checksum;
+    const seen: DropReason[] = [];
+    a.on('dropped', (reason) => seen.push(reason));
+    const channel = (a as RedisMembership).channel;
+    const evil = { v: 1, cluster: name, kind: 'change', sender: 'evil', seq: a.stats().epoch + 1, change: { add: [{ id: 'intruder' }] } };
+
+    const raw: [DropReason, string][] = [
+      ['signature', envelope(evil, 'wrong-secret')],
+      ['signature', JSON.stringify({ body: JSON.stringify(evil), sig: 'zz' })],
+      ['unsigned', envelope(evil)],
+      ['malformed', '{"body": not json'],
+      ['malformed', JSON.stringify({ nobody: 1 })],
+      ['malformed', JSON.stringify({ body: 'not json either', sig: sign('not json either') })],
+      ['schema', envelope({ ...evil, change: { add: 'intruder' } }, SECRET)],
+      ['schema', envelope({ ...evil, kind: 'takeover' }, SECRET)],
+      ['schema', envelope({ ...evil, v: 2 }, SECRET)],
+      ['cluster', envelope({ ...evil, cluster: 'another-cluster' }, SECRET)],
+      ['oversized', envelope({ ...evil, change: { add: [{ id: 'x', meta: { pad: 'x'.repeat(5000) } }] } }, SECRET)],
+      ['invalid-change', envelope({ ...evil, change: { add: [{ id: 'a' }] } }, SECRET)],
+    ];
+    for (const [, message] of raw) await redis.publish(channel, message);
+    await until([a], (m) => Object.values(m.stats().dropped).reduce((x, y) => x + y, 0) >= raw.length);
+
+    expect(seen).toEqual(raw.map(([reason]) => reason));
+    const { dropped } = a.stats();
+    for (const reason of new Set(raw.map(([r]) => r))) expect(dropped[reason]).toBe(raw.filter(([r]) => r === reason).length);
+    expect(a.ring.node('intruder')).toBeUndefined();
+    expect(a.ring.checksum).toBe(checksum);
+    expect(a.ready).toBe(true);
+  });
+
+  it('a tampered snapshot is refused: the member keeps its ring, and a new member refuses to start on it', async () => {
+    const name = cluster('snapshot');
+    const a = member({ cluster: name, secret: SECRET, self: { id: 'a' } });
+    await a.start();
+    const key = (a as RedisMembership).key;
+    const state = JSON.stringify({ v: 1, cluster: name, seq: 99, nodes: [{ id: 'intruder' }], pins: {}, members: [] });
+    await redis.hset(key, 'seq', '99', 'state', envelope(JSON.parse(state), 'wrong-secret'));
+    await until([a], (m) => m.stats().dropped.signature > 0);
+    expect(a.ring.node('intruder')).toBeUndefined();
+    expect(a.ring.node('a')).toBeDefined();
+    const b = member({ cluster: name, secret: SECRET, self: { id: 'b' } });
+    await expect(b.start()).rejects.toThrow(/refused \(signature/);
+  });
+
+  it('members share pins and admin changes; broadcast reaches the others, not the sender', async () => {
+    const name = cluster('share');
+    const [a, b, observer] = [
+      member({ cluster: name, secret: SECRET, self: { id: 'a', url: 'http://127.0.0.1:1/' } }),
+      member({ cluster: name, secret: SECRET, self: { id: 'b', url: 'http://127.0.0.1:2/' } }),
+      member({ cluster: name, secret: SECRET }),
+    ];
+    await Promise.all([a.start(), b.start(), observer.start()]);
+    await until([a, b, observer], (m) => m.ring.nodes.length === 2);
+    await a.pin('doc-1', 'b');
+    await b.update('a', { weight: 2 });
+    await until([a, b, observer], (m) => m.ring.pins['doc-1'] === 'b' && m.ring.node('a')!.weight === 2);
+    expect(new Set([a, b, observer].map((m) => m.ring.checksum)).size).toBe(1);
+    expect(observer.ring.owner('doc-1')!.id).toBe('b');
+
+    const got: Record<string, ClusterMessage[]> = { a: [], b: [], observer: [] };
+    a.on('message', (m) => got.a!.push(m));
+    b.on('message', (m) => got.b!.push(m));
+    observer.on('message', (m) => got.observer!.push(m));
+    await a.broadcast('release', { doc: 'doc-1' });
+    await until([b, observer], (m) => m.stats().messages === 1);
+    expect(got.b).toEqual([{ type: 'release', data: { doc: 'doc-1' }, from: 'a' }]);
+    expect(got.observer).toEqual(got.b);
+    expect(got.a).toEqual([]);
+    await expect(a.broadcast('big', 'x'.repeat(70_000))).rejects.toThrow(/maxMessageBytes/);
+
+    // Pins live in the snapshot: a member that starts later sees them.
+    const late = member({ cluster: name, secret: SECRET });
+    await late.start();
+    expect(late.ring.pins).toEqual({ 'doc-1': 'b' });
+  });
+
+  it('rejects invalid options naming them', () => {
+    const ok = { redis: REDIS_URL, cluster: 'c' };
+    expect(() => new RedisMembership({ ...ok, redis: 'localhost:6379' })).toThrow(/^redis/);
+    expect(() => new RedisMembership({ ...ok, redis: 42 as never })).toThrow(/^redis/);
+    expect(() => new RedisMembership({ ...ok, cluster: '' })).toThrow(/^cluster/);
+    expect(() => new RedisMembership({ ...ok, syncInterval: 0 })).toThrow(/^syncInterval/);
+    expect(() => new RedisMembership({ ...ok, syncInterval: 100, failureTimeout: 150 })).toThrow(/^failureTimeout/);
+    expect(() => new RedisMembership({ ...ok, secret: '' })).toThrow(/^secret/);
+    expect(() => new RedisMembership({ ...ok, maxMessageBytes: 10 })).toThrow(/^maxMessageBytes/);
+    expect(() => new RedisMembership({ ...ok, self: { id: 'a', weight: -1 } })).toThrow(/^self\.weight/);
+    expect(() => new RedisMembership({ ...ok, hash: 'md5' as never })).toThrow(/^hash/);
+  });
+});
