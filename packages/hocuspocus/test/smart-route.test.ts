@@ -1,0 +1,213 @@
+import { RingRouteConfigError } from '@ringroute/ring-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createSmartClient } from '../src/client/index.js';
+import { MISROUTED_REASON, parseRedirectHint, SmartRoute } from '../src/index.js';
+import { freePort, until } from './support/ports.js';
+import { createTable } from './support/postgres.js';
+import { REDIS_URL, redisCluster } from './support/redis.js';
+import { ADMIN_TOKEN, documentOwnedBy, plainProvider, socketTo, startNode, type TestNode } from './support/node.js';
+
+let table: Awaited<ReturnType<typeof createTable>>;
+let redis: Awaited<ReturnType<typeof redisCluster>>;
+const nodes: TestNode[] = [];
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  table = await createTable();
+  redis = await redisCluster();
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await Promise.all(nodes.map((node) => node.stop()));
+  await redis.cleanup();
+  await table.drop();
+});
+
+describe('options', () => {
+  it('rejects invalid options at construction, naming the option', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ nodeId: '' }, 'nodeId'],
+      [{ nodePort: 70_000 }, 'nodePort'],
+      [{ nodeWeight: -1 }, 'nodeWeight'],
+      [{ enforceRouting: 'yes' }, 'enforceRouting'],
+      [{ redirectOnMisroute: 1 }, 'redirectOnMisroute'],
+      [{ clusterNodes: [{ id: 'b', address: '127.0.0.1' }] }, 'clusterNodes[0].port'],
+      [{ nodeId: 'a', clusterNodes: [{ id: 'a', address: 'x', port: 1 }] }, 'clusterNodes[0].id'],
+      [{ healthCheck: { interval: 0 } }, 'healthCheck.interval'],
+      [{ healthCheck: { backoffMultiplier: 0.5 } }, 'healthCheck.backoffMultiplier'],
+      [{ syncInterval: 'fast' }, 'syncInterval'],
+      [{ migrationTimeout: -5 }, 'migrationTimeout'],
+      [{ customRoutingFunction: 'user-' }, 'customRoutingFunction'],
+      [{ redis: 'localhost:6379' }, 'redis'],
+      [{ adminToken: 'short' }, 'adminToken'],
+      [{ nodeUrl: 'http://x:1' }, 'nodeUrl'],
+      [{ membership: {} }, 'membership'],
+    ];
+    for (const [options, option] of cases) {
+      let error: unknown;
+      try {
+        new SmartRoute(options);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, option).toBeInstanceOf(RingRouteConfigError);
+      expect((error as RingRouteConfigError).option).toBe(option);
+      expect((error as Error).message).toContain(option);
+    }
+  });
+
+  it('accepts the seed defaults', () => {
+    const smartRoute = new SmartRoute();
+    expect(smartRoute.nodeId).toMatch(/^node-/);
+    expect(smartRoute.isInitialized).toBe(false);
+  });
+});
+
+describe('single-node mode (enforceRouting: false, no Redis)', () => {
+  it('serves every document, syncs clients and answers the monitoring routes', async () => {
+    const port = await freePort();
+    const node = await startNode('solo', port, table.table, { enforceRouting: false, clusterNodes: [{ id: 'other', address: '127.0.0.1', port: 1 }] });
+    nodes.push(node);
+    expect(node.smartRoute.isInitialized).toBe(true);
+
+    // 'other' owns about half of the keys, but nothing is enforced: a document it owns is served here.
+    const name = documentOwnedBy(node.smartRoute, 'other', 'solo');
+    const a = plainProvider(socketTo(node.url), name);
+    const b = plainProvider(socketTo(node.url), name);
+    cleanups.push(() => [a, b].forEach(({ provider }) => provider.configuration.websocketProvider.destroy()));
+    a.provider.document.getMap('m').set('hello', 'world');
+    await until(() => b.provider.document.getMap('m').get('hello') === 'world', 'the edit to reach the second client');
+    expect(a.refusals).toEqual([]);
+
+    const ready = await fetch(`${node.http}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    const health = await (await fetch(`${node.http}/health`)).json();
+    expect(health).toMatchObject({ status: 'healthy', node: 'solo' });
+    const ring = await fetch(`${node.http}/api/routes/ring`);
+    expect(ring.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await ring.json()).nodes.map((n: { id: string }) => n.id)).toEqual(['other', 'solo']);
+    const doc = await (await fetch(`${node.http}/api/routes/document/${encodeURIComponent(name)}`)).json();
+    expect(doc).toMatchObject({ documentId: name, owner: { id: 'other' }, url: 'ws://127.0.0.1:1', local: false });
+    expect((await fetch(`${node.http}/api/routes/nope`)).status).toBe(404);
+    expect((await fetch(`${node.http}/api/routes/stats`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${node.http}/`)).status).toBe(200); // Hocuspocus's own answer is untouched
+  });
+});
+
+describe('a Redis cluster of two nodes', () => {
+  let a: TestNode;
+  let b: TestNode;
+
+  beforeAll(async () => {
+    const options = { redis: REDIS_URL, cluster: redis.cluster, syncInterval: 200, migrationTimeout: 2000 };
+    a = await startNode('a', await freePort(), table.table, options);
+    b = await startNode('b', await freePort(), table.table, options);
+    nodes.push(a, b);
+    await until(() => a.smartRoute.ring?.nodes.length === 2, 'a to see b');
+  });
+
+  it('refuses a misrouted document with a hint a plain provider can parse', async () => {
+    const name = documentOwnedBy(a.smartRoute, 'a', 'plain');
+    const socket = socketTo(b.url);
+    cleanups.push(() => socket.destroy());
+    const { refusals } = plainProvider(socket, name);
+    await until(() => refusals.length > 0, 'the refusal');
+    expect(parseRedirectHint(refusals[0])).toEqual({ documentName: name, ownerId: 'a', ownerUrl: a.url, epoch: b.smartRoute.ring!.epoch, hops: 1 });
+  });
+
+  it('refuses without a hint when redirectOnMisroute is off', async () => {
+    const port = await freePort();
+    const c = await startNode('c', port, table.table, { redirectOnMisroute: false, clusterNodes: [{ id: 'a', address: '127.0.0.1', port: a.port }] });
+    nodes.push(c);
+    const socket = socketTo(c.url);
+    cleanups.push(() => socket.destroy());
+    const { refusals } = plainProvider(socket, documentOwnedBy(c.smartRoute, 'a', 'nohint'));
+    await until(() => refusals.length > 0, 'the refusal');
+    expect(refusals).toEqual([MISROUTED_REASON]);
+  });
+
+  it('refuses one document on a multiplexed socket and leaves the others connected and syncing', async () => {
+    const mine = [documentOwnedBy(a.smartRoute, 'a', 'mux-a'), documentOwnedBy(a.smartRoute, 'a', 'mux-c')];
+    const theirs = documentOwnedBy(a.smartRoute, 'b', 'mux-b');
+    const socket = socketTo(a.url);
+    const other = socketTo(a.url);
+    cleanups.push(() => socket.destroy(), () => other.destroy());
+    const [first, second] = mine.map((name) => plainProvider(socket, name));
+    const misrouted = plainProvider(socket, theirs);
+    const watcher = plainProvider(other, mine[0]!);
+    await until(() => misrouted.refusals.length > 0 && first!.provider.isSynced && second!.provider.isSynced, 'refusal and syncs');
+    expect(parseRedirectHint(misrouted.refusals[0])?.ownerId).toBe('b');
+
+    first!.provider.document.getMap('m').set('after-refusal', 1);
+    await until(() => watcher.provider.document.getMap('m').get('after-refusal') === 1, 'an edit on the shared socket to sync');
+    expect(first!.refusals).toEqual([]);
+    expect(second!.refusals).toEqual([]);
+    expect(first!.closes).toEqual([]);
+  });
+
+  it('answers document routing, stats and bad requests', async () => {
+    const name = documentOwnedBy(a.smartRoute, 'b', 'route');
+    const doc = await (await fetch(`${a.http}/api/routes/document/${name}`)).json();
+    expect(doc).toMatchObject({ documentId: name, owner: { id: 'b' }, url: b.url, epoch: a.smartRoute.ring!.epoch, local: false });
+    expect((await fetch(`${a.http}/api/routes/document/%E0%A4%A`)).status).toBe(400);
+    expect((await fetch(`${a.http}/api/routes/document/${'x'.repeat(2000)}`)).status).toBe(400);
+    const stats = await (await fetch(`${a.http}/api/routes/stats`)).json();
+    expect(stats).toMatchObject({ routing: { admitted: expect.any(Number) }, documents: { loaded: expect.any(Number) } });
+  });
+
+  it('refuses the migrate endpoint without a valid token, and rejects bad bodies', async () => {
+    const post = (body: unknown, token?: string) =>
+      fetch(`${a.http}/api/routes/migrate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    expect((await post({ documentId: 'x', targetNodeId: 'b' })).status).toBe(401);
+    expect((await post({ documentId: 'x', targetNodeId: 'b' }, 'wrong-token-0123456789')).status).toBe(401);
+    expect((await post('{nope', ADMIN_TOKEN)).status).toBe(400);
+    expect((await post({ documentId: '', targetNodeId: 'b' }, ADMIN_TOKEN)).status).toBe(400);
+    expect((await post({ documentId: 'x', targetNodeId: 7 }, ADMIN_TOKEN)).status).toBe(400);
+    const unknown = await post({ documentId: 'x', targetNodeId: 'zzz' }, ADMIN_TOKEN);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ reason: 'unknown-node' });
+    // A node without adminToken has the route off.
+    const port = await freePort();
+    const locked = await startNode('locked', port, table.table, { adminToken: undefined, enforceRouting: false });
+    nodes.push(locked);
+    const off = await fetch(`${locked.http}/api/routes/migrate`, { method: 'POST', body: '{}' });
+    expect(off.status).toBe(403);
+  });
+
+  it('migrates a document with the token: the store is flushed, every client follows, pins are shared', async () => {
+    const name = documentOwnedBy(a.smartRoute, 'a', 'migrate');
+    const clients = [0, 1].map(() => createSmartClient({ nodes: [a.http], WebSocketPolyfill: WebSocket }));
+    cleanups.push(() => clients.forEach((client) => client.destroy()));
+    const [one, two] = await Promise.all(clients.map((client) => client.open(name)));
+    await Promise.all([one!.whenSynced(), two!.whenSynced()]);
+    expect(one!.nodeId).toBe('a');
+    one!.document.getMap('m').set('before', 'migration');
+    await until(() => two!.document.getMap('m').get('before') === 'migration', 'the edit before the migration');
+
+    const response = await fetch(`${a.http}/api/routes/migrate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ documentId: name, targetNodeId: 'b' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ documentId: name, from: { id: 'a' }, to: { id: 'b' }, pinned: 'b' });
+    expect(a.smartRoute.hocuspocus?.documents.has(name)).toBe(false);
+
+    await until(() => one!.nodeId === 'b' && two!.nodeId === 'b' && one!.isSynced && two!.isSynced, 'both clients to follow to b');
+    two!.document.getMap('m').set('after', 'migration');
+    await until(() => one!.document.getMap('m').get('after') === 'migration', 'an edit on the new owner');
+    expect(b.smartRoute.hocuspocus?.documents.get(name)?.getMap('m').get('before')).toBe('migration');
+    // The pin lives in the shared ring: every node, and a node that starts later, sees it.
+    expect(b.smartRoute.ring?.pins[name]).toBe('b');
+    const late = await startNode('late', await freePort(), table.table, { redis: REDIS_URL, cluster: redis.cluster, syncInterval: 200 });
+    nodes.push(late);
+    expect(late.smartRoute.ring?.pins[name]).toBe('b');
+  });
+});

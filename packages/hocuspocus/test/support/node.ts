@@ -1,0 +1,75 @@
+import { WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { SmartRoute, type SmartRouteOptions } from '../../src/index.js';
+import { HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
+import { postgresPersistence } from './postgres.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestNode {
+  id: string;
+  port: number;
+  /** ws:// URL */
+  url: string;
+  http: string;
+  smartRoute: SmartRoute;
+  stop(): Promise<void>;
+}
+
+/** A real Hocuspocus server on 127.0.0.1 with SmartRoute first and PostgreSQL persistence. */
+export async function startNode(id: string, port: number, table: string, options: SmartRouteOptions): Promise<TestNode> {
+  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
+  const persistence = postgresPersistence(table);
+  const server = new Server({
+    port,
+    address: '127.0.0.1',
+    quiet: true,
+    stopOnSignals: false,
+    debounce: 100,
+    maxDebounce: 500,
+    extensions: [smartRoute, persistence.extension],
+  });
+  await server.listen();
+  let stopped: Promise<void> | undefined;
+  return {
+    id,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    http: `http://127.0.0.1:${port}`,
+    smartRoute,
+    stop: () =>
+      (stopped ??= (async () => {
+        await smartRoute.leave();
+        await server.destroy();
+        await persistence.close();
+      })()),
+  };
+}
+
+/** A document name the ring gives to `nodeId`. */
+export function documentOwnedBy(smartRoute: SmartRoute, nodeId: string, prefix = 'doc'): string {
+  for (let i = 0; i < 10_000; i++) {
+    const name = `${prefix}-${i}`;
+    if (smartRoute.ring?.owner(name)?.id === nodeId) return name;
+  }
+  throw new Error(`no document owned by ${nodeId}`);
+}
+
+export function socketTo(url: string) {
+  return new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket });
+}
+
+/** A plain @hocuspocus/provider (no helper) on a shared socket, recording refusals and closes. */
+export function plainProvider(socket: InstanceType<typeof HocuspocusProviderWebsocket>, name: string) {
+  const refusals: string[] = [];
+  const closes: string[] = [];
+  const provider = new HocuspocusProvider({
+    websocketProvider: socket,
+    name,
+    document: new Y.Doc(),
+    onAuthenticationFailed: ({ reason }) => refusals.push(reason),
+    onClose: ({ event }) => closes.push(String(event.reason)),
+  });
+  provider.attach();
+  return { provider, refusals, closes };
+}
