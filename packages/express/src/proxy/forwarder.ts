@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { Agent } from 'undici';
+
+/** Connection-level headers (RFC 9110 §7.6.1) are never forwarded in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // undici sets Host from the target origin and refuses Expect; the client's Host travels in X-Forwarded-Host.
+  'host',
+  'expect',
+]);
+
+export interface ForwarderOptions {
+  /** ms to open a connection to the owner before trying the next candidate. */
+  connectTimeout: number;
+  /** ms to wait for the owner's response headers, and between body chunks. */
+  timeout: number;
+}
+
+/** How one forwarding attempt ended: `error` = nothing reached the client, so it can still be answered. */
+export type ForwardResult = { sent: true } | { sent: false; error: Error };
+
+/**
+ * Streams the request to an upstream and the response back, through one undici connection pool per middleware.
+ * The request body is read only when the upstream connection asks for it, and a failed attempt detaches from it
+ * instead of destroying it, so the client can still be answered (or the request tried on the next candidate).
+ */
+export class Forwarder {
+  private readonly agent: Agent;
+
+  constructor(options: ForwarderOptions) {
+    this.agent = new Agent({
+      connectTimeout: options.connectTimeout,
+      headersTimeout: options.timeout,
+      bodyTimeout: options.timeout,
+    });
+  }
+
+  async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: { origin: string; path: string },
+    extraHeaders: Record<string, string>,
+  ): Promise<ForwardResult> {
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    Object.assign(headers, extraHeaders);
+    const body = hasBody(req) ? new LazyBody(req) : undefined;
+    let responded = false;
+    try {
+      await this.agent.stream(
+        { origin: target.origin, path: target.path, method: req.method as 'GET', headers, body },
+        ({ statusCode, headers: upstream }) => {
+          responded = true;
+          const out: Record<string, string | string[]> = {};
+          for (const [name, value] of Object.entries(upstream)) {
+            if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+          }
+          res.writeHead(statusCode, out);
+          return res;
+        },
+      );
+      return { sent: true };
+    } catch (error) {
+      if (responded) {
+        // The status line is out: the only honest signal left is a cut connection.
+        res.destroy(error as Error);
+        return { sent: true };
+      }
+      body?.release();
+      return { sent: false, error: error as Error };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Pipes the incoming request only once the upstream reads; destroying it (as undici does on error) spares the source. */
+class LazyBody extends Readable {
+  private started = false;
+  private readonly onData = (chunk: Buffer) => {
+    if (!this.push(chunk)) this.source.pause();
+  };
+  private readonly onEnd = () => this.push(null);
+  private readonly onError = (error: Error) => this.destroy(error);
+
+  constructor(private readonly source: IncomingMessage) {
+    super();
+  }
+
+  override _read(): void {
+    if (this.started) {
+      this.source.resume();
+      return;
+    }
+    this.started = true;
+    this.source.on('data', this.onData).once('end', this.onEnd).once('error', this.onError);
+  }
+
+  /** Detaches from the request and drains what is left of it, so the client can still be answered. */
+  release(): void {
+    this.source.off('data', this.onData).off('end', this.onEnd).off('error', this.onError);
+    if (this.started) this.source.resume();
+  }
+}
