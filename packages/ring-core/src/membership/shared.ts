@@ -129,7 +129,9 @@ export class SharedMembership implements Membership {
           const spec = { ...self, status: self.status ?? 'alive' };
           if (!existing) return { add: [spec], join: [self.id] };
           // A restart under the same id: take the node over with the configured spec.
-          return { update: [spec], join: this.members.has(self.id) ? undefined : [self.id] };
+          const join = this.members.has(self.id) ? undefined : [self.id];
+          const same = existing.url === spec.url && existing.weight === spec.weight && existing.status === spec.status;
+          return same && !join ? undefined : { update: [spec], join };
         });
       }
     } catch (error) {
