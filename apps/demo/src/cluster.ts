@@ -1,0 +1,213 @@
+import { createServer } from 'node:net';
+import {
+  HealthChecker,
+  MemoryBus,
+  MemoryMembership,
+  type Membership,
+  type MisroutePolicy,
+  type NodeSpec,
+  type ProbeVerdict,
+  type Ring,
+  type RingNode,
+} from '@ringroute/ring-core';
+import { nodeUrl, startDemoNode, type DemoNode } from './node.js';
+
+export interface ClusterOptions {
+  host: string;
+  /** Port of the first node; the others follow. 0 = free ports chosen by the system (tests). */
+  basePort: number;
+  misroute: MisroutePolicy;
+  /** Use RedisMembership on this Redis instead of the in-process bus. */
+  redisUrl: string | undefined;
+  /** Cluster name in Redis. Default 'ringroute-demo'. */
+  redisCluster?: string;
+}
+
+/** One node's membership, plus a way to make it vanish the way a crashed process does. */
+interface Member {
+  membership: Membership;
+  /** Goes silent without leaving: no goodbye, no more heartbeats. */
+  crash(): void;
+  /** Releases what the member holds besides the membership (its Redis connection). */
+  release(): Promise<void>;
+}
+
+/** How members of the demo cluster find each other: one in-process bus, or Redis. */
+interface MembershipFactory {
+  readonly kind: 'memory' | 'redis';
+  member(self: NodeSpec): Member;
+  /** Follows the ring without joining it (the dashboard's view). */
+  observer(): Membership;
+}
+
+function memoryFactory(): MembershipFactory {
+  const bus = new MemoryBus();
+  return {
+    kind: 'memory',
+    // A bus member sends no heartbeats: once its server is gone it is silent, and health checks find out.
+    member: (self) => ({ membership: new MemoryMembership({ bus, self }), crash: () => {}, release: async () => {} }),
+    observer: () => new MemoryMembership({ bus }),
+  };
+}
+
+async function redisFactory(url: string, cluster: string): Promise<MembershipFactory> {
+  // Loaded only when asked for: the embedded default needs neither Redis nor ioredis.
+  const [{ RedisMembership }, { Redis }] = await Promise.all([import('@ringroute/ring-core/redis'), import('ioredis')]);
+  const common = { cluster, syncInterval: 500, failureTimeout: 1500 };
+  return {
+    kind: 'redis',
+    member: (self) => {
+      // Our own client, so that a crash can cut it: heartbeats stop and the others declare the node failed.
+      const client = new Redis(url, { lazyConnect: true });
+      return {
+        membership: new RedisMembership({ ...common, redis: client, self }),
+        crash: () => client.disconnect(),
+        release: async () => client.disconnect(),
+      };
+    },
+    observer: () => new RedisMembership({ ...common, redis: url }),
+  };
+}
+
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The demo's nodes, all in this process, plus an observer membership that the dashboard reads the ring from.
+ * Every operation goes through the membership, exactly as an operator's tooling would.
+ */
+export class DemoCluster {
+  readonly nodes = new Map<string, DemoNode>();
+  /** Nodes that were killed (their server is gone, the ring still lists them until failure detection notices). */
+  readonly killed = new Map<string, { port: number }>();
+  private readonly members = new Map<string, Member>();
+  /** Memberships of killed nodes: silent, never stopped before the end (stop() would leave gracefully). */
+  private readonly crashed: Member[] = [];
+  private factory!: MembershipFactory;
+  private observerMembership!: Membership;
+  private nextIndex = 1;
+  /** Probes every member's /health (in-process bus only: Redis members detect crashes by missing heartbeats). */
+  private health: HealthChecker | undefined;
+  private readonly syncHealth = (ring: Ring) => this.health?.sync(ring.nodes);
+
+  constructor(private readonly options: ClusterOptions) {}
+
+  get observer(): Membership {
+    return this.observerMembership;
+  }
+
+  get membershipKind(): 'memory' | 'redis' {
+    return this.factory.kind;
+  }
+
+  get policy(): MisroutePolicy {
+    return this.options.misroute;
+  }
+
+  async start(count: number): Promise<void> {
+    const { redisUrl, redisCluster = 'ringroute-demo' } = this.options;
+    this.factory = redisUrl ? await redisFactory(redisUrl, redisCluster) : memoryFactory();
+    this.observerMembership = this.factory.observer();
+    await this.observerMembership.start();
+    for (let i = 0; i < count; i++) await this.addNode();
+    if (this.factory.kind === 'memory') {
+      this.health = new HealthChecker({ interval: 500, timeout: 300, retries: 1, backoffMultiplier: 1, maxBackoff: 500 });
+      this.health.start((node, verdict) => void this.applyVerdict(node, verdict));
+      this.observer.on('ring', this.syncHealth);
+      this.syncHealth(this.observer.ring);
+    }
+  }
+
+  async addNode(): Promise<DemoNode> {
+    const index = this.nextIndex++;
+    const port = this.options.basePort === 0 ? await freePort(this.options.host) : this.options.basePort + index - 1;
+    const id = `node-${index}`;
+    return this.launch(id, port);
+  }
+
+  private async launch(id: string, port: number): Promise<DemoNode> {
+    const member = this.factory.member({ id, url: nodeUrl(this.options.host, port) });
+    const node = await startDemoNode({ id, host: this.options.host, port, membership: member.membership, misroute: this.options.misroute });
+    this.nodes.set(id, node);
+    this.members.set(id, member);
+    await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');
+    return node;
+  }
+
+  /** Weight 0: the node keeps running but owns no keys, so its keys move to the others. */
+  async drain(id: string): Promise<void> {
+    await this.observer.update(id, { weight: 0 });
+  }
+
+  /** Graceful leave for a running node; for a killed one, the operator removes it from the ring. */
+  async remove(id: string): Promise<void> {
+    const node = this.nodes.get(id);
+    if (node) {
+      this.nodes.delete(id);
+      await node.stop();
+      await this.members.get(id)?.release();
+      this.members.delete(id);
+    } else if (this.killed.delete(id)) {
+      // Failure detection may have removed it already (Redis members are removed once declared failed).
+      if (this.observer.ring.node(id)) await this.observer.remove(id);
+    } else throw new Error(`unknown node ${id}`);
+    await this.waitFor(() => this.observer.ring.node(id) === undefined);
+  }
+
+  async kill(id: string): Promise<void> {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no running node ${id}`);
+    this.nodes.delete(id);
+    this.killed.set(id, { port: node.port });
+    await node.kill();
+    const member = this.members.get(id)!;
+    this.members.delete(id);
+    member.crash();
+    this.crashed.push(member);
+  }
+
+  /** Restarts a killed node under the same id and port: it takes its keys back. */
+  async revive(id: string): Promise<DemoNode> {
+    const dead = this.killed.get(id);
+    if (!dead) throw new Error(`no killed node ${id}`);
+    this.killed.delete(id);
+    return this.launch(id, dead.port);
+  }
+
+  private async applyVerdict(node: RingNode, verdict: ProbeVerdict): Promise<void> {
+    const current = this.observer.ring.node(node.id);
+    if (!current || current.status === verdict || current.status === 'leaving') return;
+    await this.observer.update(node.id, { status: verdict }).catch(() => {}); // it may have left meanwhile
+  }
+
+  private async waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > until) throw new Error('the cluster did not converge in time');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.health?.stop();
+    this.observer.off('ring', this.syncHealth);
+    await Promise.all([...this.nodes.values()].map((node) => node.stop()));
+    this.nodes.clear();
+    // Only now: a crashed member's stop() must not remove a revived node of the same id.
+    for (const member of [...this.members.values(), ...this.crashed]) {
+      await member.membership.stop();
+      await member.release();
+    }
+    this.members.clear();
+    this.crashed.length = 0;
+    await this.observer.stop();
+  }
+}

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import type { MisroutePolicy } from '@ringroute/ring-core';
+import { sampleKeys, startDemo } from './demo.js';
+
+const USAGE = `Usage: pnpm demo [-- --port 4000] [--misroute redirect|proxy|refuse] [--once]
+
+Starts 3 RingRoute nodes (Fastify + @ringroute/fastify) and a live dashboard.
+Membership is in-process by default; set REDIS_URL to use Redis membership.
+--once (or DEMO_ONCE=1) prints the sample keys and exits.`;
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '4000' },
+    misroute: { type: 'string', default: process.env.MISROUTE ?? 'redirect' },
+    once: { type: 'boolean', default: process.env.DEMO_ONCE === '1' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_000) {
+  console.error(`--port: must be a port number (got ${JSON.stringify(values.port)})\n\n${USAGE}`);
+  process.exit(2);
+}
+const misroute = values.misroute as MisroutePolicy;
+if (!['redirect', 'proxy', 'refuse'].includes(misroute)) {
+  console.error(`--misroute: must be redirect, proxy or refuse (got ${JSON.stringify(values.misroute)})\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const redisUrl = process.env.REDIS_URL || undefined;
+const demo = await startDemo({ port, misroute, redisUrl, traffic: !values.once });
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+console.log(`\n${bold('RingRoute demo')}: ${demo.cluster.nodes.size} nodes, ${redisUrl ? `Redis membership (${redisUrl})` : 'in-process membership (set REDIS_URL to use Redis)'}, misroute = ${misroute}\n`);
+for (const node of demo.cluster.nodes.values()) console.log(`  ${node.id}  ${node.url}`);
+console.log(`\n  ${'key'.padEnd(14)}${'owner'.padEnd(9)}a request to a non-owner`);
+for (const { key, owner, nonOwner } of await sampleKeys(demo)) {
+  const answer = nonOwner ? `GET ${nonOwner.node} -> ${nonOwner.status} ${nonOwner.summary}` : '(no other node)';
+  console.log(`  ${key.padEnd(14)}${(owner ?? '-').padEnd(9)}${answer}`);
+}
+
+if (values.once) {
+  await demo.close();
+} else {
+  console.log(`\n  ${bold(`Dashboard: ${demo.dashboard.url}`)}   (Ctrl-C to stop)\n`);
+  const stop = async () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    console.log('\nleaving the cluster…');
+    await demo.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

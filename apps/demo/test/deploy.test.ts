@@ -1,0 +1,87 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+// The Kubernetes manifests in deploy/ cannot be applied here; this checks the fields that wire a pod's identity,
+// its probes and its membership, which a typo would silently break.
+const root = new URL('../../../', import.meta.url);
+const kustomization = parse('deploy/kustomization.yaml')[0] as unknown as { resources: string[] };
+const docs = kustomization.resources.flatMap((file) => parse(`deploy/${file}`));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML is untyped
+type Doc = { kind: string; metadata: { name: string }; spec: any; data?: Record<string, string>; stringData?: Record<string, string> };
+
+function parse(path: string): Doc[] {
+  return parseAllDocuments(readFileSync(new URL(path, root), 'utf8')).map((doc) => {
+    expect(doc.errors, `${path}: YAML errors`).toEqual([]);
+    return doc.toJSON() as Doc;
+  });
+}
+
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+const statefulSets = docs.filter((d) => d.kind === 'StatefulSet');
+
+describe('deploy/ manifests', () => {
+  it('deploy every example app, each in a StatefulSet', () => {
+    expect(statefulSets.map((s) => s.metadata.name).sort()).toEqual(['express-example', 'fastify-example', 'hocuspocus-example']);
+    for (const set of statefulSets) expect(existsSync(new URL(`apps/${set.metadata.name}/src/main.ts`, root))).toBe(true);
+  });
+
+  describe.each(statefulSets.map((s) => [s.metadata.name, s] as const))('%s', (name, set) => {
+    const pod = set.spec.template.spec;
+    const container = pod.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+
+    it('NODE_ID comes from the pod name', () => {
+      expect(env.NODE_ID.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+    });
+
+    it('is governed by a headless Service that selects its pods', () => {
+      const service = find('Service', set.spec.serviceName);
+      expect(service, `Service ${set.spec.serviceName}`).toBeDefined();
+      expect(service!.spec.clusterIP).toBe('None');
+      expect(set.spec.template.metadata.labels).toMatchObject(service!.spec.selector);
+      expect(set.spec.template.metadata.labels).toMatchObject(set.spec.selector.matchLabels);
+    });
+
+    it("advertises the pod's stable DNS name in the headless Service as NODE_URL, on the container port", () => {
+      const namespace = env.POD_NAMESPACE.valueFrom.fieldRef.fieldPath;
+      expect(namespace).toBe('metadata.namespace');
+      const url = new URL(env.NODE_URL.value.replaceAll('$(NODE_ID)', `${name}-0`).replaceAll('$(POD_NAMESPACE)', 'default'));
+      expect(url.hostname).toBe(`${name}-0.${set.spec.serviceName}.default.svc.cluster.local`);
+      expect(Number(url.port)).toBe(ports.http);
+      expect(Number(env.PORT.value)).toBe(ports.http);
+    });
+
+    it('is ready on /ready and alive on /health, on the http port', () => {
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(ports.http).toBeTypeOf('number');
+    });
+
+    it('reads the Redis address and the membership secret from the environment', () => {
+      const redis = env.REDIS_URL.valueFrom.configMapKeyRef;
+      expect(find('ConfigMap', redis.name)?.data?.[redis.key]).toMatch(/^redis:\/\//);
+      const secret = env.RINGROUTE_SECRET.valueFrom.secretKeyRef;
+      expect(find('Secret', secret.name)?.stringData?.[secret.key]).toBeTypeOf('string');
+      // The app reads exactly these variables.
+      const main = readFileSync(new URL(`apps/${name}/src/main.ts`, root), 'utf8');
+      for (const variable of ['NODE_ID', 'NODE_URL', 'PORT', 'REDIS_URL', 'RINGROUTE_SECRET']) expect(main).toContain(`process.env.${variable}`);
+    });
+
+    it('is scaled by an HPA that targets it', () => {
+      const hpa = docs.find((d) => d.kind === 'HorizontalPodAutoscaler' && d.spec.scaleTargetRef.name === name);
+      expect(hpa?.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'StatefulSet', name });
+      expect(hpa!.spec.minReplicas).toBeGreaterThanOrEqual(set.spec.replicas);
+      expect(hpa!.spec.maxReplicas).toBeGreaterThan(hpa!.spec.minReplicas);
+    });
+  });
+
+  it('the Dockerfile builds the app named by APP and runs its src/main.ts', () => {
+    const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+    expect(dockerfile).toMatch(/^ARG APP=/m);
+    expect(dockerfile).toMatch(/^WORKDIR \/app\/apps\/\$\{APP\}$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "--import", "tsx", "src\/main\.ts"\]$/m);
+  });
+});
