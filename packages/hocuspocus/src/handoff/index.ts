@@ -91,8 +91,8 @@ export class HandoffLedger {
   }
 
   private heardRelease(documentName: string, nodeId: string, since: number): boolean {
-    const at = Math.max(this.releases.get(documentName)?.get(nodeId) ?? -Infinity, this.releasedAll.get(nodeId) ?? -Infinity);
-    return at >= since;
+    const heard = [this.releases.get(documentName)?.get(nodeId), this.releasedAll.get(nodeId)];
+    return heard.some((at) => at !== undefined && at >= since);
   }
 
   private notify(): void {

@@ -17,9 +17,15 @@ export interface TestNode {
 }
 
 /** A real Hocuspocus server on 127.0.0.1 with SmartRoute first and PostgreSQL persistence. */
-export async function startNode(id: string, port: number, table: string, options: SmartRouteOptions): Promise<TestNode> {
+export async function startNode(
+  id: string,
+  port: number,
+  table: string,
+  options: SmartRouteOptions,
+  { storeDelay = 0 } = {},
+): Promise<TestNode> {
   const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
-  const persistence = postgresPersistence(table);
+  const persistence = postgresPersistence(table, { storeDelay });
   const server = new Server({
     port,
     address: '127.0.0.1',

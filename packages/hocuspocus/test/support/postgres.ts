@@ -31,7 +31,7 @@ export async function createTable(): Promise<{ table: string; load(name: string)
 }
 
 /** @hocuspocus/extension-database over that table: the real persistence a SmartRoute handover must flush. */
-export function postgresPersistence(table: string) {
+export function postgresPersistence(table: string, { storeDelay = 0 } = {}) {
   if (!TABLE.test(table)) throw new Error(`bad table name ${table}`);
   const pool = new pg.Pool(connection());
   const extension = new Database({
@@ -40,6 +40,7 @@ export function postgresPersistence(table: string) {
       return rows[0] ? new Uint8Array(rows[0].data) : null;
     },
     store: async ({ documentName, state }) => {
+      if (storeDelay) await new Promise((resolve) => setTimeout(resolve, storeDelay)); // a slow database
       await pool.query(`INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [documentName, state]);
     },
   });

@@ -1,0 +1,31 @@
+/**
+ * One cluster node as a child process (so a test can kill -9 it): a Hocuspocus server with SmartRoute over
+ * Redis and PostgreSQL persistence. Configured by the RINGROUTE_NODE environment variable (JSON); reports
+ * { ready } over IPC; on { leave } it leaves gracefully (handover), destroys the server and exits.
+ */
+import { startNode } from './node.js';
+
+interface NodeConfig {
+  id: string;
+  port: number;
+  table: string;
+  redis: string;
+  cluster: string;
+  syncInterval: number;
+  migrationTimeout: number;
+}
+
+const config = JSON.parse(process.env.RINGROUTE_NODE ?? '') as NodeConfig;
+const node = await startNode(config.id, config.port, config.table, {
+  redis: config.redis,
+  cluster: config.cluster,
+  syncInterval: config.syncInterval,
+  migrationTimeout: config.migrationTimeout,
+  debugMode: process.env.RINGROUTE_DEBUG === '1',
+});
+process.send?.({ ready: true });
+process.on('message', (message: { leave?: boolean }) => {
+  if (!message.leave) return;
+  void node.stop().finally(() => process.exit(0));
+});
+process.on('disconnect', () => process.exit(0)); // the test runner went away
