@@ -2,6 +2,7 @@ import xxhash from 'xxhash-wasm';
 import type { HashFunction, HashName } from '../types.js';
 import { djb2 } from './djb2.js';
 import { murmur3 } from './murmur3.js';
+import { xxh32Ascii } from './xxh32.js';
 
 export { djb2, murmur3 };
 
@@ -16,7 +17,11 @@ export async function loadHash(name: HashName): Promise<HashFunction> {
   switch (name) {
     case 'xxh32': {
       const { h32 } = await xxhash();
-      return (key) => h32(key);
+      // ASCII keys (the common case) skip the copy into WebAssembly memory; both give the same digest.
+      return (key) => {
+        const h = xxh32Ascii(key);
+        return h >= 0 ? h : h32(key);
+      };
     }
     case 'xxh64': {
       const { h64 } = await xxhash();

@@ -44,6 +44,9 @@ class HashRing implements Ring {
   private readonly routable: Uint8Array;
   private readonly index: ReadonlyMap<string, number>;
   private readonly hasOverrides: boolean;
+  /** Scratch for deduplicating a walk: seen[i] === mark when node i was met in the current lookup. */
+  private readonly seen: Uint32Array;
+  private mark = 0;
 
   constructor(state: RingState) {
     this.epoch = state.epoch;
@@ -58,6 +61,7 @@ class HashRing implements Ring {
     this.routable = Uint8Array.from(this.nodes, (node) => (isRoutable(node) ? 1 : 0));
     this.index = new Map(this.nodes.map((node, i) => [node.id, i]));
     this.hasOverrides = this.route !== undefined || Object.keys(this.pins).length > 0;
+    this.seen = new Uint32Array(this.nodes.length);
     this.checksum = checksumOf(this);
   }
 
@@ -77,13 +81,13 @@ class HashRing implements Ring {
       if (first >= 0 && this.routable[first] === 1) return this.nodes[first];
     }
     const picked: number[] = [];
-    this.collect(key, 1, picked);
+    this.collect(key, 1, picked, undefined);
     return picked.length === 0 ? undefined : this.nodes[picked[0]!];
   }
 
   owners(key: string, n: number): RingNode[] {
     const picked: number[] = [];
-    if (n > 0) this.collect(key, n, picked);
+    if (n > 0) this.collect(key, n, picked, undefined);
     return picked.map((i) => this.nodes[i]!);
   }
 
@@ -98,37 +102,57 @@ class HashRing implements Ring {
   /**
    * The fallback chain as node indexes: the pin, then the routing function's choice, then the placement's
    * walk, then members without any share. Routable ones go to `picked` (stopping at `limit`), the others to
-   * `later` when given.
+   * `later` when given. Written as plain loops over a cursor: this is the hot path of owners().
    */
-  private collect(key: string, limit: number, picked: number[], later?: number[]): void {
-    const { routable } = this;
-    const consider = (i: number): boolean => {
-      if (routable[i] === 1) picked.push(i);
-      else later?.push(i);
-      return picked.length >= limit;
-    };
+  private collect(key: string, limit: number, picked: number[], later: number[] | undefined): void {
     let pinned = -1;
     let routed = -1;
     if (this.hasOverrides) {
       const pin = this.pins[key];
       pinned = pin === undefined ? -1 : (this.index.get(pin) ?? -1);
-      if (pinned >= 0 && consider(pinned)) return;
+      if (pinned >= 0 && this.take(pinned, limit, picked, later)) return;
       if (this.route) {
         const chosen = this.route(key, this.nodes);
         routed = chosen == null ? -1 : (this.index.get(typeof chosen === 'string' ? chosen : chosen.id) ?? -1);
         if (routed === pinned) routed = -1;
-        else if (routed >= 0 && consider(routed)) return;
+        else if (routed >= 0 && this.take(routed, limit, picked, later)) return;
       }
     }
-    let done = false;
-    this.placement.walk(this.hash(key) >>> 0, (i) => (i === pinned || i === routed ? false : (done = consider(i))));
-    const total = this.nodes.length;
-    if (done || picked.length + (later?.length ?? 0) === total) return;
+    // Walk dedup by generation stamps rather than a fresh Set per lookup (taken after the routing function,
+    // which may itself look keys up on this ring).
+    const { placement, seen } = this;
+    const mark = this.nextMark();
+    const cursor = placement.start(this.hash(key) >>> 0);
+    for (let step = 0, met = 0; step < placement.steps && met < placement.holders; step++) {
+      const i = placement.at(cursor, step);
+      if (seen[i] === mark) continue;
+      seen[i] = mark;
+      met++;
+      if (i !== pinned && i !== routed && this.take(i, limit, picked, later)) return;
+    }
     // Members without any placement share (weight 0, or too small for a Maglev slot) close the chain.
-    const seen = new Uint8Array(total);
-    for (const i of picked) seen[i] = 1;
-    for (const i of later ?? []) seen[i] = 1;
-    for (let i = 0; i < total; i++) if (seen[i] === 0 && (later || routable[i] === 1) && consider(i)) return;
+    for (let i = 0; i < this.nodes.length; i++) {
+      if (seen[i] === mark || i === pinned || i === routed) continue;
+      if ((later !== undefined || this.routable[i] === 1) && this.take(i, limit, picked, later)) return;
+    }
+  }
+
+  /** Files a node under picked (routable) or later; true once `limit` routable nodes are picked. */
+  private take(i: number, limit: number, picked: number[], later: number[] | undefined): boolean {
+    if (this.routable[i] === 1) {
+      picked.push(i);
+      return picked.length >= limit;
+    }
+    later?.push(i);
+    return false;
+  }
+
+  private nextMark(): number {
+    if (this.mark === 0xffffffff) {
+      this.seen.fill(0);
+      this.mark = 0;
+    }
+    return ++this.mark;
   }
 
   ranges(nodeId: string): OwnershipRange[] {

@@ -1,5 +1,5 @@
 import type { OwnershipRange } from '../types.js';
-import { checkNodeCount, MAX_NODES, type Placement, type PlacementBuilder, type WalkVisitor } from './placement.js';
+import { checkNodeCount, MAX_NODES, type Placement, type PlacementBuilder } from './placement.js';
 
 /** Lookup-table size: a prime (so every skip walks a full permutation) well above 100x a typical member count. */
 export const MAGLEV_TABLE_SIZE = 65537;
@@ -26,9 +26,12 @@ function slotStart(slot: number): number {
 class MaglevPlacement implements Placement {
   constructor(
     readonly table: Uint16Array,
-    readonly nodeCount: number,
     readonly holders: number,
   ) {}
+
+  get steps() {
+    return this.table.length;
+  }
 
   get byteLength() {
     return this.table.byteLength;
@@ -38,18 +41,12 @@ class MaglevPlacement implements Placement {
     return this.holders === 0 ? -1 : this.table[slotOf(position)]!;
   }
 
-  walk(position: number, visit: WalkVisitor): void {
-    const { table, holders } = this;
-    if (holders === 0) return;
-    const seen = new Uint8Array(this.nodeCount);
-    const start = slotOf(position);
-    for (let i = 0, found = 0; i < MAGLEV_TABLE_SIZE && found < holders; i++) {
-      const owner = table[(start + i) % MAGLEV_TABLE_SIZE]!;
-      if (seen[owner] === 1) continue;
-      seen[owner] = 1;
-      found++;
-      if (visit(owner)) return;
-    }
+  start(position: number): number {
+    return slotOf(position);
+  }
+
+  at(cursor: number, step: number): number {
+    return this.table[(cursor + step) % MAGLEV_TABLE_SIZE]!;
   }
 
   /** The arcs of the node's table slots, adjacent slots merged; each arc has start <= end. */
@@ -72,7 +69,7 @@ export const buildMaglev: PlacementBuilder = ({ nodes, hash }) => {
   const M = MAGLEV_TABLE_SIZE;
   const table = new Uint16Array(M).fill(EMPTY);
   const members = nodes.flatMap((node, index) => (node.weight > 0 ? [{ index, weight: node.weight }] : []));
-  if (members.length === 0) return new MaglevPlacement(new Uint16Array(0), nodes.length, 0);
+  if (members.length === 0) return new MaglevPlacement(new Uint16Array(0), 0);
 
   // Each member's permutation of the table: offset + j * skip (mod M), from two hashes of its id.
   const offset = members.map(({ index }) => (hash(`${nodes[index]!.id}#maglev-offset`) >>> 0) % M);
@@ -98,5 +95,5 @@ export const buildMaglev: PlacementBuilder = ({ nodes, hash }) => {
     }
   }
   const holders = claimed.reduce((count, c) => count + (c > 0 ? 1 : 0), 0);
-  return new MaglevPlacement(table, nodes.length, holders);
+  return new MaglevPlacement(table, holders);
 };

@@ -1,8 +1,5 @@
 import type { HashFunction, OwnershipRange, RingNode } from '../types.js';
 
-/** Receives node indexes in preference order; return true to stop the walk. */
-export type WalkVisitor = (index: number) => boolean;
-
 /**
  * How a strategy places keys on nodes, ignoring status: the ring applies health and pins on top.
  * Node indexes refer to the ring's members sorted by id.
@@ -11,13 +8,17 @@ export interface Placement {
   /** The node that owns a position by placement, or -1 when no node has any share. */
   first(position: number): number;
   /**
-   * Visits the nodes that hold a share, each exactly once, in preference order for a position
-   * (`first(position)` comes first). A callback rather than an iterator keeps lookups allocation-light.
+   * Starts a walk: the nodes in preference order for a position are `at(cursor, 0)` (= `first(position)`),
+   * `at(cursor, 1)`, ... up to step `steps - 1`; nodes may repeat (the ring deduplicates) and every holder
+   * appears. A cursor instead of an iterator or callback keeps lookups free of allocations and closures.
    */
-  walk(position: number, visit: WalkVisitor): void;
+  start(position: number): number;
+  at(cursor: number, step: number): number;
+  /** Steps in a full walk. */
+  readonly steps: number;
   /** Arcs of positions the node owns by placement (empty for strategies without arcs: see each strategy). */
   ranges(index: number): OwnershipRange[];
-  /** How many distinct nodes hold a share (the number of nodes `walk` visits). */
+  /** How many distinct nodes hold a share (a walk has seen them all once it has met this many). */
   readonly holders: number;
   /** Bytes held by the lookup structure (benchmarks report memory per virtual node). */
   readonly byteLength: number;

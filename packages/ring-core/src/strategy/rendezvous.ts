@@ -1,6 +1,6 @@
 import type { OwnershipRange } from '../types.js';
 import { murmur3 } from '../hash/murmur3.js';
-import { checkNodeCount, type Placement, type PlacementBuilder, type WalkVisitor } from './placement.js';
+import { checkNodeCount, type Placement, type PlacementBuilder } from './placement.js';
 
 /** murmur3's 32-bit finaliser: a fast bijective mix with full avalanche. */
 function fmix32(h: number): number {
@@ -22,6 +22,10 @@ function fmix32(h: number): number {
 class RendezvousPlacement implements Placement {
   readonly byteLength: number;
   readonly holders: number;
+  /** The walk of the last position started: members by descending score (one walk at a time, as lookups are synchronous). */
+  private readonly order: Uint16Array;
+  private readonly scores: Float64Array;
+  private ordered = -1;
 
   constructor(
     /** Indexes of the members with weight > 0, their weights and two seeds each. */
@@ -30,6 +34,8 @@ class RendezvousPlacement implements Placement {
     private readonly seeds: Uint32Array,
   ) {
     this.holders = members.length;
+    this.order = new Uint16Array(members.length);
+    this.scores = new Float64Array(members.length);
     this.byteLength = members.byteLength + weights.byteLength + seeds.byteLength;
   }
 
@@ -52,15 +58,26 @@ class RendezvousPlacement implements Placement {
     return best;
   }
 
-  walk(position: number, visit: WalkVisitor): void {
-    const scores = new Float64Array(this.holders);
-    const order = new Uint16Array(this.holders);
-    for (let m = 0; m < this.holders; m++) {
-      scores[m] = this.score(m, position);
-      order[m] = m;
+  get steps() {
+    return this.holders;
+  }
+
+  /** The cursor is the position itself: at() sorts the members for it once, then reads the order. */
+  start(position: number): number {
+    return position;
+  }
+
+  at(cursor: number, step: number): number {
+    const { order, scores } = this;
+    if (this.ordered !== cursor) {
+      for (let m = 0; m < this.holders; m++) {
+        scores[m] = this.score(m, cursor);
+        order[m] = m;
+      }
+      order.sort((a, b) => scores[b]! - scores[a]! || a - b);
+      this.ordered = cursor;
     }
-    order.sort((a, b) => scores[b]! - scores[a]! || a - b);
-    for (const m of order) if (visit(this.members[m]!)) return;
+    return this.members[order[step]!]!;
   }
 
   ranges(): OwnershipRange[] {

@@ -1,5 +1,5 @@
 import type { OwnershipRange, RingNode } from '../types.js';
-import { checkNodeCount, type Placement, type PlacementBuilder, type PlacementInput, type WalkVisitor } from './placement.js';
+import { checkNodeCount, type Placement, type PlacementBuilder, type PlacementInput } from './placement.js';
 
 /**
  * Positions per node: vnodes scaled by weight. Weight 0 = no points (the node owns nothing); any
@@ -17,9 +17,12 @@ class RingPlacement implements Placement {
   constructor(
     readonly positions: Uint32Array,
     readonly owners: Uint16Array,
-    readonly nodeCount: number,
     readonly holders: number,
   ) {}
+
+  get steps() {
+    return this.owners.length;
+  }
 
   get byteLength() {
     return this.positions.byteLength + this.owners.byteLength;
@@ -41,19 +44,12 @@ class RingPlacement implements Placement {
     return this.positions.length === 0 ? -1 : this.owners[this.indexOf(position)]!;
   }
 
-  walk(position: number, visit: WalkVisitor): void {
-    const { owners, holders } = this;
-    const n = owners.length;
-    if (n === 0) return;
-    const seen = new Uint8Array(this.nodeCount);
-    const start = this.indexOf(position);
-    for (let i = 0, found = 0; i < n && found < holders; i++) {
-      const owner = owners[(start + i) % n]!;
-      if (seen[owner] === 1) continue;
-      seen[owner] = 1;
-      found++;
-      if (visit(owner)) return;
-    }
+  start(position: number): number {
+    return this.indexOf(position);
+  }
+
+  at(cursor: number, step: number): number {
+    return this.owners[(cursor + step) % this.owners.length]!;
   }
 
   ranges(index: number): OwnershipRange[] {
@@ -120,5 +116,5 @@ export const buildRing: PlacementBuilder = ({ nodes, hash, vnodes, previous }: P
     owners[i] = packed - position * SHIFT;
   }
   const holders = nodes.reduce((count, node) => count + (pointCount(node, vnodes) > 0 ? 1 : 0), 0);
-  return new RingPlacement(positions, owners, nodes.length, holders);
+  return new RingPlacement(positions, owners, holders);
 };

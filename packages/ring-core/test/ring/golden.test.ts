@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRing, loadHash, murmur3, type HashName, type StrategyName } from '@ringroute/ring-core';
 
@@ -71,4 +72,18 @@ describe('owner golden vectors', () => {
       });
     }
   }
+});
+
+describe('xxh32 ASCII fast path', () => {
+  it('gives the digest of xxhash-wasm for any ASCII key, and defers to it for any other', async () => {
+    const { default: xxhash } = await import('xxhash-wasm');
+    const { h32 } = await xxhash();
+    const hash = await loadHash('xxh32');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 })), (key) => {
+        expect(hash(key)).toBe(h32(key));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
