@@ -59,6 +59,8 @@ export class SharedMembership implements Membership {
   private resyncAgain = false;
   private readonly detecting = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private tickPeriod = 0;
+  private lastTick = 0;
   private lastBeat = 0;
   private lastCheck = 0;
   private readonly counters = {
@@ -141,8 +143,9 @@ export class SharedMembership implements Membership {
     }
     this.phase = 'running';
     if (this.failureTimeout !== undefined) {
-      const period = Math.max(10, Math.min(this.syncInterval, (this.failureTimeout ?? Infinity) / 4));
-      this.timer = setInterval(() => this.tick(), period);
+      this.tickPeriod = Math.max(10, Math.min(this.syncInterval, this.failureTimeout / 4));
+      this.lastTick = clock();
+      this.timer = setInterval(() => this.tick(), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
     }
   }
@@ -229,8 +232,7 @@ export class SharedMembership implements Membership {
     },
     dropped: (reason, detail) => {
       this.counters.received++;
-      this.dropped[reason]++;
-      this.events.emit('dropped', reason, detail);
+      this.drop(reason, detail);
     },
     degraded: (error) => {
       if (this.isDegraded) return;
@@ -242,7 +244,7 @@ export class SharedMembership implements Membership {
       if (!this.isDegraded) return;
       this.isDegraded = false;
       // Nobody could heartbeat through the outage: give every member a full timeout before suspecting anyone.
-      this.graceUntil = Date.now() + (this.failureTimeout ?? 0);
+      this.graceUntil = clock() + (this.failureTimeout ?? 0);
       this.requestResync()
         .then(() => {
           if (!this.isDegraded) this.events.emit('recovered');
@@ -269,16 +271,21 @@ export class SharedMembership implements Membership {
     try {
       next = this.current.with(change);
     } catch (error) {
-      this.hooks.dropped('invalid-change', (error as Error).message);
+      this.drop('invalid-change', (error as Error).message);
       void this.requestResync().catch(() => {});
       return;
     }
     this.apply(seq, next, change);
   }
 
+  private drop(reason: DropReason, detail: string): void {
+    this.dropped[reason]++;
+    this.events.emit('dropped', reason, detail);
+  }
+
   private onHeartbeat(node: string, seq: number): void {
     this.counters.heartbeatsReceived++;
-    this.lastHeard.set(node, Date.now());
+    this.lastHeard.set(node, clock());
     if (this.current && seq > this.seq) void this.requestResync().catch(() => {});
   }
 
@@ -292,7 +299,7 @@ export class SharedMembership implements Membership {
     }
     for (const id of change.join ?? []) {
       this.members.add(id);
-      this.lastHeard.set(id, Date.now());
+      this.lastHeard.set(id, clock());
     }
     const selfRemoved = this.self && change.remove?.includes(this.self.id);
     if (selfRemoved && change.reason !== 'failed' && this.phase !== 'stopping') this.evicted = true;
@@ -346,7 +353,7 @@ export class SharedMembership implements Membership {
     if (this.current !== previous) return this.resync(); // a change landed while building: start over
     this.seq = state.seq;
     this.members = new Set(state.members);
-    const now = Date.now();
+    const now = clock();
     for (const id of this.members) if (!this.lastHeard.has(id)) this.lastHeard.set(id, now);
     if (previous && previous.checksum === next.checksum) {
       this.current = next;
@@ -371,8 +378,12 @@ export class SharedMembership implements Membership {
   }
 
   private tick(): void {
+    const now = clock();
+    // A late tick means this process stalled (GC, CPU starvation): heartbeats may be waiting unread in the socket,
+    // so silence measured across the stall says nothing about the others. Measure it from now instead.
+    if (now - this.lastTick > 2 * this.tickPeriod) this.graceUntil = Math.max(this.graceUntil, now);
+    this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    const now = Date.now();
     if (this.self && !this.evicted && this.failureTimeout !== undefined && now - this.lastBeat >= this.syncInterval) {
       this.lastBeat = now;
       this.counters.heartbeatsSent++;
@@ -463,6 +474,9 @@ function checkRingParams({ vnodes, hash, strategy, route }: RingParams): RingPar
   if (route !== undefined && typeof route !== 'function') fail('route', 'must be a function');
   return { vnodes, hash, strategy, route };
 }
+
+/** Monotonic milliseconds: failure detection must not jump with the wall clock. */
+const clock = () => performance.now();
 
 function randomId(): string {
   return globalThis.crypto.randomUUID();
