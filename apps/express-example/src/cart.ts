@@ -1,0 +1,69 @@
+import express, { type Express } from 'express';
+import { ringRoute } from '@ringroute/express';
+import type { Membership, MisroutePolicy } from '@ringroute/ring-core';
+
+export interface CartNodeOptions {
+  /** This node's id in the ring. */
+  id: string;
+  membership: Membership;
+  /** What a node does with a request for a cart it does not own. */
+  misroute: MisroutePolicy;
+}
+
+export interface CartNode {
+  app: Express;
+  /** Leaves the cluster (call it when the HTTP server closes). */
+  close(): Promise<void>;
+}
+
+interface Item {
+  sku: string;
+  qty: number;
+}
+
+/**
+ * A cart store that keeps carts in memory, on their owner node only. The RingRoute middleware makes that safe:
+ * a request for a cart always ends up on the node that holds it (redirected or proxied there).
+ */
+export function buildCartNode({ id, membership, misroute }: CartNodeOptions): CartNode {
+  const app = express();
+  const carts = new Map<string, Item[]>();
+  const router = ringRoute({ membership, self: id, key: 'params:cartId', misroute });
+
+  app.use(router.monitor()); // /route?key=, /api/routes/stats, /health, /ready, /metrics
+  // Mounted on the keyed path, so :cartId is the key. Before the body parser: a proxied body streams untouched.
+  app.use('/carts/:cartId', router);
+  app.use(express.json());
+  // Says which node actually handled the request (a proxied answer keeps the owner's header).
+  app.use((_req, res, next) => {
+    res.set('x-served-by', id);
+    next();
+  });
+
+  app.get('/carts/:cartId', (req, res) => {
+    const { cartId } = req.params;
+    res.json({ cartId, node: id, items: carts.get(cartId) ?? [] });
+  });
+
+  app.post('/carts/:cartId/items', (req, res) => {
+    const { sku, qty = 1 } = (req.body ?? {}) as Partial<Item>;
+    if (typeof sku !== 'string' || sku.length === 0 || sku.length > 64)
+      return void res.status(400).json({ error: 'Bad Request', message: '"sku" must be a string of 1 to 64 characters' });
+    if (!Number.isInteger(qty) || qty < 1 || qty > 999)
+      return void res.status(400).json({ error: 'Bad Request', message: '"qty" must be an integer from 1 to 999' });
+    const { cartId } = req.params;
+    const items = carts.get(cartId) ?? [];
+    const existing = items.find((item) => item.sku === sku);
+    if (existing) existing.qty += qty;
+    else items.push({ sku, qty });
+    carts.set(cartId, items);
+    res.status(201).json({ cartId, node: id, items });
+  });
+
+  app.delete('/carts/:cartId', (req, res) => {
+    carts.delete(req.params.cartId);
+    res.status(204).end();
+  });
+
+  return { app, close: () => router.close() };
+}
