@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createSmartClient } from '../src/client/index.js';
 import { MISROUTED_REASON, parseRedirectHint, SmartRoute } from '../src/index.js';
+import { HOCUSPOCUS_MAJOR, Server } from './support/hocuspocus.js';
 import { freePort, until } from './support/ports.js';
 import { createTable } from './support/postgres.js';
 import { REDIS_URL, redisCluster } from './support/redis.js';
@@ -23,6 +24,15 @@ afterAll(async () => {
   await Promise.all(nodes.map((node) => node.stop()));
   await redis.cleanup();
   await table.drop();
+});
+
+describe('compatibility', () => {
+  it(`runs against @hocuspocus/server ${HOCUSPOCUS_MAJOR}.x`, () => {
+    const server = new Server({ quiet: true, stopOnSignals: false });
+    // flushPendingStores is new in 4.x (which needs Node 22)
+    expect(typeof (server.hocuspocus as { flushPendingStores?: unknown }).flushPendingStores === 'function').toBe(HOCUSPOCUS_MAJOR === 4);
+    if (HOCUSPOCUS_MAJOR === 4) expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(22);
+  });
 });
 
 describe('options', () => {
