@@ -35,6 +35,8 @@ export interface ClusterOptions {
   membership: (self: NodeSpec, specs: readonly NodeSpec[]) => Membership;
   /** Extra middleware options (key defaults to 'query:key'). */
   options?: Partial<RingRouteOptions>;
+  /** Builds each node's app; default `nodeApp`. */
+  app?: typeof nodeApp;
 }
 
 export interface Cluster {
@@ -52,13 +54,13 @@ export interface Cluster {
  * middleware, and a handler that says which node served the request (header `x-node` and JSON body); POST /echo
  * streams the request body back as it arrives.
  */
-export async function startCluster({ express, ids, membership, options = {} }: ClusterOptions): Promise<Cluster> {
+export async function startCluster({ express, ids, membership, options = {}, app = nodeApp }: ClusterOptions): Promise<Cluster> {
   const listening = await Promise.all(ids.map(() => listen()));
   const specs: NodeSpec[] = ids.map((id, i) => ({ id, url: listening[i]!.url }));
   const nodes: TestNode[] = specs.map((spec, i) => {
     const { server, url } = listening[i]!;
     const rr = ringRoute({ membership: membership(spec, specs), self: spec.id, key: 'query:key', ...options });
-    server.on('request', nodeApp(express, spec.id, rr));
+    server.on('request', app(express, spec.id, rr));
     return { id: spec.id, url, server, rr };
   });
   const stop = async () => {
