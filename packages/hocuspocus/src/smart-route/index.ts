@@ -204,7 +204,6 @@ export class SmartRoute {
   async onRequest({ request, response }: { request: IncomingMessage; response: ServerResponse }): Promise<void> {
     if (await this.monitoring.handle(request, response)) {
       // Hocuspocus's documented way to stop later hooks and its default answer: reject without an error.
-      // eslint-disable-next-line @typescript-eslint/only-throw-error
       throw null;
     }
   }
