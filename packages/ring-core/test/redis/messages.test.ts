@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterMessage, DropReason, Membership } from '@ringroute/ring-core';
 import { RedisMembership, type RedisMembershipOptions } from '@ringroute/ring-core/redis';
@@ -122,6 +122,23 @@ describe('RedisMembership messages', () => {
     const late = member({ cluster: name, secret: SECRET });
     await late.start();
     expect(late.ring.pins).toEqual({ 'doc-1': 'b' });
+  });
+
+  it('accepts an existing ioredis client, subscribes on its duplicate and leaves it open on stop', async () => {
+    const name = cluster('client');
+    const client = new Redis(REDIS_URL);
+    try {
+      const a = member({ cluster: name, redis: client, self: { id: 'a' } });
+      const b = member({ cluster: name, redis: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, self: { id: 'b' } });
+      await Promise.all([a.start(), b.start()]);
+      await until([a, b], (m) => m.ring.nodes.length === 2);
+      await a.stop();
+      await until([b], (m) => m.ring.nodes.length === 1);
+      expect(await client.ping()).toBe('PONG');
+      expect(client.listenerCount('close')).toBe(0);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('rejects invalid options naming them', () => {
