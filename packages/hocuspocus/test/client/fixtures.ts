@@ -1,9 +1,10 @@
-import { Server, type onConnectPayload, type onRequestPayload } from '@hocuspocus/server';
+import type { onConnectPayload, onRequestPayload } from '@hocuspocus/server';
 import type { RingSnapshotJSON } from '@ringroute/ring-core';
 import { RING_PATH } from '../../src/hint/index.js';
+import { Server } from '../support/hocuspocus.js';
 
 export interface ScriptedNode {
-  server: Server;
+  server: InstanceType<typeof Server>;
   /** ws://127.0.0.1:<port> */
   url: string;
   /** Document names this node was asked for, in order (one entry per connect attempt). */
@@ -21,7 +22,7 @@ export interface ScriptedNodeOptions {
 }
 
 /**
- * A plain Hocuspocus 3.4 server on 127.0.0.1 whose answers are scripted by the test: it refuses documents
+ * A plain Hocuspocus server (the version under test) on 127.0.0.1 whose answers are scripted by the test: it refuses documents
  * with exactly the reasons SmartRoute sends, so the client's guards can be shown in situations a consistent
  * cluster never produces (stale hints, two nodes bouncing a document).
  */
@@ -52,13 +53,4 @@ export async function startScriptedNode(options: ScriptedNodeOptions = {}): Prom
     sockets: () => server.webSocketServer.clients.size,
     close: () => server.destroy(),
   };
-}
-
-/** Polls `check` until it holds (the cluster and the sockets settle asynchronously). */
-export async function waitFor(check: () => boolean, what: string, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

@@ -3,7 +3,8 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmartClient, type MoveEvent, type SmartClient, type SmartRouteError } from '@ringroute/hocuspocus/client';
 import { encodeRedirectHint, MISROUTED_REASON } from '../../src/hint/index.js';
-import { startScriptedNode, waitFor, type ScriptedNode } from './fixtures.js';
+import { until } from '../support/ports.js';
+import { startScriptedNode, type ScriptedNode } from './fixtures.js';
 
 // The client helper against real Hocuspocus servers whose refusals are scripted (see fixtures.ts).
 const cleanup: (() => unknown)[] = [];
@@ -42,7 +43,7 @@ describe('client helper against scripted nodes', () => {
     expect(moves).toEqual([
       { documentName: 'doc-a', from: { id: undefined, url: wrong.url }, to: { id: expect.any(String), url: owner.url }, reason: 'redirect', hops: 1 },
     ]);
-    await waitFor(() => owner.server.hocuspocus.documents.get('doc-a')?.getText('body').toString() === 'typed before the move', 'the edit on the owner');
+    await until(() => owner.server.hocuspocus.documents.get('doc-a')?.getText('body').toString() === 'typed before the move', 'the edit on the owner');
     expect(handle.hops).toBe(0); // reset by the sync
   });
 
@@ -55,7 +56,7 @@ describe('client helper against scripted nodes', () => {
     const error = await new Promise<SmartRouteError>((resolve) => handle.on('error', resolve));
     expect(error).toMatchObject({ name: 'SmartRouteError', code: 'max-hops', documentName: 'doc-b', hops: 3 });
     expect(a.connects.length + b.connects.length).toBe(4); // the first connect plus three moves
-    await waitFor(() => smart.sockets.size === 0 && a.sockets() + b.sockets() === 0, 'the sockets to close');
+    await until(() => smart.sockets.size === 0 && a.sockets() + b.sockets() === 0, 'the sockets to close');
   });
 
   it('does not follow a hint from an older epoch than its ring, and retries its owner', async () => {
@@ -92,7 +93,7 @@ describe('client helper against scripted nodes', () => {
     const smart = client([guarded.url]);
     const reasons: string[] = [];
     const handle = await smart.open('doc-e', { onAuthenticationFailed: ({ reason }) => reasons.push(reason) });
-    await waitFor(() => reasons.length === 1, 'the refusal');
+    await until(() => reasons.length === 1, 'the refusal');
     expect(reasons).toEqual(['permission-denied']);
     expect(handle.nodeUrl).toBe(guarded.url);
     expect(guarded.connects).toEqual(['doc-e']);
@@ -111,6 +112,6 @@ describe('client helper against scripted nodes', () => {
     expect(smart.sockets.size).toBe(1);
     second.close();
     expect(smart.sockets.size).toBe(0);
-    await waitFor(() => only.sockets() === 0, 'the socket to close on the server');
+    await until(() => only.sockets() === 0, 'the socket to close on the server');
   });
 });

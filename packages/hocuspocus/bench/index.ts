@@ -1,0 +1,198 @@
+/**
+ * Hocuspocus SmartRoute benchmarks, each beside its peer in the same run: real servers on 127.0.0.1 (the
+ * tests' nodes: Redis membership, PostgreSQL persistence through extension-database), real providers over
+ * `ws`, @hocuspocus/server 3.4 on Node 20. Needs Redis (REDIS_URL) and PostgreSQL (PGHOST...) like the tests.
+ *
+ * 1. Connection setup (connect + synced, a new socket and a new document each time) on a plain Hocuspocus
+ *    server vs on a SmartRoute node that owns the document.
+ * 2. A misrouted connect until synced on the owner through the client helper vs a direct connect to the
+ *    owner (and the helper connecting owner-first from its ring).
+ * 3. Migration time per document: POST /api/routes/migrate until the helper is synced on the new owner, and a
+ *    node joining until every document it takes is synced there.
+ *
+ *   pnpm --filter @ringroute/hocuspocus bench        (BENCH_ROUNDS=200 by default)
+ */
+import { WebSocket } from 'ws';
+import { createSmartClient, type SmartProvider } from '../src/client/index.js';
+import { HocuspocusProvider, HocuspocusProviderWebsocket, Server } from '../test/support/hocuspocus.js';
+import { Cluster } from '../test/client/cluster.js';
+import { freePort, until } from '../test/support/ports.js';
+import { createTable, postgresPersistence } from '../test/support/postgres.js';
+import { redisCluster } from '../test/support/redis.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const MIGRATIONS = Number(process.env.BENCH_MIGRATIONS ?? 30);
+const JOIN_DOCUMENTS = Number(process.env.BENCH_JOIN_DOCUMENTS ?? 60);
+
+function stats(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+  return { n: sorted.length, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, p50: at(0.5), p95: at(0.95) };
+}
+
+const ms = (value: number) => value.toFixed(2);
+
+function table(title: string, rows: [string, number[]][], baseline: number[]): void {
+  const base = stats(baseline);
+  console.log(`\n### ${title}\n`);
+  console.log('| case | n | mean ms | p50 ms | p95 ms | p50 ratio |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [name, samples] of rows) {
+    const s = stats(samples);
+    console.log(`| ${name} | ${s.n} | ${ms(s.mean)} | ${ms(s.p50)} | ${ms(s.p95)} | ${(s.p50 / base.p50).toFixed(2)}x |`);
+  }
+}
+
+/** A plain provider with its own socket: connect until synced, then tear down. Returns ms. */
+async function directConnect(url: string, name: string): Promise<number> {
+  const start = performance.now();
+  const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket });
+  const provider = new HocuspocusProvider({ websocketProvider: socket, name });
+  provider.attach();
+  await new Promise<void>((resolve) => provider.on('synced', () => resolve()));
+  const elapsed = performance.now() - start;
+  provider.destroy();
+  socket.destroy();
+  return elapsed;
+}
+
+async function timeHelper(open: () => Promise<SmartProvider>): Promise<number> {
+  const start = performance.now();
+  const handle = await open();
+  await handle.whenSynced();
+  const elapsed = performance.now() - start;
+  handle.close();
+  return elapsed;
+}
+
+/** The peer: a plain Hocuspocus server with the same persistence and no SmartRoute. */
+async function plainServer(table: string): Promise<{ url: string; close: () => Promise<unknown> }> {
+  const port = await freePort();
+  const persistence = postgresPersistence(table);
+  const server = new Server({ port, address: '127.0.0.1', quiet: true, stopOnSignals: false, debounce: 100, maxDebounce: 500, extensions: [persistence.extension] });
+  await server.listen();
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    close: async () => {
+      await server.destroy();
+      await persistence.close();
+    },
+  };
+}
+
+async function connectionSetup(cluster: Cluster): Promise<void> {
+  const plain = await plainServer(cluster.table);
+  const owner = cluster.node('node-a');
+  const plainSamples: number[] = [];
+  const smartSamples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    plainSamples.push(await directConnect(plain.url, `setup-plain-${i}`));
+    const name = cluster.documentOwnedBy('node-a', `setup-${i}`);
+    smartSamples.push(await directConnect(owner.url, name));
+  }
+  await plain.close();
+  table('Connection setup: connect + synced, new socket and document each time', [
+    ['plain Hocuspocus server', plainSamples],
+    ['SmartRoute node (owner), 3-node cluster', smartSamples],
+  ], plainSamples);
+}
+
+async function misroutedConnect(cluster: Cluster): Promise<void> {
+  const wrong = cluster.node('node-a');
+  const owner = cluster.node('node-b');
+  const withRing = createSmartClient({ nodes: [wrong.http], WebSocketPolyfill: WebSocket });
+  await withRing.refreshRing();
+  // No ring (its endpoint unreachable from this client): every document starts at the seed and is redirected.
+  const noRing = createSmartClient({ nodes: [wrong.url], WebSocketPolyfill: WebSocket, fetch: () => Promise.reject(new Error('no ring')) });
+  const direct: number[] = [];
+  const ownerFirst: number[] = [];
+  const misrouted: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const name = cluster.documentOwnedBy('node-b', `direct-${i}`);
+    direct.push(await directConnect(owner.url, name));
+    const [first, second] = [cluster.documentOwnedBy('node-b', `ring-${i}`), cluster.documentOwnedBy('node-b', `misrouted-${i}`)];
+    ownerFirst.push(await timeHelper(() => withRing.open(first)));
+    misrouted.push(await timeHelper(() => noRing.open(second)));
+  }
+  withRing.destroy();
+  noRing.destroy();
+  table('Misrouted connect until synced on the owner', [
+    ['direct connect to the owner (plain provider)', direct],
+    ['helper, owner computed from its ring', ownerFirst],
+    ['helper, connects to a wrong node first, follows the hint', misrouted],
+  ], direct);
+}
+
+async function migration(cluster: Cluster): Promise<void> {
+  const client = createSmartClient({ nodes: [cluster.node('node-c').http], WebSocketPolyfill: WebSocket });
+  const handles: SmartProvider[] = [];
+  for (let i = 0; i < MIGRATIONS; i++) {
+    const handle = await client.open(cluster.documentOwnedBy('node-a', `migrate-${i}`));
+    await handle.whenSynced();
+    handle.document.getText('body').insert(0, `document ${i}`);
+    handles.push(handle);
+  }
+  const direct: number[] = [];
+  const answered: number[] = [];
+  const followed: number[] = [];
+  for (const [i, handle] of handles.entries()) {
+    const reference = cluster.documentOwnedBy('node-b', `migrate-direct-${i}`);
+    direct.push(await directConnect(cluster.node('node-b').url, reference));
+    const moved = new Promise<void>((resolve) => handle.on('move', () => resolve()));
+    const start = performance.now();
+    const response = await cluster.migrate(cluster.node('node-c'), handle.documentName, 'node-b');
+    if (response.status !== 200) throw new Error(`migrate answered ${response.status}: ${await response.text()}`);
+    answered.push(performance.now() - start);
+    await moved;
+    await handle.whenSynced();
+    followed.push(performance.now() - start);
+  }
+  for (const handle of handles) handle.close();
+  client.destroy();
+  table(`Migration per document (POST /api/routes/migrate, ${MIGRATIONS} documents one by one, a helper client on each)`, [
+    ['direct connect to the new owner (reference)', direct],
+    ['migrate endpoint answered (handover done)', answered],
+    ['client synced on the new owner', followed],
+  ], direct);
+}
+
+async function join(cluster: Cluster): Promise<void> {
+  const client = createSmartClient({ nodes: [cluster.node('node-a').http], WebSocketPolyfill: WebSocket });
+  const handles: SmartProvider[] = [];
+  for (let i = 0; i < JOIN_DOCUMENTS; i++) {
+    const handle = await client.open(`join-${i}`);
+    await handle.whenSynced();
+    handles.push(handle);
+  }
+  const start = performance.now();
+  await cluster.add('node-d');
+  const joined = performance.now() - start;
+  const moving = handles.filter((handle) => cluster.owner(handle.documentName).id === 'node-d');
+  await until(() => moving.every((handle) => handle.nodeId === 'node-d' && handle.isSynced), 'the documents to follow', 60_000);
+  const total = performance.now() - start;
+  for (const handle of handles) handle.close();
+  client.destroy();
+  console.log(`\n### Node join: ${moving.length} of ${JOIN_DOCUMENTS} open documents (one helper client) move to the new node\n`);
+  console.log('| documents moved | new node listening and seen by all, ms | every moved document synced on it, ms |');
+  console.log('|---:|---:|---:|');
+  console.log(`| ${moving.length} | ${ms(joined)} | ${ms(total)} |`);
+}
+
+async function main(): Promise<void> {
+  console.log(`## Hocuspocus SmartRoute (Node ${process.versions.node}, @hocuspocus/server 3.4, ${ROUNDS} rounds)`);
+  const table = await createTable();
+  const redis = await redisCluster();
+  const cluster = await Cluster.start(['node-a', 'node-b', 'node-c'], table.table, redis.cluster);
+  try {
+    await connectionSetup(cluster);
+    await misroutedConnect(cluster);
+    await migration(cluster);
+    await join(cluster);
+  } finally {
+    await cluster.close();
+    await redis.cleanup();
+    await table.drop();
+  }
+}
+
+await main();
