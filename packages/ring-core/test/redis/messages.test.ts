@@ -78,6 +78,32 @@ describe('RedisMembership messages', () => {
     expect(a.ready).toBe(true);
   });
 
+  it('stale and replayed changes are ignored; a change whose message was missed is healed from the snapshot', async () => {
+    const name = cluster('heal');
+    const [a, b] = [
+      member({ cluster: name, secret: SECRET, self: { id: 'a' } }),
+      member({ cluster: name, secret: SECRET, self: { id: 'b' } }),
+    ];
+    await Promise.all([a.start(), b.start()]);
+    await until([a, b], (m) => m.ring.nodes.length === 2);
+    const { channel, key } = a as RedisMembership;
+    const seq = Number(await redis.hget(key, 'seq'));
+
+    // A validly signed change at an already applied seq (a replay, or a reordered duplicate).
+    const stale = { v: 1, cluster: name, kind: 'change', sender: 'replayer', seq, change: { add: [{ id: 'ghost' }] } };
+    await redis.publish(channel, envelope(stale, SECRET));
+    await until([a, b], (m) => m.stats().stale >= 1);
+    expect(a.ring.node('ghost')).toBeUndefined();
+
+    // The next change lands in the snapshot, but its message never reaches anyone.
+    const nodes = a.ring.nodes.map(({ id, url, weight, status }) => ({ id, url, weight, status }));
+    const state = { v: 1, cluster: name, seq: seq + 1, nodes: [...nodes, { id: 'ghost' }], pins: {}, members: ['a', 'b'] };
+    await redis.hset(key, 'seq', String(seq + 1), 'state', envelope(state, SECRET));
+    await until([a, b], (m) => m.ring.node('ghost') !== undefined);
+    expect(a.ring.checksum).toBe(b.ring.checksum);
+    expect(a.stats().resyncs).toBeGreaterThan(1);
+  });
+
   it('a tampered snapshot is refused: the member keeps its ring, and a new member refuses to start on it', async () => {
     const name = cluster('snapshot');
     const a = member({ cluster: name, secret: SECRET, self: { id: 'a' } });
