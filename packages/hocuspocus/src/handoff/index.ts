@@ -90,7 +90,8 @@ export class HandoffLedger {
     });
   }
 
-  private heardRelease(documentName: string, nodeId: string, since: number): boolean {
+  /** Whether `nodeId` announced the release of the document (or of everything) at or after `since`. */
+  heardRelease(documentName: string, nodeId: string, since: number): boolean {
     const heard = [this.releases.get(documentName)?.get(nodeId), this.releasedAll.get(nodeId)];
     return heard.some((at) => at !== undefined && at >= since);
   }

@@ -197,10 +197,18 @@ export class Monitoring {
     }
     const from = ring.owner(documentId);
     await this.smartRoute.pin(documentId, targetNodeId);
-    await this.smartRoute.settled(documentId); // when this node was the owner: its handover (store included) is done
     const now = this.smartRoute.ring!;
     const owner = now.owner(documentId);
-    return jsonAnswer(200, { documentId, from: from && nodeView(from), to: owner && nodeView(owner), pinned: now.pins[documentId] ?? null, epoch: now.epoch });
+    // Answer once the old owner has handed the document over (store included), wherever the request landed.
+    const released = !from || from.id === owner?.id || (await this.smartRoute.released(documentId, from.id));
+    return jsonAnswer(200, {
+      documentId,
+      from: from && nodeView(from),
+      to: owner && nodeView(owner),
+      pinned: now.pins[documentId] ?? null,
+      released,
+      epoch: now.epoch,
+    });
   }
 
   private notAllowed(allow: string): HttpAnswer {

@@ -236,12 +236,13 @@ export class SmartRoute {
   private async admit(payload: DocumentPayload): Promise<void> {
     this.instance ??= payload.instance;
     const { documentName } = payload;
-    const hops = Number(parameter(payload, HOPS_PARAMETER) ?? 0);
+    const hopsParameter = Number(parameter(payload, HOPS_PARAMETER) ?? 0);
+    const hops = Number.isSafeInteger(hopsParameter) && hopsParameter > 0 ? hopsParameter : 0;
     await this.joined();
     if (this.releasing.has(documentName)) throw this.refuse(documentName, hops);
     let waited = false;
     for (;;) {
-      const decision = this.decide(documentName, Number.isSafeInteger(hops) && hops > 0 ? hops : 0)!;
+      const decision = this.decide(documentName, hops)!;
       if (decision.action !== 'local') throw this.refuse(documentName, hops, decision);
       const mustCheck = decision.reason === 'owner' && !this.instance?.documents.has(documentName);
       const pending = mustCheck ? this.ledger.pending(documentName) : [];
@@ -256,18 +257,45 @@ export class SmartRoute {
         this.debug(`${documentName}: waiting for ${pending.map((p) => p.nodeId).join(', ')} to release it`);
       }
       const now = Date.now();
-      const retry = Math.max(20, Math.min(500, this.config.migrationTimeout / 10));
-      if ((this.lastRequest.get(documentName) ?? 0) + retry <= now) {
-        this.lastRequest.set(documentName, now);
-        for (const { nodeId } of pending) void this.broadcast(RELEASE_REQUEST, { documentName, nodeId });
-      }
+      this.requestRelease(documentName, pending.map((p) => p.nodeId));
       const nextDeadline = Math.min(...pending.map((p) => p.deadline));
-      await this.ledger.changed(Math.min(retry, nextDeadline - now));
+      await this.ledger.changed(Math.min(this.retryInterval, nextDeadline - now));
       if (Date.now() >= nextDeadline && this.ledger.pending(documentName).length < pending.length) {
         this.counters.releaseTimeouts++;
         this.debug(`${documentName}: no release within migrationTimeout, loading anyway`);
       }
     }
+  }
+
+  private get retryInterval(): number {
+    return Math.max(20, Math.min(500, this.config.migrationTimeout / 10));
+  }
+
+  /** Asks previous owners to release a document; repeated at most every retryInterval (messages can be missed). */
+  private requestRelease(documentName: string, nodeIds: readonly string[]): void {
+    const now = Date.now();
+    if ((this.lastRequest.get(documentName) ?? 0) + this.retryInterval > now) return;
+    this.lastRequest.set(documentName, now);
+    for (const nodeId of nodeIds) void this.broadcast(RELEASE_REQUEST, { documentName, nodeId });
+  }
+
+  /**
+   * Resolves true once `nodeId` has released the document (its handover, store included, is done), or false
+   * after migrationTimeout. For this node it waits for its own handover.
+   */
+  async released(documentName: string, nodeId: string): Promise<boolean> {
+    if (nodeId === this.config.nodeId) {
+      await this.settled(documentName);
+      return !this.instance?.documents.has(documentName) || !this.ownsHere(documentName);
+    }
+    const since = Date.now();
+    const deadline = since + this.config.migrationTimeout;
+    while (!this.ledger.heardRelease(documentName, nodeId, since)) {
+      if (Date.now() >= deadline) return false;
+      this.requestRelease(documentName, [nodeId]);
+      await this.ledger.changed(Math.min(this.retryInterval, deadline - Date.now()));
+    }
+    return true;
   }
 
   /** The refusal for a document this node does not serve, counted. */
