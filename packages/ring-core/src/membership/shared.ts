@@ -128,12 +128,11 @@ export class SharedMembership implements Membership {
       if (self) {
         await this.propose((ring) => {
           const existing = ring.node(self.id);
-          const spec = { ...self, status: self.status ?? 'alive' };
-          if (!existing) return { add: [spec], join: [self.id] };
+          if (!existing) return { add: [self], join: [self.id] };
           // A restart under the same id: take the node over with the configured spec.
           const join = this.members.has(self.id) ? undefined : [self.id];
-          const same = existing.url === spec.url && existing.weight === spec.weight && existing.status === spec.status;
-          return same && !join ? undefined : { update: [spec], join };
+          const same = existing.url === self.url && existing.weight === self.weight && existing.status === self.status;
+          return same && !join ? undefined : { update: [self], join };
         });
       }
     } catch (error) {
@@ -168,10 +167,10 @@ export class SharedMembership implements Membership {
   }
 
   add(node: NodeSpec): Promise<void> {
-    const spec = resolveNode(node, 'node');
+    const spec = toSpec(resolveNode(node, 'node'));
     return this.propose((ring) => {
       if (ring.node(spec.id)) fail('node.id', `a node with id ${JSON.stringify(spec.id)} is already a member`);
-      return { add: [node] };
+      return { add: [spec] };
     });
   }
 
@@ -369,9 +368,8 @@ export class SharedMembership implements Membership {
     if (!self || this.evicted || this.phase !== 'running' || this.isDegraded) return;
     void this.propose((ring) => {
       const node = ring.node(self.id);
-      const spec = { ...self, status: self.status ?? 'alive' };
-      if (!node) return { add: [spec], join: [self.id] };
-      if (node.status === 'suspected') return { update: [{ id: self.id, status: spec.status }] };
+      if (!node) return { add: [self], join: [self.id] };
+      if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }] };
       if (!this.members.has(self.id) && this.failureTimeout !== undefined) return { join: [self.id] };
       return undefined;
     }).catch(() => {});
