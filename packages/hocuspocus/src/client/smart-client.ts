@@ -17,6 +17,8 @@ interface NodeSocket {
   key: string;
   socket: HocuspocusProviderWebsocket;
   users: number;
+  /** Documents the node refused on this socket: a 3.4 server never accepts them again on the same socket. */
+  refused: Set<string>;
 }
 
 /** Ring refreshes triggered by lost sockets are spaced at least this far apart (a dead node fails every retry). */
@@ -108,18 +110,21 @@ export class SmartClient extends Emitter<SmartClientEvents> implements SmartProv
     this.removeAllListeners();
   }
 
-  /** @internal The socket to a node, opened on first use and shared by every document on that node. */
-  acquire(target: NodeTarget): HocuspocusProviderWebsocket {
+  /**
+   * @internal The socket to a node, opened on first use and shared by every document on that node. A document
+   * the node refused on the current socket gets a fresh one, which then becomes the node's socket.
+   */
+  acquire(target: NodeTarget, documentName: string): HocuspocusProviderWebsocket {
     const key = target.id ?? target.url;
     let entry = this.pool.get(key);
-    if (!entry || entry.socket.configuration.url !== target.url) {
+    if (!entry || entry.socket.configuration.url !== target.url || entry.refused.has(documentName)) {
       const socket = new HocuspocusProviderWebsocket({
         ...this.options.socket,
         url: target.url,
         WebSocketPolyfill: this.options.WebSocketPolyfill,
       });
       socket.on('disconnect', this.onSocketDisconnect);
-      entry = { key, socket, users: 0 };
+      entry = { key, socket, users: 0, refused: new Set() };
       this.pool.set(key, entry);
       this.bySocket.set(socket, entry);
     }
@@ -127,10 +132,12 @@ export class SmartClient extends Emitter<SmartClientEvents> implements SmartProv
     return entry.socket;
   }
 
-  /** @internal A document left the socket; a socket no document uses any more is closed. */
-  release(socket: HocuspocusProviderWebsocket): void {
+  /** @internal A document left the socket (`refused`: the node refused it); a socket nothing uses is closed. */
+  release(socket: HocuspocusProviderWebsocket, refused?: string): void {
     const entry = this.bySocket.get(socket);
-    if (!entry || --entry.users > 0) return;
+    if (!entry) return;
+    if (refused !== undefined) entry.refused.add(refused);
+    if (--entry.users > 0) return;
     this.bySocket.delete(socket);
     if (this.pool.get(entry.key) === entry) this.pool.delete(entry.key);
     socket.destroy();

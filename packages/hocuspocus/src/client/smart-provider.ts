@@ -64,8 +64,8 @@ export interface SmartProviderHost {
   readonly maxHops: number;
   readonly backoff: Backoff;
   refreshRing(): Promise<Ring | undefined>;
-  acquire(target: NodeTarget): HocuspocusProviderWebsocket;
-  release(socket: HocuspocusProviderWebsocket): void;
+  acquire(target: NodeTarget, documentName: string): HocuspocusProviderWebsocket;
+  release(socket: HocuspocusProviderWebsocket, refused?: string): void;
   forget(handle: SmartProvider): void;
 }
 
@@ -97,7 +97,7 @@ export class SmartProvider extends Emitter<SmartProviderEvents> {
     this.provider = new HocuspocusProvider({
       ...options,
       name: documentName,
-      websocketProvider: host.acquire(target),
+      websocketProvider: host.acquire(target, documentName),
       // Routing refusals are handled here; the application only sees the ones that are its own.
       onAuthenticationFailed: (data) => {
         if (!this.onRefusal(data.reason)) onAuthenticationFailed?.(data);
@@ -249,13 +249,13 @@ export class SmartProvider extends Emitter<SmartProviderEvents> {
     this.provider.detach();
     // Resets `synced` (so the next node's sync emits it again) and drops remote awareness states.
     this.provider.onClose();
-    this.host.release(socket);
+    this.host.release(socket, refused ? this.documentName : undefined);
   }
 
   private attachTo(target: NodeTarget, reason: MoveReason): void {
     const from = this.current;
     this.current = target;
-    this.provider.setConfiguration({ websocketProvider: this.host.acquire(target) });
+    this.provider.setConfiguration({ websocketProvider: this.host.acquire(target, this.documentName) });
     this.provider.attach();
     if (from.url !== target.url || from.id !== target.id)
       this.emit('move', { documentName: this.documentName, from, to: target, reason, hops: this.moves });

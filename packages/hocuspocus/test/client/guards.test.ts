@@ -72,6 +72,24 @@ describe('client helper against scripted nodes', () => {
     expect(decoy.connects).toEqual([]);
   });
 
+  it('retries a refused document on a fresh socket when other documents keep the node socket open', async () => {
+    // A 3.4 server never accepts a document again on a socket where it refused it.
+    const served: { ring?: Ring } = {};
+    const owner = await node({ ring: () => served.ring!.toJSON(), refuse: (name, attempt) => (name === 'doc-g' && attempt === 1 ? hint(name, owner, 4) : undefined) });
+    served.ring = await createRing({ epoch: 5, nodes: [{ id: 'owner', url: owner.url }] });
+    const smart = client([owner.url]);
+    const keeper = await smart.open('keeper');
+    await keeper.whenSynced();
+    const first = smart.sockets.get('owner');
+    const handle = await smart.open('doc-g');
+    await handle.whenSynced();
+    expect(owner.connects).toEqual(['keeper', 'doc-g', 'doc-g']);
+    expect(smart.sockets.get('owner')).not.toBe(first); // the fresh socket is now the node's socket
+    expect(keeper.isSynced).toBe(true);
+    keeper.close();
+    await until(() => owner.sockets() === 1, 'the first socket to close with its last document');
+  });
+
   it('refetches the ring after a refusal without a hint and goes to the owner it names', async () => {
     const owner = await node({});
     // The first ring request gets epoch 1 (everything on `first`), later ones epoch 2 (everything on `owner`).
