@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { onConnectPayload, onRequestPayload } from '@hocuspocus/server';
 import type { RingSnapshotJSON } from '@ringroute/ring-core';
 import { RING_PATH } from '../../src/hint/index.js';
@@ -45,12 +47,18 @@ export async function startScriptedNode(options: ScriptedNodeOptions = {}): Prom
       throw null; // handled: stop Hocuspocus' default answer
     },
   });
+  // Count upgraded sockets on the HTTP server: the same on 3.4 (ws) and 4.x (crossws).
+  const upgraded = new Set<Duplex>();
+  server.httpServer.on('upgrade', (_request: IncomingMessage, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   await server.listen();
   return {
     server,
     url: `ws://127.0.0.1:${server.address.port}`,
     connects,
-    sockets: () => server.webSocketServer.clients.size,
+    sockets: () => upgraded.size,
     close: () => server.destroy(),
   };
 }
