@@ -80,31 +80,31 @@ class HashRing implements Ring {
       const first = this.placement.first(this.hash(key) >>> 0);
       if (first >= 0 && this.routable[first] === 1) return this.nodes[first];
     }
-    const picked: number[] = [];
+    const picked: RingNode[] = [];
     this.collect(key, 1, picked, undefined);
-    return picked.length === 0 ? undefined : this.nodes[picked[0]!];
+    return picked[0];
   }
 
   owners(key: string, n: number): RingNode[] {
-    const picked: number[] = [];
+    const picked: RingNode[] = [];
     if (n > 0) this.collect(key, n, picked, undefined);
-    return picked.map((i) => this.nodes[i]!);
+    return picked;
   }
 
   *candidates(key: string): IterableIterator<RingNode> {
-    const picked: number[] = [];
-    const later: number[] = [];
+    const picked: RingNode[] = [];
+    const later: RingNode[] = [];
     this.collect(key, this.nodes.length, picked, later);
-    for (const i of picked) yield this.nodes[i]!;
-    for (const i of later) yield this.nodes[i]!;
+    yield* picked;
+    yield* later;
   }
 
   /**
-   * The fallback chain as node indexes: the pin, then the routing function's choice, then the placement's
+   * The fallback chain: the pin, then the routing function's choice, then the placement's
    * walk, then members without any share. Routable ones go to `picked` (stopping at `limit`), the others to
    * `later` when given. Written as plain loops over a cursor: this is the hot path of owners().
    */
-  private collect(key: string, limit: number, picked: number[], later: number[] | undefined): void {
+  private collect(key: string, limit: number, picked: RingNode[], later: RingNode[] | undefined): void {
     let pinned = -1;
     let routed = -1;
     if (this.hasOverrides) {
@@ -138,12 +138,12 @@ class HashRing implements Ring {
   }
 
   /** Files a node under picked (routable) or later; true once `limit` routable nodes are picked. */
-  private take(i: number, limit: number, picked: number[], later: number[] | undefined): boolean {
+  private take(i: number, limit: number, picked: RingNode[], later: RingNode[] | undefined): boolean {
     if (this.routable[i] === 1) {
-      picked.push(i);
+      picked.push(this.nodes[i]!);
       return picked.length >= limit;
     }
-    later?.push(i);
+    later?.push(this.nodes[i]!);
     return false;
   }
 

@@ -1,0 +1,41 @@
+import { createRing, loadHash, type Ring } from '../src/index.js';
+import { STRATEGIES } from '../src/strategy/index.js';
+import { fmt, table, timeTasks, verdict } from './support/measure.js';
+
+// with() adding or removing one node (a full new snapshot, epoch + 1) and memory per virtual node.
+
+const members = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `node-${i}` }));
+
+const rings: Record<string, Ring> = {};
+for (const n of [10, 100]) rings[`ring@150 ${n}`] = await createRing({ nodes: members(n) });
+for (const strategy of ['maglev', 'rendezvous'] as const) rings[`${strategy} 10`] = await createRing({ nodes: members(10), strategy });
+
+const tasks: [string, () => unknown, number][] = [];
+for (const [label, ring] of Object.entries(rings)) {
+  const [name, n] = label.split(' ');
+  tasks.push([`${name} with({ add }) at ${n} nodes`, () => ring.with({ add: [{ id: 'extra' }] }), 1]);
+  tasks.push([`${name} with({ remove }) at ${n} nodes`, () => ring.with({ remove: ['node-3'] }), 1]);
+}
+tasks.push(['ring@150 with({ update: status }) at 100 nodes', () => rings['ring@150 100']!.with({ update: [{ id: 'node-3', status: 'dead' }] }), 1]);
+const rows = await timeTasks(tasks, 1000);
+const us = (name: string) => rows.find((r) => r.name === name)!.ns / 1000;
+
+table('Membership changes (with(): builds the next immutable snapshot)', ['task', 'us/op'], rows.map((r) => [r.name, fmt(r.ns / 1000, 2)]));
+
+const hash = await loadHash('xxh32');
+const memory = [10, 100].map((n) => {
+  const placement = STRATEGIES.ring({ nodes: createRingNodes(n), hash, vnodes: 150 });
+  return [`ring@150, ${n} nodes`, placement.byteLength, n * 150, placement.byteLength / (n * 150)] as const;
+});
+function createRingNodes(n: number) {
+  return members(n).map((m) => ({ ...m, url: undefined, weight: 1, status: 'alive' as const, meta: undefined, since: 0 }));
+}
+table('Memory of the lookup structure', ['ring', 'bytes', 'virtual nodes', 'bytes per virtual node'], memory.map(([name, bytes, v, per]) => [name, bytes, v, fmt(per, 1)]));
+
+table('Change targets', ['target', 'measured', 'met'], [
+  ['with() add at 10 nodes <= 100 us', `${fmt(us('ring@150 with({ add }) at 10 nodes'), 1)} us`, verdict(us('ring@150 with({ add }) at 10 nodes') <= 100)],
+  ['with() remove at 10 nodes <= 100 us', `${fmt(us('ring@150 with({ remove }) at 10 nodes'), 1)} us`, verdict(us('ring@150 with({ remove }) at 10 nodes') <= 100)],
+  ['with() add at 100 nodes <= 1 ms', `${fmt(us('ring@150 with({ add }) at 100 nodes'), 1)} us`, verdict(us('ring@150 with({ add }) at 100 nodes') <= 1000)],
+  ['with() remove at 100 nodes <= 1 ms', `${fmt(us('ring@150 with({ remove }) at 100 nodes'), 1)} us`, verdict(us('ring@150 with({ remove }) at 100 nodes') <= 1000)],
+  ['memory per virtual node <= 8 bytes', `${fmt(memory[0]![3], 1)} bytes`, verdict(memory[0]![3] <= 8)],
+]);

@@ -1,0 +1,48 @@
+import { Bench } from 'tinybench';
+
+/** `count` distinct 16-byte ASCII keys (the size of a typical session or document id). */
+export function keys16(count: number, prefix = 'key-'): string[] {
+  const width = 16 - prefix.length;
+  return Array.from({ length: count }, (_, i) => prefix + i.toString(36).padStart(width, '0'));
+}
+
+/** Lookups per benchmark call: amortises the timer around each call, which costs more than one lookup. */
+export const BATCH = 5000;
+
+/**
+ * The clock: this process's CPU time in ms. The benchmark machines are shared (2 cores, several jobs), and
+ * wall time would count the time other processes hold the CPU; CPU time counts only our own work.
+ */
+export const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+export interface Row {
+  name: string;
+  /** Nanoseconds per operation (per lookup for batched tasks). */
+  ns: number;
+}
+
+/**
+ * Times each task with tinybench; `perCall` operations happen in each call. Tasks run in the given order
+ * in one process, so every ratio compares like with like.
+ */
+export async function timeTasks(tasks: [name: string, fn: () => unknown, perCall: number][], time = 700): Promise<Row[]> {
+  const bench = new Bench({ time, warmupTime: 300, now: cpuNow });
+  for (const [name, fn] of tasks) bench.add(name, fn);
+  await bench.run();
+  return tasks.map(([name, , perCall], i) => ({ name, ns: (bench.tasks[i]!.result!.latency.mean * 1e6) / perCall }));
+}
+
+export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const verdict = (ok: boolean) => (ok ? 'yes' : '**no**');
+
+/** Prints a Markdown table (the format BENCHMARKS.md keeps). */
+export function table(title: string, head: string[], rows: (string | number)[][]): void {
+  console.log(`### ${title}\n`);
+  console.log(`| ${head.join(' | ')} |`);
+  console.log(`| ${head.map(() => '---').join(' | ')} |`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  console.log('');
+}
