@@ -191,9 +191,13 @@ export class SmartRoute {
     if (this.config.enforceRouting && !this.ownsHere(documentName)) void this.release(documentName);
   }
 
-  /** A document being handed over accepts no more updates; its connections are told where to go. */
+  /**
+   * A document being handed over, or owned elsewhere, accepts no more updates: the connection is closed with the
+   * hint. (A connection can finish establishing after its document was handed over; it must not write to it.)
+   */
   async beforeHandleMessage({ documentName }: DocumentPayload): Promise<void> {
-    if (this.releasing.has(documentName)) throw new DocumentRefusal(this.refusalReason(documentName, 0));
+    if (this.releasing.has(documentName) || (this.config.enforceRouting && !this.ownsHere(documentName)))
+      throw new DocumentRefusal(this.refusalReason(documentName, 0));
   }
 
   /** Hocuspocus unloads a document when its last connection closes; during a handover only our confirmed flush may. */
@@ -319,6 +323,8 @@ export class SmartRoute {
 
   private onRing(ring: Ring): void {
     this.ledger.observe(ring);
+    const stale = Date.now() - this.config.migrationTimeout;
+    for (const [documentName, at] of this.lastRequest) if (at < stale) this.lastRequest.delete(documentName);
     const instance = this.instance;
     if (!this.config.enforceRouting || !instance || !this.membership) return;
     for (const documentName of new Set([...instance.documents.keys(), ...instance.loadingDocuments.keys()])) {
