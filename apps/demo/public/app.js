@@ -125,7 +125,7 @@ const chip = (id, extra = '') => `<span class="chip ${extra}" style="--c:${color
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function statusLabel(node) {
-  if (!node.running) return 'killed';
+  if (!node.running) return node.status === 'alive' ? 'killed' : `killed · ${node.status}`;
   if (node.weight === 0) return 'draining';
   return node.status;
 }
@@ -144,7 +144,7 @@ function renderNodes() {
       <div class="node-top">
         <span class="swatch"></span>
         <span class="node-id">${n.id}</span>
-        <span class="badge ${label}">${label}</span>
+        <span class="badge ${n.running ? label : 'killed'}">${label}</span>
         <span class="node-url muted">${n.url.replace(/^https?:\/\//, '')}</span>
         <span class="share" data-share>${pct(n.share)}</span>
       </div>

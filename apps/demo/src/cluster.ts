@@ -40,12 +40,51 @@ interface MembershipFactory {
   observer(): Membership;
 }
 
+type BusConnection = ReturnType<MemoryBus['connect']>;
+
+/**
+ * One member's line to the shared in-process bus. A MemoryBus never loses a member (one process cannot crash
+ * halfway), so the demo cuts this line to play a crash: the member hears nothing more and sees its backend as
+ * unreachable, which (as for a Redis member cut off from Redis) stops it from refuting the others' verdicts or
+ * leaving on stop(). Only the demo needs this; it is not part of ring-core.
+ */
+class CuttableLine extends MemoryBus {
+  private connection: { hooks: Parameters<BusConnection['open']>[0] } | undefined;
+  private isCut = false;
+
+  constructor(private readonly shared: MemoryBus) {
+    super();
+  }
+
+  override connect(): BusConnection {
+    const backend = this.shared.connect();
+    const down = () => Promise.reject(new Error('crashed'));
+    return {
+      ...backend,
+      open: (hooks) => {
+        this.connection = { hooks };
+        return backend.open({ ...hooks, message: (message) => (this.isCut ? undefined : hooks.message(message)) });
+      },
+      commit: (...args) => (this.isCut ? down() : backend.commit(...args)),
+      publish: (...args) => (this.isCut ? down() : backend.publish(...args)),
+    };
+  }
+
+  cut(): void {
+    this.isCut = true;
+    this.connection?.hooks.degraded(new Error('crashed'));
+  }
+}
+
 function memoryFactory(): MembershipFactory {
   const bus = new MemoryBus();
   return {
     kind: 'memory',
-    // A bus member sends no heartbeats: once its server is gone it is silent, and health checks find out.
-    member: (self) => ({ membership: new MemoryMembership({ bus, self }), crash: () => {}, release: async () => {} }),
+    // A bus member sends no heartbeats: once it is cut off, the dashboard's health checks find the crash.
+    member: (self) => {
+      const line = new CuttableLine(bus);
+      return { membership: new MemoryMembership({ bus: line, self }), crash: () => line.cut(), release: async () => {} };
+    },
     observer: () => new MemoryMembership({ bus }),
   };
 }
@@ -97,6 +136,8 @@ export class DemoCluster {
   /** Probes every member's /health (in-process bus only: Redis members detect crashes by missing heartbeats). */
   private health: HealthChecker | undefined;
   private readonly syncHealth = (ring: Ring) => this.health?.sync(ring.nodes);
+  /** Nodes that joined but may not listen yet: a failed probe says nothing about them. */
+  private readonly launching = new Set<string>();
 
   constructor(private readonly options: ClusterOptions) {}
 
@@ -135,11 +176,16 @@ export class DemoCluster {
 
   private async launch(id: string, port: number): Promise<DemoNode> {
     const member = this.factory.member({ id, url: nodeUrl(this.options.host, port) });
-    const node = await startDemoNode({ id, host: this.options.host, port, membership: member.membership, misroute: this.options.misroute });
-    this.nodes.set(id, node);
-    this.members.set(id, member);
-    await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');
-    return node;
+    this.launching.add(id);
+    try {
+      const node = await startDemoNode({ id, host: this.options.host, port, membership: member.membership, misroute: this.options.misroute });
+      this.nodes.set(id, node);
+      this.members.set(id, member);
+      await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');
+      return node;
+    } finally {
+      this.launching.delete(id);
+    }
   }
 
   /** Weight 0: the node keeps running but owns no keys, so its keys move to the others. */
@@ -184,7 +230,7 @@ export class DemoCluster {
 
   private async applyVerdict(node: RingNode, verdict: ProbeVerdict): Promise<void> {
     const current = this.observer.ring.node(node.id);
-    if (!current || current.status === verdict || current.status === 'leaving') return;
+    if (!current || current.status === verdict || current.status === 'leaving' || this.launching.has(node.id)) return;
     await this.observer.update(node.id, { status: verdict }).catch(() => {}); // it may have left meanwhile
   }
 

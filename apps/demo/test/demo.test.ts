@@ -65,8 +65,13 @@ describe('the demo control API', () => {
 
     // Kill the new owner: health checks mark it suspected, then dead, and its keys go to the next candidate.
     const second = ownerOf(key)!;
+    const statuses: string[] = [];
+    const onStatus = (node: { id: string }, _from: string, to: string) => void (node.id === second && statuses.push(to));
+    demo.cluster.observer.on('status', onStatus);
     expect((await post(`/api/nodes/${second}/kill`)).status).toBe(200);
     await until(() => demo.cluster.observer.ring.node(second)!.status === 'dead');
+    demo.cluster.observer.off('status', onStatus);
+    expect(statuses).toEqual(['suspected', 'dead']); // a crashed node cannot refute the verdict
     const third = ownerOf(key)!;
     expect([first, second]).not.toContain(third);
     const served = await fetch(`${demo.cluster.nodes.get(third)!.url}/kv/${encodeURIComponent(key)}`);
