@@ -2,7 +2,7 @@ import { RingRouteConfigError } from '@ringroute/ring-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createSmartClient } from '../src/client/index.js';
-import { MISROUTED_REASON, parseRedirectHint, SmartRoute } from '../src/index.js';
+import { DocumentRefusal, MISROUTED_REASON, parseRedirectHint, SmartRoute, UNAVAILABLE_REASON, type AvailableNode } from '../src/index.js';
 import { HOCUSPOCUS_MAJOR, Server } from './support/hocuspocus.js';
 import { freePort, until } from './support/ports.js';
 import { createTable } from './support/postgres.js';
@@ -75,6 +75,37 @@ describe('options', () => {
   });
 });
 
+describe('static cluster (no Redis)', () => {
+  it('routes with customRoutingFunction, falling back to hashing on null', async () => {
+    const seen: AvailableNode[][] = [];
+    const smartRoute = new SmartRoute({
+      nodeId: 'small',
+      nodePort: 8000,
+      clusterNodes: [{ id: 'big', address: '10.0.0.2', port: 8001, weight: 2 }],
+      customRoutingFunction: (documentId, availableNodes) => {
+        seen.push([...availableNodes]);
+        return documentId.startsWith('user-') ? (availableNodes.find((n) => n.weight > 1) ?? null) : null;
+      },
+    });
+    await smartRoute.start();
+    cleanups.push(() => smartRoute.leave());
+    for (let i = 0; i < 20; i++) expect(smartRoute.ring!.owner(`user-${i}`)!.id).toBe('big');
+    const owners = new Set(Array.from({ length: 50 }, (_, i) => smartRoute.ring!.owner(`doc-${i}`)!.id));
+    expect(owners).toEqual(new Set(['small', 'big']));
+    expect(seen[0]).toContainEqual({ id: 'big', address: '10.0.0.2', port: 8001, weight: 2, url: 'ws://10.0.0.2:8001', status: 'alive' });
+  });
+
+  it('adds and removes cluster nodes at run time', async () => {
+    const smartRoute = new SmartRoute({ nodeId: 'one', nodePort: 8000 });
+    await smartRoute.start();
+    cleanups.push(() => smartRoute.leave());
+    await smartRoute.addClusterNode({ id: 'node-4', address: '127.0.0.1', port: 8003, weight: 1 });
+    expect(smartRoute.ring!.node('node-4')).toMatchObject({ url: 'ws://127.0.0.1:8003', weight: 1, status: 'alive' });
+    await smartRoute.removeClusterNode('node-4');
+    expect(smartRoute.ring!.node('node-4')).toBeUndefined();
+  });
+});
+
 describe('single-node mode (enforceRouting: false, no Redis)', () => {
   it('serves every document, syncs clients and answers the monitoring routes', async () => {
     const port = await freePort();
@@ -126,6 +157,23 @@ describe('a Redis cluster of two nodes', () => {
     const { refusals } = plainProvider(socket, name);
     await until(() => refusals.length > 0, 'the refusal');
     expect(parseRedirectHint(refusals[0])).toEqual({ documentName: name, ownerId: 'a', ownerUrl: a.url, epoch: b.smartRoute.ring!.epoch, hops: 1 });
+  });
+
+  it('refuses a direct connection (onLoadDocument) to a document another node owns', async () => {
+    const name = documentOwnedBy(a.smartRoute, 'b', 'direct');
+    const error = await a.server.hocuspocus.openDirectConnection(name).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DocumentRefusal);
+    expect(parseRedirectHint((error as DocumentRefusal).reason)).toMatchObject({ documentName: name, ownerId: 'b', ownerUrl: b.url });
+    const own = await a.server.hocuspocus.openDirectConnection(documentOwnedBy(a.smartRoute, 'a', 'direct'));
+    await own.disconnect();
+  });
+
+  it('refuses instead of redirecting once the client has made maxHops hops', async () => {
+    const socket = socketTo(`${b.url}?ringroute-hops=3`);
+    cleanups.push(() => socket.destroy());
+    const { refusals } = plainProvider(socket, documentOwnedBy(a.smartRoute, 'a', 'hops'));
+    await until(() => refusals.length > 0, 'the refusal');
+    expect(refusals).toEqual([UNAVAILABLE_REASON]);
   });
 
   it('refuses without a hint when redirectOnMisroute is off', async () => {

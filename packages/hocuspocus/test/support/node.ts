@@ -13,6 +13,7 @@ export interface TestNode {
   url: string;
   http: string;
   smartRoute: SmartRoute;
+  server: InstanceType<typeof Server>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +44,7 @@ export async function startNode(
     url: `ws://127.0.0.1:${port}`,
     http: `http://127.0.0.1:${port}`,
     smartRoute,
+    server,
     stop: () =>
       (stopped ??= (async () => {
         await smartRoute.leave();
