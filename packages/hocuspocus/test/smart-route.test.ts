@@ -1,4 +1,4 @@
-import { RingRouteConfigError } from '@ringroute/ring-core';
+import { MemoryBus, MemoryMembership, RingRouteConfigError } from '@ringroute/ring-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createSmartClient } from '../src/client/index.js';
@@ -93,6 +93,39 @@ describe('static cluster (no Redis)', () => {
     const owners = new Set(Array.from({ length: 50 }, (_, i) => smartRoute.ring!.owner(`doc-${i}`)!.id));
     expect(owners).toEqual(new Set(['small', 'big']));
     expect(seen[0]).toContainEqual({ id: 'big', address: '10.0.0.2', port: 8001, weight: 2, url: 'ws://10.0.0.2:8001', status: 'alive' });
+  });
+
+  it('health-checks the other nodes over HTTP and routes around a dead one', async () => {
+    const [port, peerPort, downPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const healthCheck = { interval: 50, timeout: 200, retries: 1, backoffMultiplier: 1, maxBackoff: 100 };
+    const peer = await startNode('peer', peerPort, table.table, { clusterNodes: [{ id: 'self', address: '127.0.0.1', port }] });
+    nodes.push(peer);
+    const node = await startNode('self', port, table.table, {
+      healthCheck,
+      clusterNodes: [
+        { id: 'peer', address: '127.0.0.1', port: peerPort },
+        { id: 'down', address: '127.0.0.1', port: downPort }, // nothing listens there
+      ],
+    });
+    nodes.push(node);
+    const name = documentOwnedBy(node.smartRoute, 'down', 'health');
+    await until(() => node.smartRoute.ring!.node('down')!.status === 'dead', 'the unreachable node to be declared dead');
+    expect(node.smartRoute.ring!.node('peer')!.status).toBe('alive'); // its GET /health answers
+    expect(node.smartRoute.ring!.owner(name)!.id).not.toBe('down');
+  });
+
+  it('runs on any ring-core membership', async () => {
+    const bus = new MemoryBus();
+    const [one, two] = ['m1', 'm2'].map(
+      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
+    );
+    await one!.start();
+    await two!.start();
+    cleanups.push(() => one!.leave(), () => two!.leave());
+    await until(() => one!.ring!.nodes.length === 2, 'both members');
+    const name = documentOwnedBy(one!, 'm2', 'mem');
+    expect(one!.decide(name)).toMatchObject({ action: 'refuse', owner: { id: 'm2' } });
+    expect(two!.decide(name)).toMatchObject({ action: 'local' });
   });
 
   it('adds and removes cluster nodes at run time', async () => {
