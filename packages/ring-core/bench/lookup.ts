@@ -33,16 +33,22 @@ const fresh = (lookup: (key: string) => unknown) => () => {
   for (let i = 0; i < BATCH; i++) if (lookup(`key-${suffixes[cursor++ & mask]!}`)) sink++;
 };
 
+// The ring strategy first, before any other strategy's placement has been looked up in this process (an
+// application uses one strategy; call sites that have seen three are slower for all of them).
 const rows = await timeTasks([
   ['ring owner() xxh32 (default)', batch((k) => ring.owner(k)), BATCH],
   ['ring owner() xxh64', batch((k) => ring64.owner(k)), BATCH],
   ['ring owners(key, 3) xxh32', batch((k) => ring.owners(k, 3)), BATCH],
-  ['maglev owner()', batch((k) => maglev.owner(k)), BATCH],
-  ['rendezvous owner()', batch((k) => rendezvous.owner(k)), BATCH],
   ['hashring get() (npm, md5)', batch((k) => peer.get(k)), BATCH],
   ['fresh key: ring owner()', fresh((k) => ring.owner(k)), BATCH],
   ['fresh key: LRU cache hit', fresh((k) => cache.get(k)), BATCH],
 ]);
+rows.push(
+  ...(await timeTasks([
+    ['maglev owner()', batch((k) => maglev.owner(k)), BATCH],
+    ['rendezvous owner()', batch((k) => rendezvous.owner(k)), BATCH],
+  ])),
+);
 const ns = Object.fromEntries(rows.map((r) => [r.name, r.ns]));
 const owner = ns['ring owner() xxh32 (default)']!;
 const hashring = ns['hashring get() (npm, md5)']!;

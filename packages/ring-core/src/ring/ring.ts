@@ -123,7 +123,8 @@ class HashRing implements Ring {
     const { placement, seen } = this;
     const mark = this.nextMark();
     const cursor = placement.start(this.hash(key) >>> 0);
-    for (let step = 0, met = 0; step < placement.steps && met < placement.holders; step++) {
+    const { steps, holders } = placement;
+    for (let step = 0, met = 0; step < steps && met < holders; step++) {
       const i = placement.at(cursor, step);
       if (seen[i] === mark) continue;
       seen[i] = mark;

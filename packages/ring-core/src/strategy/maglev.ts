@@ -46,7 +46,8 @@ class MaglevPlacement implements Placement {
   }
 
   at(cursor: number, step: number): number {
-    return this.table[(cursor + step) % MAGLEV_TABLE_SIZE]!;
+    const at = cursor + step; // both below the table size: one subtraction wraps
+    return this.table[at < MAGLEV_TABLE_SIZE ? at : at - MAGLEV_TABLE_SIZE]!;
   }
 
   /** The arcs of the node's table slots, adjacent slots merged; each arc has start <= end. */
