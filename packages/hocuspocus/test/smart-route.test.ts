@@ -136,6 +136,21 @@ describe('static cluster (no Redis)', () => {
     expect(smartRoute.ring!.node('node-4')).toMatchObject({ url: 'ws://127.0.0.1:8003', weight: 1, status: 'alive' });
     await smartRoute.removeClusterNode('node-4');
     expect(smartRoute.ring!.node('node-4')).toBeUndefined();
+    await expect(smartRoute.addClusterNode({ id: 'bad', address: '127.0.0.1', port: 'x' as unknown as number })).rejects.toMatchObject({ option: 'node.port' });
+  });
+
+  it('after leaving: not ready, and refuses documents as unavailable', async () => {
+    const node = await startNode('leaver', await freePort(), table.table, {});
+    nodes.push(node);
+    await node.smartRoute.leave();
+    expect(node.smartRoute.isInitialized).toBe(false);
+    expect((await fetch(`${node.http}/ready`)).status).toBe(503);
+    expect((await fetch(`${node.http}/api/routes/ring`)).status).toBe(503);
+    const socket = socketTo(node.url);
+    cleanups.push(() => socket.destroy());
+    const { refusals } = plainProvider(socket, 'anything');
+    await until(() => refusals.length > 0, 'the refusal');
+    expect(refusals).toEqual([UNAVAILABLE_REASON]);
   });
 });
 

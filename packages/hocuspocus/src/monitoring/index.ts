@@ -96,8 +96,8 @@ export class Monitoring {
     if (pathname !== '/route' && pathname !== '/metrics' && !pathname.startsWith('/api/routes/')) return undefined;
     if (method === 'OPTIONS') return { status: 204, headers: {}, body: '' };
 
-    const router = this.router ?? this.createRouter();
-    if (!router) return errorAnswer(503, 'Service Unavailable', 'not-ready', 'this node has not joined the cluster yet', {}, { 'retry-after': '1' });
+    const router = this.smartRoute.ring && (this.router ?? this.createRouter());
+    if (!router) return errorAnswer(503, 'Service Unavailable', 'not-ready', 'this node is not in the cluster (not started yet, or left)', {}, { 'retry-after': '1' });
 
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
     if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(router)) : this.notAllowed('GET');

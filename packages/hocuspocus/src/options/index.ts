@@ -126,7 +126,8 @@ export function nodeSpec(node: { id: string; address: string; port: number; weig
   };
 }
 
-function clusterNode(value: unknown, field: string): NodeSpec {
+/** Validates a `{ id, address, port, weight?, url? }` node; errors name `field` (e.g. `clusterNodes[2].port`). */
+export function clusterNode(value: unknown, field: string): NodeSpec {
   if (value === null || typeof value !== 'object') fail(field, 'must be an object { id, address, port, weight? }');
   const node = value as Record<string, unknown>;
   return nodeSpec({

@@ -13,7 +13,7 @@ import {
   type HocuspocusLike,
 } from '../hocuspocus/index.js';
 import { Monitoring } from '../monitoring/index.js';
-import { nodeSpec, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
+import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { DocumentRefusal, HoldDocument } from './refusal.js';
 
 export { DocumentRefusal } from './refusal.js';
@@ -133,8 +133,9 @@ export class SmartRoute {
 
   /** Adds a node to the ring (shared with every node when the membership is Redis). */
   async addClusterNode(node: ClusterNode): Promise<void> {
+    const spec = clusterNode(node, 'node');
     const membership = await this.joined();
-    await membership.add(nodeSpec(node));
+    await membership.add(spec);
   }
 
   /** Removes a node from the ring; its documents move to their new owners. */
@@ -246,8 +247,8 @@ export class SmartRoute {
     if (this.releasing.has(documentName)) throw this.refuse(documentName, hops);
     let waited = false;
     for (;;) {
-      const decision = this.decide(documentName, hops)!;
-      if (decision.action !== 'local') throw this.refuse(documentName, hops, decision);
+      const decision = this.decide(documentName, hops);
+      if (decision?.action !== 'local') throw this.refuse(documentName, hops, decision); // no ring (left): unavailable
       const mustCheck = decision.reason === 'owner' && !this.instance?.documents.has(documentName);
       const pending = mustCheck ? this.ledger.pending(documentName) : [];
       if (pending.length === 0) {
