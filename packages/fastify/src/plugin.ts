@@ -1,5 +1,5 @@
 import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from';
-import { checkOneOf, RingRouteConfigError, type Membership, type Ring, type RingNode } from '@ringroute/ring-core';
+import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
   createRouter,
@@ -7,6 +7,8 @@ import {
   type HttpAnswer,
   type KeyExtractor,
   type KeySource,
+  type ClientInfo,
+  type ProxyPlan,
   type RequestRoute,
   type RingRouter,
   type RouterOptions,
@@ -132,35 +134,41 @@ function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<Fasti
 /** Forwards through @fastify/reply-from, streaming the raw body; idempotent bodiless requests retry on the next candidates. */
 function proxy(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute): void {
   const plan = router.proxyPlan(request, route);
-  const client = { remoteAddress: request.socket.remoteAddress, protocol: request.protocol };
-  const tried: string[] = [];
+  const client: ClientInfo = { remoteAddress: request.socket.remoteAddress, protocol: request.protocol };
   // The body is not parsed yet (onRequest): hand reply-from the raw stream so it is piped, never buffered.
   const { headers } = request;
   if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) request.body = request.raw;
-  const attempt = (i: number): void => {
-    const target = plan.targets[i]!;
-    tried.push(target.id);
-    // reply-from throws synchronously for inputs it refuses (e.g. a path with '..'): Fastify's error handler answers.
-    try {
-      forward(i, target);
-    } catch (error) {
-      reply.send(error);
-    }
-  };
-  const forward = (i: number, target: RingNode): void => {
+  forward(router, request, reply, route, plan, client, 0);
+}
+
+function forward(
+  router: RingRouter<FastifyRequest>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: RequestRoute,
+  plan: ProxyPlan,
+  client: ClientInfo,
+  attempt: number,
+): void {
+  const target = plan.targets[attempt]!;
+  try {
     reply.from(router.upstreamUrl(target, plan), {
-      rewriteRequestHeaders: (_request, headers) => ({ ...headers, ...router.proxyHeaders(request, route, plan, i, client) }),
+      // reply-from hands over its own copy of the request headers: ours are written into it.
+      rewriteRequestHeaders: (_request, headers) => router.proxyHeaders(request, route, plan, attempt, client, headers),
       onError: (_reply, { error }) => {
-        if (i + 1 < plan.targets.length && isUnreachable(error)) {
+        if (attempt + 1 < plan.targets.length && isUnreachable(error)) {
           request.log.warn({ err: error, node: target.id }, 'ringroute: owner unreachable, trying the next candidate');
-          return attempt(i + 1);
+          return forward(router, request, reply, route, plan, client, attempt + 1);
         }
+        const tried = plan.targets.slice(0, attempt + 1).map((n) => n.id);
         request.log.error({ err: error, tried }, 'ringroute: proxying failed');
         send(reply, router.proxyFailed(request, route, error, tried));
       },
     });
-  };
-  attempt(0);
+  } catch (error) {
+    // reply-from throws synchronously for inputs it refuses (e.g. a path with '..'): Fastify's error handler answers.
+    reply.send(error);
+  }
 }
 
 /** `app.register(ringRoute, options)`: routes every keyed request to its owner node. */

@@ -70,9 +70,13 @@ export interface ClientInfo {
 const forwardedNode = (address: string | undefined) =>
   address === undefined ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
 
+/** A header value as one string (repeated headers joined), or undefined. */
+const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+
 /**
  * Headers a proxying node adds: the hop count and epoch, and Forwarded / X-Forwarded-* appended to any the
- * client request already carried (RFC 7239).
+ * client request already carried (RFC 7239). Written into `into` (e.g. the proxy library's own copy of the
+ * request headers) so the proxy path copies no header set twice.
  */
 export function proxyHeaders(
   headers: IncomingHttpHeaders,
@@ -80,25 +84,23 @@ export function proxyHeaders(
   hops: number,
   epoch: number,
   unreachable: readonly string[] = [],
-): Record<string, string> {
-  const host = typeof headers.host === 'string' ? headers.host : undefined;
-  const element = `for=${forwardedNode(client.remoteAddress)};proto=${client.protocol}${host ? `;host="${host.replace(/["\\]/g, '')}"` : ''}`;
-  const append = (name: string, value: string) => {
-    const prior = headers[name];
-    const joined = Array.isArray(prior) ? prior.join(', ') : prior;
-    return joined ? `${joined}, ${value}` : value;
-  };
-  const out: Record<string, string> = {
-    [HOPS_HEADER]: String(hops),
-    [EPOCH_HEADER]: String(epoch),
-    forwarded: append('forwarded', element),
-    'x-forwarded-for': append('x-forwarded-for', client.remoteAddress ?? 'unknown'),
-    'x-forwarded-proto': client.protocol,
-  };
-  if (host) out['x-forwarded-host'] = host;
+  into: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const host = single(headers.host);
+  const address = client.remoteAddress ?? 'unknown';
+  let element = `for=${forwardedNode(client.remoteAddress)};proto=${client.protocol}`;
+  if (host) element += `;host="${host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host}"`;
+  const forwarded = single(headers.forwarded);
+  const forwardedFor = single(headers['x-forwarded-for']);
+  into[HOPS_HEADER] = String(hops);
+  into[EPOCH_HEADER] = String(epoch);
+  into.forwarded = forwarded ? `${forwarded}, ${element}` : element;
+  into['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${address}` : address;
+  into['x-forwarded-proto'] = client.protocol;
+  if (host) into['x-forwarded-host'] = host;
   // Always set, so a value the client sent is replaced (empty on the first attempt).
-  out[UNREACHABLE_HEADER] = unreachable.join(',');
-  return out;
+  into[UNREACHABLE_HEADER] = unreachable.length === 0 ? '' : unreachable.join(',');
+  return into;
 }
 
 /** Owner ids named as unreachable by the proxying node (see UNREACHABLE_HEADER). */

@@ -1,5 +1,4 @@
 import type { Ring, RingNode } from '../types.js';
-import { isRoutable } from '../ring/nodes.js';
 import type { NodeView } from './answers.js';
 import type { IncomingHttpHeaders } from './request.js';
 
@@ -34,12 +33,8 @@ export const MAX_PROXY_ATTEMPTS = 3;
 /** Proxy targets in order: the owner, then (when retrying is allowed) the next routable candidates with a URL. */
 export function proxyTargets(ring: Ring, key: string, owner: RingNode, retry: boolean): RingNode[] {
   if (!retry) return [owner];
-  const targets = [owner];
-  for (const node of ring.candidates(key)) {
-    if (targets.length >= MAX_PROXY_ATTEMPTS || !isRoutable(node)) break;
-    if (node.id !== owner.id && node.url !== undefined) targets.push(node);
-  }
-  return targets;
+  const targets = ring.owners(key, MAX_PROXY_ATTEMPTS);
+  return targets[0] === owner && targets.every((n) => n.url !== undefined) ? targets : [owner, ...targets.filter((n) => n !== owner && n.url !== undefined)];
 }
 
 /** Network-level failures where the upstream never answered (worth trying the next candidate). */

@@ -114,6 +114,8 @@ function dropRouteParams(query: unknown): void {
   delete (query as Record<string, unknown>)[EPOCH_PARAM];
 }
 
+const NONE: readonly string[] = [];
+
 /** Key sample for per-node shares: fixed, so every node reports comparable numbers. */
 const SHARE_SAMPLE = 4096;
 
@@ -249,10 +251,18 @@ export class RingRouter<Req extends object = RequestView> {
    * Headers to add when forwarding to `plan.targets[attempt]`: hops + 1, the epoch, Forwarded / X-Forwarded-*,
    * and the owners tried before it (so the next candidate serves the key instead of forwarding it back).
    */
-  proxyHeaders(request: Req, route: RequestRoute, plan: ProxyPlan, attempt: number, client: ClientInfo): Record<string, string> {
+  proxyHeaders<T extends Record<string, unknown> = Record<string, string>>(
+    request: Req,
+    route: RequestRoute,
+    plan: ProxyPlan,
+    attempt: number,
+    client: ClientInfo,
+    /** Write into this object (e.g. the proxy library's copy of the request headers) instead of a new one. */
+    into?: T,
+  ): T {
     const view = request as unknown as RequestView;
-    const unreachable = attempt === 0 ? [] : plan.targets.slice(0, attempt).map((n) => n.id);
-    return proxyHeaders(view.headers, client, route.hops + 1, route.epoch, unreachable);
+    const unreachable = attempt === 0 ? NONE : plan.targets.slice(0, attempt).map((n) => n.id);
+    return proxyHeaders(view.headers, client, route.hops + 1, route.epoch, unreachable, into) as T;
   }
 
   /** The answer when every target failed: `onProxyError`'s shape over the default 503 + Retry-After. */
