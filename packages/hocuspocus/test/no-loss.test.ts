@@ -47,7 +47,7 @@ async function loadedDocuments(node: NodeProcess): Promise<number> {
 
 describe('no acknowledged update is lost', () => {
   it('across a join, a graceful leave and a kill -9, with 30 clients editing 20 documents on 3-4 nodes', async () => {
-    const config = { table: table.table, redis: REDIS_URL, cluster: redis.cluster, syncInterval: 200, migrationTimeout: 2000 };
+    const config = { table: table.table, redis: REDIS_URL, cluster: redis.cluster, syncInterval: 200, migrationTimeout: 2000, secret: 'no-loss-test-secret' }; // signed membership and handover messages
     processes.push(...(await Promise.all(['n1', 'n2', 'n3'].map((id) => spawnNode(id, config)))));
     const [n1, n2, n3] = processes as [NodeProcess, NodeProcess, NodeProcess];
     await until(async () => (await (await fetch(`${n1.http}/api/routes/ring`)).json()).nodes.length === 3, 'three members');

@@ -13,6 +13,7 @@ interface NodeConfig {
   cluster: string;
   syncInterval: number;
   migrationTimeout: number;
+  secret?: string;
 }
 
 const config = JSON.parse(process.env.RINGROUTE_NODE ?? '') as NodeConfig;
@@ -21,6 +22,7 @@ const node = await startNode(config.id, config.port, config.table, {
   cluster: config.cluster,
   syncInterval: config.syncInterval,
   migrationTimeout: config.migrationTimeout,
+  secret: config.secret,
   debugMode: process.env.RINGROUTE_DEBUG === '1',
 });
 process.send?.({ ready: true });

@@ -18,7 +18,7 @@ export interface NodeProcess {
 }
 
 /** Spawns a cluster node under the same Node binary (20 or 22) with tsx, resolving workspace sources. */
-export async function spawnNode(id: string, config: { table: string; redis: string; cluster: string; syncInterval: number; migrationTimeout: number }): Promise<NodeProcess> {
+export async function spawnNode(id: string, config: { table: string; redis: string; cluster: string; syncInterval: number; migrationTimeout: number; secret?: string }): Promise<NodeProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
