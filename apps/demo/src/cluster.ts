@@ -128,7 +128,7 @@ export class DemoCluster {
   /** Nodes that were killed (their server is gone, the ring still lists them until failure detection notices). */
   readonly killed = new Map<string, { port: number }>();
   private readonly members = new Map<string, Member>();
-  /** Memberships of killed nodes: silent, never stopped before the end (stop() would leave gracefully). */
+  /** Memberships of killed nodes, cut off from the others; released when the demo ends. */
   private readonly crashed: Member[] = [];
   private factory!: MembershipFactory;
   private observerMembership!: Membership;
@@ -247,7 +247,7 @@ export class DemoCluster {
     this.observer.off('ring', this.syncHealth);
     await Promise.all([...this.nodes.values()].map((node) => node.stop()));
     this.nodes.clear();
-    // Only now: a crashed member's stop() must not remove a revived node of the same id.
+    // Crashed members see their backend as unreachable, so their stop() only releases resources (no leave).
     for (const member of [...this.members.values(), ...this.crashed]) {
       await member.membership.stop();
       await member.release();
