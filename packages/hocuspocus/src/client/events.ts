@@ -16,14 +16,17 @@ export class Emitter<Events extends Record<string, unknown>> {
     return this;
   }
 
-  protected emit<E extends keyof Events>(event: E, payload: Events[E]): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+  /** Calls the listeners of `event`; false when it has none. */
+  protected emit<E extends keyof Events>(event: E, payload: Events[E]): boolean {
+    const listeners = [...(this.listeners.get(event) ?? [])];
+    for (const listener of listeners) {
       try {
         (listener as (payload: Events[E]) => void)(payload);
       } catch (error) {
         console.error(`@ringroute/hocuspocus/client: a '${String(event)}' listener threw`, error);
       }
     }
+    return listeners.length > 0;
   }
 
   protected removeAllListeners(): void {

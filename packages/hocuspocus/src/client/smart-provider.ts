@@ -216,7 +216,9 @@ export class SmartProvider extends Emitter<SmartProviderEvents> {
       });
       if (decision.action === 'give-up') {
         this.detachFromNode(refused);
-        this.emit('error', new SmartRouteError(decision.reason, this.documentName, decision.hops));
+        const error = new SmartRouteError(decision.reason, this.documentName, decision.hops);
+        // Never silent: a document that stopped syncing must show up somewhere.
+        if (!this.emit('error', error)) console.error(`@ringroute/hocuspocus/client: ${error.message}`);
         return;
       }
       if (decision.refreshRing) void this.host.refreshRing();

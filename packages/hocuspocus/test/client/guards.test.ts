@@ -47,16 +47,23 @@ describe('client helper against scripted nodes', () => {
     expect(handle.hops).toBe(0); // reset by the sync
   });
 
-  it('gives up with a max-hops error when two nodes bounce a document, and stays detached', async () => {
-    const peer: { a?: ScriptedNode } = {};
+  it('gives up with a max-hops error when two nodes bounce a document, stays detached, and reconnects on demand', async () => {
+    const peer: { a?: ScriptedNode; bouncing: boolean } = { bouncing: true };
     const b = await node({ refuse: (name) => hint(name, peer.a!) });
-    const a = (peer.a = await node({ refuse: (name) => hint(name, b) }));
+    const a = (peer.a = await node({ refuse: (name) => (peer.bouncing ? hint(name, b) : undefined) }));
     const smart = client([a.url], { maxHops: 3 });
     const handle = await smart.open('doc-b');
     const error = await new Promise<SmartRouteError>((resolve) => handle.on('error', resolve));
     expect(error).toMatchObject({ name: 'SmartRouteError', code: 'max-hops', documentName: 'doc-b', hops: 3 });
     expect(a.connects.length + b.connects.length).toBe(4); // the first connect plus three moves
     await until(() => smart.sockets.size === 0 && a.sockets() + b.sockets() === 0, 'the sockets to close');
+    expect(handle.isSynced).toBe(false);
+
+    peer.bouncing = false; // the cluster agrees again: `a` serves the document
+    handle.reconnect();
+    await handle.whenSynced();
+    expect(handle.nodeUrl).toBe(a.url);
+    expect(handle.hops).toBe(0);
   });
 
   it('does not follow a hint from an older epoch than its ring, and retries its owner', async () => {
