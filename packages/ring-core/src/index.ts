@@ -13,13 +13,6 @@ export {
   type RoutingDecision,
 } from './routing/decide.js';
 export {
-  analyzeDistribution,
-  measureMovement,
-  type Distribution,
-  type Movement,
-  type NodeLoad,
-} from './analysis/index.js';
-export {
   createSelector,
   LoadTracker,
   SELECTION_STRATEGIES,
@@ -28,6 +21,13 @@ export {
   type Selector,
   type SelectorOptions,
 } from './select/index.js';
+export {
+  analyzeDistribution,
+  measureMovement,
+  type Distribution,
+  type Movement,
+  type NodeLoad,
+} from './analysis/index.js';
 export {
   DROP_REASONS,
   MemoryBus,
