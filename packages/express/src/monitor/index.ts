@@ -6,11 +6,6 @@ import { send } from '../send.js';
 /** Admin bodies are tiny node specs and pins. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-interface CompiledRoute {
-  route: MonitoringRoute;
-  pattern: RegExp;
-}
-
 /** `/api/routes/nodes/:id` -> `^/api/routes/nodes/(?<id>[^/]+)$` */
 const compile = (path: string) =>
   new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`);
@@ -19,19 +14,24 @@ const compile = (path: string) =>
  * One middleware serving the router's monitoring and admin routes (`<prefix>/route`, `/api/routes/stats`, `/health`,
  * `/ready`, `/metrics`, and the admin routes when a token is configured). It is a plain handler rather than an
  * `express.Router` so that it never pulls in a second copy of Express: it works the same under Express 4 and 5.
+ * Every other request costs one map lookup (plus a pattern per parameterised admin route).
  */
 export function monitoringHandler(routes: readonly MonitoringRoute[], prefix: string): RequestHandler {
-  const compiled: CompiledRoute[] = routes.map((route) => ({ route, pattern: compile(route.path) }));
+  const exact = new Map<string, MonitoringRoute>();
+  const patterned: { route: MonitoringRoute; pattern: RegExp }[] = [];
+  for (const route of routes) {
+    if (route.path.includes('/:')) patterned.push({ route, pattern: compile(route.path) });
+    else exact.set(`${route.method} ${route.path}`, route);
+  }
   return function ringRouteMonitor(req, res, next) {
     const { path } = req;
     if (!path.startsWith(prefix)) return next();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    for (const { route, pattern } of compiled) {
-      if (route.method !== method) continue;
-      const match = pattern.exec(path);
-      if (!match) continue;
-      answer(route, req, match.groups ?? {}).then((a) => send(res, a), next);
-      return;
+    const route = exact.get(`${method} ${path}`);
+    if (route) return void answer(route, req, {}).then((a) => send(res, a), next);
+    for (const { route, pattern } of patterned) {
+      const match = route.method === method ? pattern.exec(path) : null;
+      if (match) return void answer(route, req, match.groups ?? {}).then((a) => send(res, a), next);
     }
     next();
   };

@@ -1,0 +1,37 @@
+/**
+ * One benchmark server per process (so autocannon never shares an event loop with it). BENCH_APP = 'bare' | 'ringroute'
+ * | 'ringroute+monitor',
+ * BENCH_EXPRESS = 'express' | 'express4'. Prints `{ url, paths }` once it serves: `paths` are requests for keys
+ * this node owns. Answers any IPC message with its user CPU time used so far.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { ringRoute } from '@ringroute/express';
+import type express5 from 'express';
+
+const express = createRequire(import.meta.url)(process.env.BENCH_EXPRESS ?? 'express') as typeof express5;
+const server = createServer();
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+const app = express();
+const handler = (_req: express5.Request, res: express5.Response) => void res.json({ ok: true });
+let paths = Array.from({ length: 64 }, (_, i) => `/items?key=key-${i}`);
+if (process.env.BENCH_APP !== 'bare') {
+  const nodes = [{ id: 'self', url }, { id: 'peer-1', url: 'http://127.0.0.1:1' }, { id: 'peer-2', url: 'http://127.0.0.1:2' }];
+  const rr = ringRoute({ nodes, self: 'self', key: 'query:key' });
+  await rr.ready();
+  if (process.env.BENCH_APP === 'ringroute+monitor') app.use(rr.monitor());
+  app.use(rr);
+  paths = Array.from({ length: 1000 }, (_, i) => `key-${i}`)
+    .filter((key) => rr.ring!.owner(key)!.id === 'self')
+    .slice(0, 64)
+    .map((key) => `/items?key=${key}`);
+}
+app.get('/items', handler);
+server.on('request', app);
+// User CPU time this process has used, on request over IPC: the JavaScript cost per request, which other load on
+// the machine skews far less than throughput (kernel time for sockets swings with contention, so it is left out).
+process.on('message', () => process.send!({ cpuMicros: process.cpuUsage().user }));
+process.stdout.write(`${JSON.stringify({ url, paths })}\n`);
