@@ -77,6 +77,14 @@ describe.each(EXPRESS_VERSIONS)('$name: bad input', ({ express }) => {
     expect(cluster.nodes[0]!.rr.ring!.owner('pinned-key')!.id).toBe('node-b');
   });
 
+  it('guards the parameterised admin route too: DELETE /api/routes/nodes/:id', async () => {
+    const url = `${cluster.nodes[0]!.url}/api/routes/nodes/no%20such%20node`;
+    expect((await fetch(url, { method: 'DELETE' })).status).toBe(401);
+    const res = await fetch(url, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ reason: 'unknown-node', message: expect.stringContaining('"no such node"') });
+  });
+
   it('answers a malformed admin body with 400', async () => {
     const res = await fetch(`${cluster.nodes[0]!.url}/api/routes/pins`, {
       method: 'POST',
