@@ -97,6 +97,33 @@ describe('handover between live nodes', () => {
     expect(writer.closes[0]).toContain('"ownerId":"q"');
   });
 
+  it('retries a failing final store and releases only once it succeeded', async () => {
+    const options = { redis: REDIS_URL, cluster: `${redis.cluster}-flaky`, syncInterval: 200, migrationTimeout: 10_000 };
+    const database = { failStores: 0 };
+    const p = await startNode('flaky-p', await freePort(), table.table, options, database);
+    const q = await startNode('flaky-q', await freePort(), table.table, options);
+    nodes.push(p, q);
+    await until(() => p.smartRoute.ring?.nodes.length === 2, 'p to see q');
+    const name = documentOwnedBy(p.smartRoute, 'flaky-p', 'flaky');
+    const socket = socketTo(p.url);
+    sockets.push(socket);
+    const writer = plainProvider(socket, name);
+    await until(() => writer.provider.isSynced, 'the writer to sync');
+    writer.provider.document.getMap('m').set('kept', true);
+    await until(() => writer.provider.unsyncedChanges === 0, 'the edit to be acknowledged');
+
+    database.failStores = 2;
+    await p.smartRoute.pin(name, 'flaky-q');
+    expect(await p.smartRoute.released(name, 'flaky-p')).toBe(true);
+    expect(p.smartRoute.counters.storeFailures).toBeGreaterThanOrEqual(1);
+    expect(p.smartRoute.counters.released).toBe(1);
+    const readerSocket = socketTo(q.url);
+    sockets.push(readerSocket);
+    const reader = plainProvider(readerSocket, name);
+    await until(() => reader.provider.isSynced, 'the reader to sync on q');
+    expect(reader.provider.document.getMap('m').get('kept')).toBe(true);
+  });
+
   it('loads anyway after migrationTimeout when the old owner was killed', async () => {
     const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-crash`, syncInterval: 100, migrationTimeout: 1000 };
     const victim = await spawnNode('victim', config);

@@ -90,15 +90,33 @@ export async function storeDocument(instance: HocuspocusLike, document: Document
   }
 }
 
-/** true once nothing (connections, pending stores) keeps the document in memory. */
-export function canUnload(instance: HocuspocusLike, document: DocumentLike): boolean {
-  const id = storeDebounceId(document.name);
-  return (
-    document.getConnectionsCount() === 0 &&
-    !instance.debouncer.isDebounced(id) &&
-    !instance.debouncer.isCurrentlyExecuting(id) &&
-    !document.saveMutex.isLocked()
-  );
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Nothing but (possibly) 3.4's stale "executing" flag keeps the document: no connection, no pending or running store. */
+const idle = (instance: HocuspocusLike, document: DocumentLike) =>
+  document.getConnectionsCount() === 0 && !instance.debouncer.isDebounced(storeDebounceId(document.name)) && !document.saveMutex.isLocked();
+
+/**
+ * Unloads a document whose final store is confirmed; resolves true once it is gone, false while something still
+ * holds it (a connection, a direct connection, a pending store).
+ *
+ * 3.4.x: a store that threw leaves its debounce entry "executing" for ever (the debouncer never clears it), and
+ * Hocuspocus then refuses to unload the document at all. A real store takes the save mutex at once, so when the
+ * flag stays up with the mutex free, nothing runs: do what Hocuspocus's own unload does.
+ */
+export async function unloadDocument(instance: HocuspocusLike, document: DocumentLike): Promise<boolean> {
+  const gone = () => instance.documents.get(document.name) !== document;
+  if (!idle(instance, document)) return gone();
+  await instance.unloadDocument(document);
+  if (gone() || !instance.debouncer.isCurrentlyExecuting(storeDebounceId(document.name))) return gone();
+  await sleep(50);
+  if (gone() || !idle(instance, document)) return gone();
+  await instance.hooks('beforeUnloadDocument', { instance, documentName: document.name, document });
+  if (gone() || !idle(instance, document)) return gone();
+  instance.documents.delete(document.name);
+  document.destroy();
+  await instance.hooks('afterUnloadDocument', { instance, documentName: document.name });
+  return true;
 }
 
 /** The URL parameters of a hook payload (the same URLSearchParams in 3.4 and 4.x). */

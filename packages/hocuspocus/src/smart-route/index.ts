@@ -4,11 +4,11 @@ import { createMembership } from '../cluster/index.js';
 import { HandoffLedger, RELEASE_REQUEST, RELEASED, RELEASED_ALL } from '../handoff/index.js';
 import { encodeRedirectHint, HOPS_PARAMETER, MISROUTED_REASON, UNAVAILABLE_REASON } from '../hint/index.js';
 import {
-  canUnload,
   closeConnections,
   isHeld,
   parameter,
   storeDocument,
+  unloadDocument,
   type DocumentLike,
   type HocuspocusLike,
 } from '../hocuspocus/index.js';
@@ -403,12 +403,10 @@ export class SmartRoute {
   /** Unloads once nothing holds the document (server-side direct connections may for a while). */
   private async unload(instance: HocuspocusLike, document: DocumentLike): Promise<void> {
     const deadline = Date.now() + this.config.migrationTimeout;
-    while (!canUnload(instance, document)) {
+    while (!(await unloadDocument(instance, document))) {
       if (Date.now() > deadline) throw new Error('the document is still in use (direct connections?)');
       await sleep(50);
     }
-    await instance.unloadDocument(document);
-    if (instance.documents.get(document.name) === document) throw new Error('Hocuspocus kept the document loaded');
   }
 
   private async handOverEverything(): Promise<void> {

@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { SmartRoute, type SmartRouteOptions } from '../../src/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
-import { postgresPersistence } from './postgres.js';
+import { postgresPersistence, type PersistenceControl } from './postgres.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -23,10 +23,10 @@ export async function startNode(
   port: number,
   table: string,
   options: SmartRouteOptions,
-  { storeDelay = 0 } = {},
+  persistenceControl: PersistenceControl = {},
 ): Promise<TestNode> {
   const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
-  const persistence = postgresPersistence(table, { storeDelay });
+  const persistence = postgresPersistence(table, persistenceControl);
   const server = new Server({
     port,
     address: '127.0.0.1',

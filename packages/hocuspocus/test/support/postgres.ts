@@ -31,7 +31,13 @@ export async function createTable(): Promise<{ table: string; load(name: string)
 }
 
 /** @hocuspocus/extension-database over that table: the real persistence a SmartRoute handover must flush. */
-export function postgresPersistence(table: string, { storeDelay = 0 } = {}) {
+/** Test knobs: a slow database (`storeDelay` ms per store) and failing stores (the next `failStores` stores throw). */
+export interface PersistenceControl {
+  storeDelay?: number;
+  failStores?: number;
+}
+
+export function postgresPersistence(table: string, control: PersistenceControl = {}) {
   if (!TABLE.test(table)) throw new Error(`bad table name ${table}`);
   const pool = new pg.Pool(connection());
   const extension = new Database({
@@ -40,7 +46,11 @@ export function postgresPersistence(table: string, { storeDelay = 0 } = {}) {
       return rows[0] ? new Uint8Array(rows[0].data) : null;
     },
     store: async ({ documentName, state }) => {
-      if (storeDelay) await new Promise((resolve) => setTimeout(resolve, storeDelay)); // a slow database
+      if (control.storeDelay) await new Promise((resolve) => setTimeout(resolve, control.storeDelay));
+      if (control.failStores) {
+        control.failStores--;
+        throw new Error('the database is unavailable');
+      }
       await pool.query(`INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [documentName, state]);
     },
   });
