@@ -3,6 +3,7 @@
  *   owned    Fastify + ringRoute, key owned by the node            vs bare Fastify        (target >= 0.95)
  *   redirect Fastify + ringRoute answering 307 to the owner        vs bare Fastify        (target >= 0.90)
  *   proxy    Fastify + ringRoute proxying to the owner             vs @fastify/reply-from alone, same upstream (>= 0.95)
+ *            and vs reply-from adding the same Forwarded / X-Forwarded-* / hop headers (the plugin's own cost)
  * Env: BENCH_SECONDS (per run, default 2), BENCH_ROUNDS (per comparison, default 7), BENCH_CONNECTIONS (default 32),
  * BENCH_ONLY (owned | redirect | proxy: one comparison).
  */
@@ -19,10 +20,14 @@ const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-const urls = JSON.parse(line.toString()) as Record<'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom', string>;
+const { meter, ...urls } = JSON.parse(line.toString()) as Record<'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom' | 'replyFromHeaders' | 'meter', string>;
+const cpuMicros = async () => {
+  const { user, system } = (await (await fetch(meter)).json()) as { user: number; system: number };
+  return user + system;
+};
 
 try {
-  const expected = { bare: 200, owned: 200, redirect: 307, proxy: 200, replyFrom: 200 } as const;
+  const expected = { bare: 200, owned: 200, redirect: 307, proxy: 200, replyFrom: 200, replyFromHeaders: 200 } as const;
   for (const [name, url] of Object.entries(urls)) {
     const res = await fetch(url, { redirect: 'manual' });
     await res.arrayBuffer();
@@ -30,9 +35,11 @@ try {
   }
 
   const run = async (url: string, duration: number) => {
+    const before = await cpuMicros();
     const result = await autocannon({ url, connections, duration });
+    const cpu = (await cpuMicros()) - before;
     if (result.errors > 0) throw new Error(`${url}: ${result.errors} errors`);
-    return { rps: result.requests.average, p99: result.latency.p99 };
+    return { rps: result.requests.average, p99: result.latency.p99, cpu: cpu / result.requests.total };
   };
   for (const url of Object.values(urls)) await run(url, 1); // warm-up (JIT, connection pools)
 
@@ -43,13 +50,14 @@ try {
     ['Fastify + plugin, owned key', 'owned', 'bare Fastify', 'bare', 0.95],
     ['Fastify + plugin, redirect (307)', 'redirect', 'bare Fastify', 'bare', 0.9],
     ['Fastify + plugin, proxy to owner', 'proxy', '@fastify/reply-from alone', 'replyFrom', 0.95],
+    ['Fastify + plugin, proxy to owner', 'proxy', 'reply-from + the same forwarding headers', 'replyFromHeaders', 0.95],
   ] as const;
   const rows: string[] = [];
-  const only = process.env.BENCH_ONLY; // e.g. 'proxy': run one comparison
+  const only = process.env.BENCH_ONLY; // e.g. 'proxy': run the proxy comparisons only
   for (const [label, name, peerLabel, peer, target] of comparisons) {
     if (only && only !== name) continue;
-    const ours: { rps: number; p99: number }[] = [];
-    const theirs: { rps: number; p99: number }[] = [];
+    const ours: { rps: number; p99: number; cpu: number }[] = [];
+    const theirs: { rps: number; p99: number; cpu: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
         ours.push(await run(urls[name], seconds));
@@ -60,15 +68,18 @@ try {
       }
     }
     const ratio = median(ours.map((o, i) => o.rps / theirs[i]!.rps));
+    // CPU ratio: the server CPU a peer request costs over what ours costs (1 = same cost per request).
+    const cpuRatio = median(ours.map((o, i) => theirs[i]!.cpu / o.cpu));
     const rps = (xs: typeof ours) => Math.round(median(xs.map((x) => x.rps)));
     const p99 = (xs: typeof ours) => median(xs.map((x) => x.p99));
+    const cpu = (xs: typeof ours) => median(xs.map((x) => x.cpu)).toFixed(1);
     rows.push(
-      `| ${label} | ${rps(ours)} | ${p99(ours)} | ${peerLabel} | ${rps(theirs)} | ${p99(theirs)} | ${ratio.toFixed(3)} | >= ${target.toFixed(2)} ${ratio >= target ? 'ok' : 'MISSED'} |`,
+      `| ${label} | ${rps(ours)} | ${p99(ours)} | ${cpu(ours)} | ${peerLabel} | ${rps(theirs)} | ${p99(theirs)} | ${cpu(theirs)} | ${ratio.toFixed(3)} | ${cpuRatio.toFixed(3)} | >= ${target.toFixed(2)} ${ratio >= target ? 'ok' : 'MISSED'} |`,
     );
   }
   console.log(`Node ${process.version}, autocannon ${connections} connections, ${rounds} paired rounds x ${seconds}s (ABBA), medians\n`);
-  console.log('| scenario | req/s | p99 ms | peer | peer req/s | peer p99 ms | median ratio | target |');
-  console.log('|---|---:|---:|---|---:|---:|---:|---:|');
+  console.log('| scenario | req/s | p99 ms | CPU µs/req | peer | peer req/s | peer p99 ms | peer CPU µs/req | req/s ratio | CPU ratio | target (req/s) |');
+  console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 } finally {
   child.kill();

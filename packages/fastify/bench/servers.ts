@@ -2,6 +2,7 @@
  * The servers of the benchmark, in one child process (so autocannon's load generation never shares their event
  * loop). Prints one JSON line with the URL of each scenario, then serves until killed.
  */
+import { createServer } from 'node:http';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { MemoryBus, MemoryMembership, type Membership } from '@ringroute/ring-core';
@@ -53,7 +54,27 @@ const proxy = await pair('proxy');
 const peer = Fastify();
 await peer.register(replyFrom, { base: proxy.owner, disableRequestLogging: true });
 peer.get('/doc', (request, reply) => reply.from(request.url));
+// The same peer adding the headers every RingRoute proxy hop carries (hops, epoch, Forwarded, X-Forwarded-*):
+// separates the cost the issue requires from the plugin's own.
+peer.get('/doc-with-headers', (request, reply) =>
+  reply.from(request.url.replace('/doc-with-headers', '/doc'), {
+    rewriteRequestHeaders: (_request, headers) =>
+      Object.assign(headers, {
+        'x-ringroute-hops': '1',
+        'x-ringroute-epoch': '2',
+        forwarded: `for=${request.socket.remoteAddress};proto=http;host="${request.headers.host}"`,
+        'x-forwarded-for': request.socket.remoteAddress,
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': request.headers.host,
+      }),
+  }),
+);
 const peerUrl = await listen(peer);
+
+// CPU time of this process, so the runner can report CPU per request (far less sensitive to other load than req/s).
+const meter = createServer((_req, res) => res.end(JSON.stringify(process.cpuUsage())));
+await new Promise<void>((resolve) => meter.listen(0, '127.0.0.1', resolve));
+const meterUrl = `http://127.0.0.1:${(meter.address() as { port: number }).port}/`;
 
 const path = (key: string) => `/doc?key=${key}`;
 process.stdout.write(
@@ -63,5 +84,7 @@ process.stdout.write(
     redirect: `${redirect.front}${path(redirect.remoteKey)}`,
     proxy: `${proxy.front}${path(proxy.remoteKey)}`,
     replyFrom: `${peerUrl}${path(proxy.remoteKey)}`,
+    replyFromHeaders: `${peerUrl}${path(proxy.remoteKey).replace('/doc', '/doc-with-headers')}`,
+    meter: meterUrl,
   })}\n`,
 );

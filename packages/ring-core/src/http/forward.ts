@@ -75,8 +75,8 @@ const single = (value: string | string[] | undefined) => (Array.isArray(value) ?
 
 /**
  * Headers a proxying node adds: the hop count and epoch, and Forwarded / X-Forwarded-* appended to any the
- * client request already carried (RFC 7239). Written into `into` (e.g. the proxy library's own copy of the
- * request headers) so the proxy path copies no header set twice.
+ * client request already carried (RFC 7239). Written into `target` when given (e.g. the proxy library's own copy of
+ * the request headers) so the proxy path copies no header set twice.
  */
 export function proxyHeaders(
   headers: IncomingHttpHeaders,
@@ -84,8 +84,9 @@ export function proxyHeaders(
   hops: number,
   epoch: number,
   unreachable: readonly string[] = [],
-  into: Record<string, unknown> = {},
+  target?: Record<string, unknown>,
 ): Record<string, unknown> {
+  const into = target ?? {};
   const host = single(headers.host);
   const address = client.remoteAddress ?? 'unknown';
   let element = `for=${forwardedNode(client.remoteAddress)};proto=${client.protocol}`;
@@ -98,8 +99,10 @@ export function proxyHeaders(
   into['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${address}` : address;
   into['x-forwarded-proto'] = client.protocol;
   if (host) into['x-forwarded-host'] = host;
-  // Always set, so a value the client sent is replaced (empty on the first attempt).
-  into[UNREACHABLE_HEADER] = unreachable.length === 0 ? '' : unreachable.join(',');
+  // A value the client sent must not survive: removed from a target header set, else overridden with ''.
+  if (unreachable.length > 0) into[UNREACHABLE_HEADER] = unreachable.join(',');
+  else if (target) delete into[UNREACHABLE_HEADER];
+  else into[UNREACHABLE_HEADER] = '';
   return into;
 }
 

@@ -193,6 +193,10 @@ describe('routing answers', () => {
     expect(plan.targets.map((n) => n.id)).toEqual([...a!.ring.candidates(key)].map((n) => n.id));
     expect(router.upstreamUrl(plan.targets[0]!, plan)).toBe(`http://10.0.0.2:3000/p?key=${key}`);
     expect(router.proxyHeaders(get, route!, plan, 0, { remoteAddress: '::1', protocol: 'http' })['x-ringroute-unreachable']).toBe('');
+    const copy: Record<string, unknown> = { accept: '*/*', 'x-ringroute-unreachable': 'spoofed' };
+    expect(router.proxyHeaders(get, route!, plan, 0, { remoteAddress: '::1', protocol: 'http' }, copy)).toBe(copy);
+    expect(copy).toMatchObject({ accept: '*/*', 'x-ringroute-hops': '2' });
+    expect(copy).not.toHaveProperty('x-ringroute-unreachable');
     const headers = router.proxyHeaders(get, route!, plan, 1, { remoteAddress: '::1', protocol: 'http' });
     expect(headers).toMatchObject({
       'x-ringroute-hops': '2',
