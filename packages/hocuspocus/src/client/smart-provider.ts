@@ -215,7 +215,8 @@ export class SmartProvider extends Emitter<SmartProviderEvents> {
         backoff: this.host.backoff,
       });
       if (decision.action === 'give-up') {
-        this.detachFromNode(refused);
+        // A ring change alone never takes a working document away: its node will redirect it if need be.
+        if (!refused) return;
         const error = new SmartRouteError(decision.reason, this.documentName, decision.hops);
         // Never silent: a document that stopped syncing must show up somewhere.
         if (!this.emit('error', error)) console.error(`@ringroute/hocuspocus/client: ${error.message}`);
