@@ -74,10 +74,13 @@ export const buildMaglev: PlacementBuilder = ({ nodes, hash }) => {
 
   // Each member's permutation of the table: offset + j * skip (mod M), from two hashes of its id.
   const offset = members.map(({ index }) => (hash(`${nodes[index]!.id}#maglev-offset`) >>> 0) % M);
-  const skip = members.map(({ index }) => ((hash(`${nodes[index]!.id}#maglev-skip`) >>> 0) % (M - 1)) + 1);
-  const next = new Float64Array(members.length);
+  const skip = Uint32Array.from(members, ({ index }) => ((hash(`${nodes[index]!.id}#maglev-skip`) >>> 0) % (M - 1)) + 1);
+  // offset + (j + 1) * skip from offset + j * skip, without a multiply or a modulo (both terms are below M).
+  const advance = (slot: number, m: number) => (slot + skip[m]! < M ? slot + skip[m]! : slot + skip[m]! - M);
+  // Where each member's permutation stands: the next slot it tries is `at`, then at + skip (mod M), ...
+  const at = Uint32Array.from(offset);
   // Weighted turns: a member earns weight/maxWeight of a slot per round and claims one per whole unit earned.
-  const maxWeight = Math.max(...members.map((m) => m.weight));
+  const maxWeight = members.reduce((max, m) => Math.max(max, m.weight), 0);
   const credit = new Float64Array(members.length);
   const claimed = new Uint32Array(members.length);
   let filled = 0;
@@ -86,10 +89,10 @@ export const buildMaglev: PlacementBuilder = ({ nodes, hash }) => {
       credit[m]! += members[m]!.weight / maxWeight;
       while (credit[m]! >= 1 && filled < M) {
         credit[m]! -= 1;
-        let slot: number;
-        do slot = (offset[m]! + next[m]!++ * skip[m]!) % M;
-        while (table[slot] !== EMPTY);
+        let slot = at[m]!;
+        while (table[slot] !== EMPTY) slot = advance(slot, m);
         table[slot] = members[m]!.index;
+        at[m] = advance(slot, m);
         claimed[m]!++;
         filled++;
       }
