@@ -5,6 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const appDir = new URL('..', import.meta.url);
 
+/** Every app process this file started: whatever happens to a test, none outlives the file. */
+const started = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 interface Running {
   child: ChildProcess;
   /** node id -> base URL, as the app printed them. */
@@ -18,6 +24,7 @@ async function start(misroute: string): Promise<Running> {
     env: { ...process.env, PORT: '0', MISROUTE: misroute, NODE_ID: '', REDIS_URL: '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  started.add(child);
   const nodes = new Map<string, string>();
   for await (const line of createInterface({ input: child.stdout! })) {
     const match = /^(node-\d+) (http:\/\/\S+)$/.exec(line);

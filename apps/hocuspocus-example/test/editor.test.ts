@@ -16,6 +16,12 @@ const appDir = new URL('..', import.meta.url);
 const ARTIFACTS = new URL('../../../test-artifacts/', import.meta.url);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** Every app process this file started: whatever happens to a test, none outlives the file. */
+const started = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 interface Running {
   child: ChildProcess;
   /** node id -> http URL, as the app printed them. */
@@ -29,6 +35,7 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
     env: { ...process.env, PORT: '0', NODE_ID: '', REDIS_URL: '', DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  started.add(child);
   const nodes = new Map<string, string>();
   for await (const line of createInterface({ input: child.stdout! })) {
     const match = /^(node-\d+) (http:\/\/\S+)$/.exec(line);
