@@ -5,8 +5,9 @@ ENV COREPACK_INTEGRITY_KEYS=0
 RUN corepack enable
 WORKDIR /app
 COPY . .
-RUN pnpm install --frozen-lockfile && pnpm build
+RUN pnpm install --frozen-lockfile
 ARG APP=fastify-example
+# The apps run their TypeScript with tsx; their tsconfig maps @ringroute/* to the workspace sources (no build step).
 WORKDIR /app/apps/${APP}
 ENV NODE_ENV=production PORT=3000
 EXPOSE 3000
