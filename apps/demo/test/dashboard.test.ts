@@ -43,7 +43,7 @@ describe('the ring dashboard in Chromium', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it('shows the ring, looks up a key, and follows the owner change when that owner is removed', async () => {
+  it('shows the ring, looks up a key, and follows the owner change when that owner is removed and its successor killed', async () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(demo.dashboard.url);
@@ -78,6 +78,13 @@ describe('the ring dashboard in Chromium', () => {
     await expect.poll(() => page.locator(`#keys li[data-key="${key}"] .chip`).allTextContents()).toEqual([owner, successor]);
     await expect.poll(() => page.locator('#log li').first().textContent()).toContain(`${owner} left`);
     await page.screenshot({ path: new URL('dashboard-after-remove.png', ARTIFACTS).pathname, fullPage: true });
+
+    // Kill the new owner: health checks declare it dead, its arcs fade, and the key falls to the last node.
+    const last = [...demo.cluster.nodes.keys()].find((id) => id !== successor)!;
+    await page.click(`#nodes .node[data-node="${successor}"] button[data-action="kill"]`);
+    await expect.poll(() => page.locator(`#nodes .node[data-node="${successor}"] .badge`).textContent(), { timeout: 10_000 }).toBe('killed · dead');
+    expect(await page.locator(`#ring path.arc.down[data-node="${successor}"]`).count()).toBe(1);
+    await expect.poll(() => page.locator('#lookup-owner').textContent()).toBe(last);
     expect(errors).toEqual([]);
   });
 });
