@@ -14,7 +14,9 @@ import * as Y from 'yjs';
 
 const appDir = new URL('..', import.meta.url);
 const ARTIFACTS = new URL('../../../test-artifacts/', import.meta.url);
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// The machine's PostgreSQL, as the package tests use it (PG* variables override), unless DATABASE_URL is given.
+const { PGUSER = 'postgres', PGHOST = '127.0.0.1', PGPORT = '5432', PGDATABASE = 'test' } = process.env;
+const DATABASE_URL = process.env.DATABASE_URL || `postgres://${PGUSER}@${PGHOST}:${PGPORT}/${PGDATABASE}`;
 
 /** Every app process this file started: whatever happens to a test, none outlives the file. */
 const started = new Set<ChildProcess>();
