@@ -26,13 +26,14 @@ export interface Row {
 
 /**
  * Times each task with tinybench; `perCall` operations happen in each call. Tasks run in the given order
- * in one process, so every ratio compares like with like.
+ * in one process, so every ratio compares like with like. Reports the median sample: on a shared machine a
+ * sample that shared its core with another job is an outlier, not the cost of the code.
  */
-export async function timeTasks(tasks: [name: string, fn: () => unknown, perCall: number][], time = 700): Promise<Row[]> {
+export async function timeTasks(tasks: [name: string, fn: () => unknown, perCall: number][], time = 1000): Promise<Row[]> {
   const bench = new Bench({ time, warmupTime: 300, now: cpuNow });
   for (const [name, fn] of tasks) bench.add(name, fn);
   await bench.run();
-  return tasks.map(([name, , perCall], i) => ({ name, ns: (bench.tasks[i]!.result!.latency.mean * 1e6) / perCall }));
+  return tasks.map(([name, , perCall], i) => ({ name, ns: (bench.tasks[i]!.result!.latency.p50! * 1e6) / perCall }));
 }
 
 export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
