@@ -35,6 +35,11 @@ export function errorAnswer(
   return jsonAnswer(status, { error, reason, message, ...details }, headers);
 }
 
+/** 503 with Retry-After: no ring yet, no routable owner, or the owner could not be reached. */
+export function unavailableAnswer(reason: string, message: string, retryAfter: number, details: Record<string, unknown> = {}): HttpAnswer {
+  return errorAnswer(503, 'Service Unavailable', reason, message, details, { 'retry-after': String(retryAfter) });
+}
+
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',

@@ -47,8 +47,6 @@ export type {
   DecisionCounters,
   DecisionEvent,
   ErrorReason,
-  MonitoringInput,
-  MonitoringRoute,
   ProxyPlan,
   RequestRoute,
   RouteDecision,
@@ -57,10 +55,11 @@ export type {
   RouterEvents,
 } from './router.js';
 export { ERROR_REASONS } from './router.js';
+export type { MonitoringInput, MonitoringRoute } from './monitoring.js';
 export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook } from './options.js';
 export { resolveRouterOptions } from './options.js';
 export type { HttpAnswer, NodeView } from './answers.js';
-export { errorAnswer, jsonAnswer, nodeView, STATUS_TEXT } from './answers.js';
+export { errorAnswer, jsonAnswer, nodeView, STATUS_TEXT, unavailableAnswer } from './answers.js';
 export { bearerMatches, tokenDigest } from './admin.js';
 export {
   compileKey,

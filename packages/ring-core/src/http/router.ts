@@ -1,11 +1,9 @@
-import { RingRouteConfigError } from '../errors.js';
 import { StaticMembership } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
 import { isRoutable } from '../ring/nodes.js';
 import { decide, type DecisionReason, type RoutingAction } from '../routing/decide.js';
-import type { NodeSpec, Ring, RingNode } from '../types.js';
-import { bearerMatches, tokenDigest } from './admin.js';
-import { errorAnswer, jsonAnswer, nodeView, type HttpAnswer, type NodeView } from './answers.js';
+import type { Ring, RingNode } from '../types.js';
+import { errorAnswer, jsonAnswer, nodeView, unavailableAnswer, type HttpAnswer, type NodeView } from './answers.js';
 import {
   type ClientInfo,
   EPOCH_PARAM,
@@ -17,7 +15,8 @@ import {
   redirectLocation,
   stripRouteParams,
 } from './forward.js';
-import { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricFamily } from './metrics.js';
+import { renderMetrics, type MetricFamily } from './metrics.js';
+import { monitoringRoutes, type MonitoringRoute } from './monitoring.js';
 import { resolveRouterOptions, type ResolvedRouterOptions, type RouterOptions } from './options.js';
 import { canRetry, proxyTargets, type ProxyErrorInfo } from './proxy.js';
 import type { KeyExtractor, RequestView } from './request.js';
@@ -92,22 +91,6 @@ export interface ProxyPlan {
   targets: RingNode[];
 }
 
-/** A monitoring or admin route: adapters register each one as is (`:name` path parameters). */
-export interface MonitoringRoute {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  admin: boolean;
-  handle(input: MonitoringInput): Promise<HttpAnswer>;
-}
-
-export interface MonitoringInput {
-  query: unknown;
-  params: unknown;
-  /** Parsed JSON body (POST routes). */
-  body: unknown;
-  headers: RequestView['headers'];
-}
-
 function dropRouteParams(query: unknown): void {
   if (query === null || typeof query !== 'object') return;
   delete (query as Record<string, unknown>)[HOPS_PARAM];
@@ -135,7 +118,6 @@ export class RingRouter<Req extends object = RequestView> {
     decision: new Set(),
     'proxy-error': new Set(),
   };
-  private readonly adminDigest: Buffer | undefined;
   private shares: { ring: Ring; share: Map<string, number> } | undefined;
   private started: Promise<void> | undefined;
 
@@ -145,7 +127,6 @@ export class RingRouter<Req extends object = RequestView> {
     this.membership =
       this.options.membership ??
       new StaticMembership({ nodes: this.options.nodes!, self: this.options.self, healthCheck: options.healthCheck });
-    this.adminDigest = this.options.adminToken === undefined ? undefined : tokenDigest(this.options.adminToken);
     this.counters = {
       local: 0,
       redirect: 0,
@@ -154,7 +135,7 @@ export class RingRouter<Req extends object = RequestView> {
       errors: 0,
       errorsByReason: Object.fromEntries(ERROR_REASONS.map((r) => [r, 0])) as Record<ErrorReason, number>,
     };
-    this.monitoringRoutes = this.buildMonitoringRoutes();
+    this.monitoringRoutes = monitoringRoutes(this as RingRouter<never>);
   }
 
   /** The current ring, or undefined before the membership has its first one. */
@@ -376,7 +357,7 @@ export class RingRouter<Req extends object = RequestView> {
   }
 
   private unavailable(reason: ErrorReason, message: string, details: Record<string, unknown> = {}): HttpAnswer {
-    return errorAnswer(503, 'Service Unavailable', reason, message, details, { 'retry-after': String(this.options.retryAfter) });
+    return unavailableAnswer(reason, message, this.options.retryAfter, details);
   }
 
   private fail(view: RequestView, route: RequestRoute | undefined, reason: ErrorReason, answer: HttpAnswer): RouteOutcome {
@@ -437,73 +418,5 @@ export class RingRouter<Req extends object = RequestView> {
     for (const [id, n] of counts) counts.set(id, n / SHARE_SAMPLE);
     this.shares = { ring, share: counts };
     return counts;
-  }
-
-  private buildMonitoringRoutes(): MonitoringRoute[] {
-    const { prefix } = this.options;
-    const routes: MonitoringRoute[] = [
-      { method: 'GET', path: `${prefix}/route`, admin: false, handle: async ({ query }) => this.routeInfo(query) },
-      { method: 'GET', path: `${prefix}/api/routes/stats`, admin: false, handle: async () => jsonAnswer(200, this.stats()) },
-      { method: 'GET', path: `${prefix}/health`, admin: false, handle: async () => jsonAnswer(200, { status: 'ok', self: this.options.self }) },
-      {
-        method: 'GET',
-        path: `${prefix}/ready`,
-        admin: false,
-        handle: async () =>
-          this.ready
-            ? jsonAnswer(200, { ready: true, self: this.options.self, epoch: this.ring?.epoch })
-            : jsonAnswer(503, { ready: false, self: this.options.self }, { 'retry-after': String(this.options.retryAfter) }),
-      },
-      { method: 'GET', path: `${prefix}/metrics`, admin: false, handle: async () => ({ status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: this.metrics() }) },
-    ];
-    if (this.adminDigest === undefined) return routes;
-    const admin = (handle: (input: MonitoringInput) => Promise<HttpAnswer>) => async (input: MonitoringInput) => {
-      if (!bearerMatches(input.headers, this.adminDigest!))
-        return errorAnswer(401, 'Unauthorized', 'admin-token', 'a valid "Authorization: Bearer <adminToken>" header is required', {}, { 'www-authenticate': 'Bearer realm="ringroute"' });
-      try {
-        return await handle(input);
-      } catch (error) {
-        if (error instanceof RingRouteConfigError) return errorAnswer(400, 'Bad Request', 'invalid-input', error.message, { option: error.option });
-        throw error;
-      }
-    };
-    routes.push(
-      { method: 'POST', path: `${prefix}/api/routes/nodes`, admin: true, handle: admin(async ({ body }) => this.addNode(body)) },
-      { method: 'DELETE', path: `${prefix}/api/routes/nodes/:id`, admin: true, handle: admin(async ({ params }) => this.removeNode(params)) },
-      { method: 'POST', path: `${prefix}/api/routes/pins`, admin: true, handle: admin(async ({ body }) => this.pinKey(body)) },
-    );
-    return routes;
-  }
-
-  private routeInfo(query: unknown): HttpAnswer {
-    const key = (query as Record<string, unknown> | undefined)?.key;
-    if (typeof key !== 'string' || key.length === 0) return errorAnswer(400, 'Bad Request', 'missing-key', 'query parameter "key" is required');
-    if (key.length > this.options.maxKeyLength) return errorAnswer(414, 'URI Too Long', 'key-too-long', `key longer than ${this.options.maxKeyLength} characters`);
-    const info = this.describeKey(key);
-    return info ? jsonAnswer(200, info) : this.unavailable('not-ready', 'this node has no ring yet');
-  }
-
-  private async addNode(body: unknown): Promise<HttpAnswer> {
-    if (body === null || typeof body !== 'object') return errorAnswer(400, 'Bad Request', 'invalid-input', 'body must be a JSON node spec { id, url?, weight? }');
-    await this.membership.add(body as NodeSpec);
-    const node = this.ring?.node((body as NodeSpec).id);
-    return jsonAnswer(201, { added: node && nodeView(node), epoch: this.ring?.epoch });
-  }
-
-  private async removeNode(params: unknown): Promise<HttpAnswer> {
-    const id = (params as Record<string, unknown> | undefined)?.id;
-    if (typeof id !== 'string' || !this.ring?.node(id)) return errorAnswer(404, 'Not Found', 'unknown-node', `no member ${JSON.stringify(id)}`);
-    await this.membership.remove(id);
-    return jsonAnswer(200, { removed: id, epoch: this.ring?.epoch });
-  }
-
-  private async pinKey(body: unknown): Promise<HttpAnswer> {
-    const { key, node } = (body ?? {}) as { key?: unknown; node?: unknown };
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.options.maxKeyLength)
-      return errorAnswer(400, 'Bad Request', 'invalid-input', `"key" must be a non-empty string of at most ${this.options.maxKeyLength} characters`);
-    if (node !== null && (typeof node !== 'string' || !this.ring?.node(node)))
-      return errorAnswer(400, 'Bad Request', 'invalid-input', '"node" must be the id of a member, or null to unpin');
-    await this.membership.pin(key, node);
-    return jsonAnswer(200, { key, node, epoch: this.ring?.epoch });
   }
 }
