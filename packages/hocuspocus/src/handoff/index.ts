@@ -40,6 +40,7 @@ export class HandoffLedger {
 
   observe(ring: Ring, now = Date.now()): void {
     const last = this.history.at(-1);
+    if (last?.ring === ring) return;
     if (last) last.until = now;
     this.history.push({ ring, since: now, until: undefined });
     this.prune(now);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decide, type ClusterMessage, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
 import { createMembership } from '../cluster/index.js';
 import { HandoffLedger, RELEASE_REQUEST, RELEASED, RELEASED_ALL } from '../handoff/index.js';
-import { encodeRedirectHint, HOPS_PARAMETER, MISROUTED_REASON, UNAVAILABLE_REASON } from '../hint/index.js';
+import { encodeRedirectHint, HOPS_PARAMETER, MISROUTED_REASON, REDIRECT_PREFIX, UNAVAILABLE_REASON } from '../hint/index.js';
 import {
   closeConnections,
   isHeld,
@@ -155,6 +155,25 @@ export class SmartRoute {
     await this.releasing.get(documentName)?.catch(() => {});
   }
 
+  /**
+   * Resolves true once `nodeId` has released the document (its handover, store included, is done), or false
+   * after migrationTimeout. For this node it waits for its own handover.
+   */
+  async released(documentName: string, nodeId: string): Promise<boolean> {
+    if (nodeId === this.config.nodeId) {
+      await this.settled(documentName);
+      return !this.instance?.documents.has(documentName) || !this.ownsHere(documentName);
+    }
+    const since = Date.now();
+    const deadline = since + this.config.migrationTimeout;
+    while (!this.ledger.heardRelease(documentName, nodeId, since)) {
+      if (Date.now() >= deadline) return false;
+      this.requestRelease(documentName, [nodeId]);
+      await this.ledger.changed(Math.min(this.retryInterval, deadline - Date.now()));
+    }
+    return true;
+  }
+
   /** The routing decision for a document on this node. */
   decide(documentName: string, hops = 0): RoutingDecision | undefined {
     const ring = this.ring;
@@ -284,29 +303,10 @@ export class SmartRoute {
     for (const nodeId of nodeIds) void this.broadcast(RELEASE_REQUEST, { documentName, nodeId });
   }
 
-  /**
-   * Resolves true once `nodeId` has released the document (its handover, store included, is done), or false
-   * after migrationTimeout. For this node it waits for its own handover.
-   */
-  async released(documentName: string, nodeId: string): Promise<boolean> {
-    if (nodeId === this.config.nodeId) {
-      await this.settled(documentName);
-      return !this.instance?.documents.has(documentName) || !this.ownsHere(documentName);
-    }
-    const since = Date.now();
-    const deadline = since + this.config.migrationTimeout;
-    while (!this.ledger.heardRelease(documentName, nodeId, since)) {
-      if (Date.now() >= deadline) return false;
-      this.requestRelease(documentName, [nodeId]);
-      await this.ledger.changed(Math.min(this.retryInterval, deadline - Date.now()));
-    }
-    return true;
-  }
-
   /** The refusal for a document this node does not serve, counted. */
   private refuse(documentName: string, hops: number, decision = this.decide(documentName, hops)): DocumentRefusal {
     const reason = this.refusalReason(documentName, hops, decision);
-    if (reason.startsWith('ringroute:redirect:')) this.counters.redirected++;
+    if (reason.startsWith(REDIRECT_PREFIX)) this.counters.redirected++;
     else this.counters.refused++;
     this.debug(`${documentName}: refused (${reason})`);
     return new DocumentRefusal(reason);
