@@ -128,6 +128,29 @@ describe('static cluster (no Redis)', () => {
     expect(two!.decide(name)).toMatchObject({ action: 'local' });
   });
 
+  it('refuses in onConnect, before authentication and loading', async () => {
+    const port = await freePort();
+    const calls: string[] = [];
+    const smartRoute = new SmartRoute({ nodeId: 'gate', nodePort: port, redirectOnMisroute: true, clusterNodes: [{ id: 'elsewhere', address: '127.0.0.1', port: 1 }] });
+    const server = new Server({
+      port,
+      address: '127.0.0.1',
+      quiet: true,
+      stopOnSignals: false,
+      // listed before SmartRoute on purpose: its priority still puts it first
+      extensions: [{ onAuthenticate: async () => void calls.push('onAuthenticate'), onLoadDocument: async () => void calls.push('onLoadDocument') }, smartRoute],
+    });
+    await server.listen();
+    cleanups.push(() => server.destroy());
+    const socket = socketTo(`ws://127.0.0.1:${port}`);
+    cleanups.push(() => socket.destroy());
+    const refused = plainProvider(socket, documentOwnedBy(smartRoute, 'elsewhere', 'gate'));
+    const admitted = plainProvider(socket, documentOwnedBy(smartRoute, 'gate', 'gate'));
+    await until(() => refused.refusals.length > 0 && admitted.provider.isSynced, 'the refusal and the sync');
+    expect(parseRedirectHint(refused.refusals[0])?.ownerUrl).toBe('ws://127.0.0.1:1');
+    expect(calls).toEqual(['onAuthenticate', 'onLoadDocument']); // only the admitted document's
+  });
+
   it('adds and removes cluster nodes at run time', async () => {
     const smartRoute = new SmartRoute({ nodeId: 'one', nodePort: 8000 });
     await smartRoute.start();

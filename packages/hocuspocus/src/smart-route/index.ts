@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decide, type ClusterMessage, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
+import { decide, StaticMembership, type ClusterMessage, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
 import { createMembership } from '../cluster/index.js';
 import { HandoffLedger, RELEASE_REQUEST, RELEASED, RELEASED_ALL } from '../handoff/index.js';
 import { encodeRedirectHint, HOPS_PARAMETER, MISROUTED_REASON, REDIRECT_PREFIX, UNAVAILABLE_REASON } from '../hint/index.js';
@@ -83,6 +83,11 @@ export class SmartRoute {
   private readonly monitoring: Monitoring;
   private instance: HocuspocusLike | undefined;
   private membership: Membership | undefined;
+  /**
+   * Whether nodes can announce releases to each other. A static membership is local to each process: nobody
+   * could answer, so a new owner loads at once (the old owner still flushes before it lets go).
+   */
+  private coordinated = false;
   private starting: Promise<Membership> | undefined;
   private leaving: Promise<void> | undefined;
   /** Documents being handed over; their final store is confirmed once they are in `flushed`. */
@@ -245,6 +250,7 @@ export class SmartRoute {
       membership.on('message', (message) => this.onMessage(message));
       await membership.start();
       this.membership = membership;
+      this.coordinated = !(membership instanceof StaticMembership);
       this.onRing(membership.ring);
       this.debug(`joined: epoch ${membership.ring.epoch}, ${membership.ring.nodes.length} node(s)`);
       return membership;
@@ -268,7 +274,7 @@ export class SmartRoute {
     for (;;) {
       const decision = this.decide(documentName, hops);
       if (decision?.action !== 'local') throw this.refuse(documentName, hops, decision); // no ring (left): unavailable
-      const mustCheck = decision.reason === 'owner' && !this.instance?.documents.has(documentName);
+      const mustCheck = this.coordinated && decision.reason === 'owner' && !this.instance?.documents.has(documentName);
       const pending = mustCheck ? this.ledger.pending(documentName) : [];
       if (pending.length === 0) {
         this.counters.admitted++;
