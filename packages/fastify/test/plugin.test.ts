@@ -1,9 +1,10 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { MemoryBus, MemoryMembership, RingRouteConfigError } from '@ringroute/ring-core';
 import type { DecisionEvent } from '@ringroute/ring-core/http';
 import { ringRoute, type RingRouteOptions } from '@ringroute/fastify';
-import { converge, keyOwnedBy, nodeSpecs, startNode, type TestNode } from './helpers.js';
+import { converge, keyOwnedBy, nodeSpecs, startNode, streamedBody, type TestNode } from './helpers.js';
 
 describe('registration', () => {
   it('rejects invalid options at registration with an error naming the option', async () => {
@@ -49,6 +50,37 @@ describe('registration', () => {
     expect(res.json()).toEqual({ owner: 'a' });
     await app.close();
     expect(app.ringRoute.membership.ready).toBe(false);
+  });
+});
+
+describe('logging', () => {
+  it('logs proxy failures through the request logger (pino); an unread streamed body does not keep the server open', async () => {
+    const lines: { level: number; msg: string; tried?: string[] }[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(JSON.parse(String(chunk)));
+        callback();
+      },
+    });
+    const app = Fastify({ logger: { level: 'info', stream } });
+    const [self, gone] = await nodeSpecs(2); // nothing listens on gone's port
+    await app.register(ringRoute, {
+      nodes: [{ id: 'a', url: self!.spec.url }, { id: 'gone', url: gone!.spec.url }],
+      self: 'a',
+      key: 'query:key',
+      misroute: 'proxy',
+    });
+    app.post('/doc', async () => 'served');
+    await app.listen({ port: self!.port, host: '127.0.0.1' });
+    await app.ringRoute.router.start();
+    let key = '';
+    for (let i = 0; !key; i++) if (app.ringRoute.ring!.owner(`k${i}`)?.id === 'gone') key = `k${i}`;
+    const { body } = streamedBody(5 * 1024 * 1024);
+    const res = await fetch(`${self!.spec.url}/doc?key=${key}`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(lines).toContainEqual(expect.objectContaining({ level: 50, msg: 'ringroute: proxying failed', tried: ['gone'] }));
+    await app.close(); // would never resolve while the half-read request held its connection
   });
 });
 
