@@ -285,6 +285,9 @@ describe('a Redis cluster of two nodes', () => {
     expect((await fetch(`${a.http}/api/routes/document/${'x'.repeat(2000)}`)).status).toBe(400);
     const stats = await (await fetch(`${a.http}/api/routes/stats`)).json();
     expect(stats).toMatchObject({ routing: { admitted: expect.any(Number) }, documents: { loaded: expect.any(Number) } });
+    const metrics = await (await fetch(`${a.http}/metrics`)).text();
+    expect(metrics).toContain('ringroute_ring_epoch{node="a"}');
+    expect(metrics).toMatch(/ringroute_hocuspocus_events_total\{node="a",event="redirected"\} \d+/);
   });
 
   it('refuses the migrate endpoint without a valid token, and rejects bad bodies', async () => {

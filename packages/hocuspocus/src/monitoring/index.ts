@@ -6,6 +6,8 @@ import {
   errorAnswer,
   jsonAnswer,
   nodeView,
+  PROMETHEUS_CONTENT_TYPE,
+  renderMetrics,
   tokenDigest,
   type HttpAnswer,
   type MonitoringRoute,
@@ -101,6 +103,8 @@ export class Monitoring {
 
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
     if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(router)) : this.notAllowed('GET');
+    if (pathname === '/metrics')
+      return method === 'GET' ? { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: router.metrics() + this.metrics() } : this.notAllowed('GET');
     if (pathname.startsWith('/api/routes/document/')) return method === 'GET' ? this.document(pathname) : this.notAllowed('GET');
     if (pathname === '/api/routes/migrate') return method === 'POST' ? this.admin(request, (body) => this.migrate(body)) : this.notAllowed('POST');
 
@@ -148,6 +152,18 @@ export class Monitoring {
       documents: { loaded: instance?.documents.size ?? 0, connections: instance?.getConnectionsCount() ?? 0 },
       routing: { ...this.smartRoute.counters },
     };
+  }
+
+  /** SmartRoute's own families, after ring-core's. */
+  private metrics(): string {
+    const node = this.config.nodeId;
+    const { counters, hocuspocus } = this.smartRoute;
+    const events = Object.entries(counters).map(([event, value]): [Record<string, string>, number] => [{ node, event }, value]);
+    return renderMetrics([
+      { name: 'ringroute_hocuspocus_events_total', help: 'Document admissions, refusals and handovers.', type: 'counter', samples: events },
+      { name: 'ringroute_hocuspocus_documents', help: 'Documents loaded on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.documents.size ?? 0]] },
+      { name: 'ringroute_hocuspocus_connections', help: 'Open connections on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.getConnectionsCount() ?? 0]] },
+    ]);
   }
 
   private document(pathname: string): HttpAnswer {
