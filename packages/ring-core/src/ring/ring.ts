@@ -81,41 +81,45 @@ class HashRing implements Ring {
       if (first >= 0 && this.routable[first] === 1) return this.nodes[first];
     }
     const picked: RingNode[] = [];
-    this.collect(key, 1, picked, undefined);
-    return picked[0];
+    return this.collect(key, 1, picked, undefined) === 0 ? undefined : picked[0];
   }
 
   owners(key: string, n: number): RingNode[] {
-    const picked: RingNode[] = [];
-    if (n > 0) this.collect(key, n, picked, undefined);
+    if (!(n > 0)) return [];
+    // Sized up front: growing an empty array on the first push costs more than the whole walk.
+    const picked = new Array<RingNode>(Math.min(n, this.nodes.length));
+    const count = this.collect(key, n, picked, undefined);
+    if (count < picked.length) picked.length = count; // setting length is a slow path: only to trim
     return picked;
   }
 
   *candidates(key: string): IterableIterator<RingNode> {
-    const picked: RingNode[] = [];
+    const picked = new Array<RingNode>(this.nodes.length);
     const later: RingNode[] = [];
-    this.collect(key, this.nodes.length, picked, later);
+    const count = this.collect(key, this.nodes.length, picked, later);
+    if (count < picked.length) picked.length = count;
     yield* picked;
     yield* later;
   }
 
   /**
-   * The fallback chain: the pin, then the routing function's choice, then the placement's
-   * walk, then members without any share. Routable ones go to `picked` (stopping at `limit`), the others to
-   * `later` when given. Written as plain loops over a cursor: this is the hot path of owners().
+   * The fallback chain: the pin, then the routing function's choice, then the placement's walk, then
+   * members without any share. Routable nodes fill `picked` from index 0 (stopping at `limit`; the count is
+   * returned), the others go to `later` when given. Plain loops over a cursor: this is the hot path of owners().
    */
-  private collect(key: string, limit: number, picked: RingNode[], later: RingNode[] | undefined): void {
+  private collect(key: string, limit: number, picked: RingNode[], later: RingNode[] | undefined): number {
+    let count = 0;
     let pinned = -1;
     let routed = -1;
     if (this.hasOverrides) {
       const pin = this.pins[key];
       pinned = pin === undefined ? -1 : (this.index.get(pin) ?? -1);
-      if (pinned >= 0 && this.take(pinned, limit, picked, later)) return;
+      if (pinned >= 0 && (count = this.file(pinned, picked, count, later)) >= limit) return count;
       if (this.route) {
         const chosen = this.route(key, this.nodes);
         routed = chosen == null ? -1 : (this.index.get(typeof chosen === 'string' ? chosen : chosen.id) ?? -1);
         if (routed === pinned) routed = -1;
-        else if (routed >= 0 && this.take(routed, limit, picked, later)) return;
+        else if (routed >= 0 && (count = this.file(routed, picked, count, later)) >= limit) return count;
       }
     }
     // Walk dedup by generation stamps rather than a fresh Set per lookup (taken after the routing function,
@@ -129,23 +133,24 @@ class HashRing implements Ring {
       if (seen[i] === mark) continue;
       seen[i] = mark;
       met++;
-      if (i !== pinned && i !== routed && this.take(i, limit, picked, later)) return;
+      if (i !== pinned && i !== routed && (count = this.file(i, picked, count, later)) >= limit) return count;
     }
     // Members without any placement share (weight 0, or too small for a Maglev slot) close the chain.
     for (let i = 0; i < this.nodes.length; i++) {
       if (seen[i] === mark || i === pinned || i === routed) continue;
-      if ((later !== undefined || this.routable[i] === 1) && this.take(i, limit, picked, later)) return;
+      if ((later !== undefined || this.routable[i] === 1) && (count = this.file(i, picked, count, later)) >= limit) return count;
     }
+    return count;
   }
 
-  /** Files a node under picked (routable) or later; true once `limit` routable nodes are picked. */
-  private take(i: number, limit: number, picked: RingNode[], later: RingNode[] | undefined): boolean {
+  /** Files node i: a routable one at picked[count] (returns count + 1), any other onto `later`. */
+  private file(i: number, picked: RingNode[], count: number, later: RingNode[] | undefined): number {
     if (this.routable[i] === 1) {
-      picked.push(this.nodes[i]!);
-      return picked.length >= limit;
+      picked[count] = this.nodes[i]!;
+      return count + 1;
     }
     later?.push(this.nodes[i]!);
-    return false;
+    return count;
   }
 
   private nextMark(): number {
