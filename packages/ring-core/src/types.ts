@@ -83,7 +83,10 @@ export interface Ring {
   owners(key: string, n: number): RingNode[];
   /** The fallback chain: every node once, routable ones first, each group in ring order. */
   candidates(key: string): IterableIterator<RingNode>;
-  /** The arcs of the keyspace whose keys the node owns by placement (ignores status and pins). */
+  /**
+   * The arcs of the keyspace whose keys the node owns by placement (ignores status and pins). Empty for
+   * 'rendezvous', where ownership is decided per key rather than by arcs.
+   */
   ranges(nodeId: string): OwnershipRange[];
   /** The ring position of a key under this ring's hash. */
   position(key: string): number;
