@@ -1,4 +1,5 @@
 import { checkOneOf, checkString, fail } from '../errors.js';
+import { queryParam } from './query.js';
 
 export type IncomingHttpHeaders = Record<string, string | string[] | undefined>;
 
@@ -74,7 +75,7 @@ export function compileKey<Req extends object = RequestView>(source: unknown, op
   const view = (request: Req) => request as unknown as RequestView;
   switch (place) {
     case 'query':
-      return Object.assign((r: Req) => first(field(view(r).query, name)), { describe: `query parameter "${name}"` });
+      return Object.assign((r: Req) => first(queryParam(view(r).originalUrl ?? view(r).url, name)), { describe: `query parameter "${name}"` });
     case 'params':
       return Object.assign((r: Req) => first(field(view(r).params, name)), { describe: `path parameter "${name}"` });
     case 'header': {
