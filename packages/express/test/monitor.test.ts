@@ -6,13 +6,27 @@ import { MEMORY } from './helpers/memberships.js';
 describe.each(EXPRESS_VERSIONS)('$name: monitoring routes', ({ express }) => {
   let cluster: Cluster;
   let prefixed: Cluster;
+  let mounted: Cluster;
   beforeAll(async () => {
     cluster = await startCluster({ express, ids: ['node-a', 'node-b', 'node-c'], membership: MEMORY.cluster().create });
     prefixed = await startCluster({ express, ids: ['node-a'], membership: MEMORY.cluster().create, options: { prefix: '/_ring' } });
+    mounted = await startCluster({
+      express,
+      ids: ['node-a'],
+      membership: MEMORY.cluster().create,
+      app: (factory, id, rr) => {
+        const app = factory();
+        app.use('/ops', rr.monitor()); // Express strips the mount path: the routes answer under /ops
+        app.use(rr);
+        app.use((_req, res) => res.json({ node: id }));
+        return app;
+      },
+    });
   });
   afterAll(async () => {
     await cluster.stop();
     await prefixed.stop();
+    await mounted.stop();
   });
 
   it('GET /route?key= names the owner, the candidates and the epoch', async () => {
@@ -58,5 +72,12 @@ describe.each(EXPRESS_VERSIONS)('$name: monitoring routes', ({ express }) => {
     expect((await fetch(`${url}/_ring/health`)).status).toBe(200);
     const unprefixed = await fetch(`${url}/health`);
     expect(unprefixed.status).toBe(400); // an ordinary keyed route of the app now: no key
+  });
+
+  it('answers under the path it is mounted on', async () => {
+    const { url } = mounted.nodes[0]!;
+    expect(await (await fetch(`${url}/ops/health`)).json()).toEqual({ status: 'ok', self: 'node-a' });
+    expect((await fetch(`${url}/ops/metrics`)).status).toBe(200);
+    expect((await fetch(`${url}/health`)).status).toBe(400);
   });
 });
