@@ -95,7 +95,7 @@ describe.each(EXPRESS_VERSIONS)('$name: lifecycle, events, logging and proxy err
   });
 });
 
-describe.each(EXPRESS_VERSIONS)('$name: a static node list and body parsers', ({ express }) => {
+describe.each(EXPRESS_VERSIONS)('$name: a static node list, a hung owner and body parsers', ({ express }) => {
   let rr: RingRouteMiddleware;
   let url: string;
   let other: { server: import('node:http').Server; url: string };
@@ -105,7 +105,14 @@ describe.each(EXPRESS_VERSIONS)('$name: a static node list and body parsers', ({
     other = await listen();
     servers.push(self.server, other.server);
     url = self.url;
-    rr = ringRoute({ nodes: [{ id: 'self', url }, { id: 'other', url: other.url }], self: 'self', key: 'query:key', misroute: 'proxy' });
+    // `other` listens but never answers: a hung owner.
+    rr = ringRoute({
+      nodes: [{ id: 'self', url }, { id: 'other', url: other.url }],
+      self: 'self',
+      key: 'query:key',
+      misroute: 'proxy',
+      proxyTimeouts: { response: 300 },
+    });
     self.server.on('request', parsedApp(express, rr));
     await rr.ready();
   });
@@ -119,6 +126,13 @@ describe.each(EXPRESS_VERSIONS)('$name: a static node list and body parsers', ({
     const res = await fetch(`${url}/items?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ body: { a: 1 } });
+  });
+
+  it('answers 503 + Retry-After when the owner accepts but does not answer within proxyTimeouts.response', async () => {
+    const res = await fetch(`${url}/items?key=${keyOwnedBy(rr, 'other')}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toMatchObject({ reason: 'proxy-failed', tried: ['other'] });
   });
 
   it('says why when a body parser consumed a body it should proxy (mount ringRoute first), and keeps serving', async () => {
