@@ -2,6 +2,7 @@ import './types.js';
 
 export { ringRoute, type RingRouteMiddleware, type RingRouteOptions } from './middleware.js';
 export type { RingRouteLogger } from './types.js';
+export type { ProxyTimeouts } from './proxy/forwarder.js';
 export type {
   DecisionEvent,
   HttpAnswer,

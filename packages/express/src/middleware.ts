@@ -1,4 +1,4 @@
-import { checkNumber, fail, type Membership, type Ring } from '@ringroute/ring-core';
+import { fail, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
   createRouter,
@@ -12,7 +12,7 @@ import {
 } from '@ringroute/ring-core/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { monitoringHandler } from './monitor/index.js';
-import { Forwarder, hasBody } from './proxy/forwarder.js';
+import { Forwarder, hasBody, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
 import { send } from './send.js';
 import type { RingRouteLogger } from './types.js';
 
@@ -20,7 +20,7 @@ export interface RingRouteOptions extends RouterOptions<Request> {
   /** Where to log (pino, console, ...). Default: silent. */
   logger?: RingRouteLogger;
   /** Proxy mode: ms to connect to an owner (default 2000) and to wait for its headers or next body chunk (default 30000). */
-  proxyTimeouts?: { connect?: number; response?: number };
+  proxyTimeouts?: ProxyTimeouts;
 }
 
 /** What `ringRoute(options)` returns: the middleware, plus the cluster it routes on. */
@@ -52,15 +52,8 @@ const SILENT: RingRouteLogger = { debug() {}, warn() {}, error() {} };
 export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
   const router = createRouter<Request>(options);
   const logger = checkLogger(options.logger);
-  const timeouts = options.proxyTimeouts ?? {};
-  if (timeouts === null || typeof timeouts !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
-  const forwarder =
-    router.options.misroute === 'proxy'
-      ? new Forwarder({
-          connectTimeout: timeouts.connect === undefined ? 2000 : checkNumber('proxyTimeouts.connect', timeouts.connect, { min: 1, integer: true }),
-          timeout: timeouts.response === undefined ? 30_000 : checkNumber('proxyTimeouts.response', timeouts.response, { min: 1, integer: true }),
-        })
-      : undefined;
+  const timeouts = resolveProxyTimeouts(options.proxyTimeouts);
+  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(timeouts) : undefined;
 
   // The membership starts in the background; a failure is logged here and rejects ready().
   const started = router.start();

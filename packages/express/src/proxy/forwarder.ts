@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { checkNumber, fail } from '@ringroute/ring-core';
 import { Agent } from 'undici';
 
 /** Connection-level headers (RFC 9110 §7.6.1) are never forwarded in either direction. */
@@ -18,11 +19,20 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-export interface ForwarderOptions {
-  /** ms to open a connection to the owner before trying the next candidate. */
-  connectTimeout: number;
-  /** ms to wait for the owner's response headers, and between body chunks. */
-  timeout: number;
+export interface ProxyTimeouts {
+  /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
+  connect?: number;
+  /** ms to wait for the owner's response headers, and between body chunks. Default 30000. */
+  response?: number;
+}
+
+/** Validates the `proxyTimeouts` option (errors name it) and fills in the defaults. */
+export function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
+  if (value === undefined) return { connect: 2000, response: 30_000 };
+  if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
+  const ms = (name: keyof ProxyTimeouts, fallback: number) =>
+    value[name] === undefined ? fallback : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
+  return { connect: ms('connect', 2000), response: ms('response', 30_000) };
 }
 
 /** How one forwarding attempt ended: `error` = nothing reached the client, so it can still be answered. */
@@ -36,12 +46,8 @@ export type ForwardResult = { sent: true } | { sent: false; error: Error };
 export class Forwarder {
   private readonly agent: Agent;
 
-  constructor(options: ForwarderOptions) {
-    this.agent = new Agent({
-      connectTimeout: options.connectTimeout,
-      headersTimeout: options.timeout,
-      bodyTimeout: options.timeout,
-    });
+  constructor(timeouts: Required<ProxyTimeouts>) {
+    this.agent = new Agent({ connectTimeout: timeouts.connect, headersTimeout: timeouts.response, bodyTimeout: timeouts.response });
   }
 
   async forward(
