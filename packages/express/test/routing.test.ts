@@ -63,6 +63,24 @@ describe.each(EXPRESS_VERSIONS)('$name', ({ express }) => {
       expect(headers.forwarded).toMatch(/^for=127\.0\.0\.1;proto=http;host="127\.0\.0\.1:\d+"$/);
     });
 
+    it('does not forward hop-by-hop headers, including those the Connection header names', async () => {
+      const key = proxy.keyOwnedBy('node-b');
+      const headers = await new Promise<Record<string, string>>((resolve, reject) => {
+        const req = httpRequest(`${proxy.node('node-c').url}/items?key=${key}`, {
+          headers: { connection: 'keep-alive, x-hop-secret', 'x-hop-secret': 'for the first hop only', 'x-end': 'kept', te: 'trailers' },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(JSON.parse(text).headers));
+        });
+        req.on('error', reject).end();
+      });
+      expect(headers['x-end']).toBe('kept');
+      expect(headers['x-hop-secret']).toBeUndefined();
+      expect(headers.te).toBeUndefined();
+      expect(headers['x-ringroute-hops']).toBe('1');
+    });
+
     it('proxies a streamed POST body both ways: each echoed chunk arrives before the next is sent', async () => {
       const key = proxy.keyOwnedBy('node-c');
       const chunks = Array.from({ length: 5 }, (_, i) => `chunk-${i}-${'x'.repeat(2048)}|`);

@@ -56,11 +56,7 @@ export class Forwarder {
     target: { origin: string; path: string },
     extraHeaders: Record<string, string>,
   ): Promise<ForwardResult> {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-    }
-    Object.assign(headers, extraHeaders);
+    const headers = Object.assign(endToEnd(req.headers), extraHeaders);
     const body = hasBody(req) ? new LazyBody(req) : undefined;
     let responded = false;
     try {
@@ -68,11 +64,7 @@ export class Forwarder {
         { origin: target.origin, path: target.path, method: req.method as 'GET', headers, body },
         ({ statusCode, headers: upstream }) => {
           responded = true;
-          const out: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(upstream)) {
-            if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-          }
-          res.writeHead(statusCode, out);
+          res.writeHead(statusCode, endToEnd(upstream));
           return res;
         },
       );
@@ -91,6 +83,17 @@ export class Forwarder {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** The end-to-end headers of a message: without the hop-by-hop ones, including those its Connection header names. */
+function endToEnd(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const connection = headers.connection;
+  const named = typeof connection === 'string' ? connection.toLowerCase().split(',').map((t) => t.trim()) : [];
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
+  }
+  return out;
 }
 
 export function hasBody(req: IncomingMessage): boolean {
