@@ -1,12 +1,11 @@
 import { HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { checkString, fail, type Ring } from '@ringroute/ring-core';
-import { Emitter } from './events.js';
+import { checkString, fail, TypedEmitter, type PayloadListeners, type Ring } from '@ringroute/ring-core';
 import { resolveClientOptions, type ResolvedClientOptions, type SmartClientOptions } from './options.js';
 import { RingSource } from './ring-source.js';
 import { ownerTarget, toWebSocketUrl, type Backoff, type NodeTarget } from './routing.js';
 import { SmartProvider, type OpenOptions, type SmartProviderHost } from './smart-provider.js';
 
-export interface SmartClientEvents extends Record<string, unknown> {
+export interface SmartClientEvents {
   /** A newer ring was fetched; open documents whose owner changed move to it. */
   ring: { ring: Ring; previous: Ring | undefined };
   /** No node answered the ring request; the client keeps its last ring (or follows hints from a seed node). */
@@ -29,7 +28,7 @@ const DISCONNECT_REFRESH_INTERVAL = 1000;
  * fetched from any node, connects there first, keeps one socket per node for all the documents it owns, and
  * moves a document's provider to the owner's socket when a node answers with a redirect hint.
  */
-export class SmartClient extends Emitter<SmartClientEvents> implements SmartProviderHost {
+export class SmartClient extends TypedEmitter<PayloadListeners<SmartClientEvents>> implements SmartProviderHost {
   private readonly options: ResolvedClientOptions;
   private readonly rings: RingSource;
   private readonly pool = new Map<string, NodeSocket>();

@@ -3,10 +3,9 @@ import {
   type CompleteHocuspocusProviderConfiguration,
   type HocuspocusProviderWebsocket,
 } from '@hocuspocus/provider';
-import type { Ring } from '@ringroute/ring-core';
+import { TypedEmitter, type PayloadListeners, type Ring } from '@ringroute/ring-core';
 import type * as Y from 'yjs';
 import { MISROUTED_REASON, parseRedirectHint, UNAVAILABLE_REASON, type RedirectHint } from '../hint/index.js';
-import { Emitter } from './events.js';
 import { decideMove, ownerTarget, type Backoff, type NodeTarget } from './routing.js';
 
 /** Provider options of `client.open()`: everything but what the client decides (name and socket). */
@@ -52,7 +51,7 @@ export class SmartRouteError extends Error {
   }
 }
 
-export interface SmartProviderEvents extends Record<string, unknown> {
+export interface SmartProviderEvents {
   move: MoveEvent;
   synced: { documentName: string; nodeId: string | undefined };
   error: SmartRouteError;
@@ -75,7 +74,7 @@ const isRefusal = (reason: unknown) => reason === MISROUTED_REASON || reason ===
  * One open document: a HocuspocusProvider that the client moves between per-node sockets. Moving keeps the
  * provider and its Y.Doc, so edits made before or during a move are sent by the sync handshake on the new node.
  */
-export class SmartProvider extends Emitter<SmartProviderEvents> {
+export class SmartProvider extends TypedEmitter<PayloadListeners<SmartProviderEvents>> {
   /** The underlying provider: bind editors to it as usual. */
   readonly provider: HocuspocusProvider;
   private current: NodeTarget;

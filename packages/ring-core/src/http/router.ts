@@ -1,3 +1,4 @@
+import { TypedEmitter } from '../events/emitter.js';
 import { StaticMembership } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
 import { isRoutable } from '../ring/nodes.js';
@@ -107,21 +108,18 @@ const SHARE_SAMPLE = 4096;
  * decision for each request, builds every answer (redirect, 421, 508, 503, 400, 414), plans proxying, counts,
  * emits events, and serves the monitoring and admin routes.
  */
-export class RingRouter<Req extends object = RequestView> {
+export class RingRouter<Req extends object = RequestView> extends TypedEmitter<RouterEvents> {
   readonly options: ResolvedRouterOptions<Req>;
   readonly membership: Membership;
   /** true when the router built the membership (from `nodes`); it is then always stopped on close. */
   readonly ownsMembership: boolean;
   readonly counters: DecisionCounters;
   readonly monitoringRoutes: readonly MonitoringRoute[];
-  private readonly listeners: { [E in keyof RouterEvents]: Set<RouterEvents[E]> } = {
-    decision: new Set(),
-    'proxy-error': new Set(),
-  };
   private shares: { ring: Ring; share: Map<string, number> } | undefined;
   private started: Promise<void> | undefined;
 
   constructor(options: RouterOptions<Req>) {
+    super();
     this.options = resolveRouterOptions(options);
     this.ownsMembership = this.options.membership === undefined;
     this.membership =
@@ -158,16 +156,6 @@ export class RingRouter<Req extends object = RequestView> {
     if (this.ownsMembership || this.options.leaveOnClose) await this.membership.stop();
   }
 
-  on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this {
-    this.listeners[event].add(listener);
-    return this;
-  }
-
-  off<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this {
-    this.listeners[event].delete(listener);
-    return this;
-  }
-
   /** Routes one request. `key` overrides the configured extractor (per-route keys). */
   route(request: Req, key: KeyExtractor<Req> = this.options.key): RouteOutcome {
     const view = request as unknown as RequestView;
@@ -194,18 +182,18 @@ export class RingRouter<Req extends object = RequestView> {
     switch (decision.action) {
       case 'local':
         this.counters.local++;
-        if (this.listeners.decision.size > 0) this.emitDecision(view, route, undefined);
+        this.emitDecision(view, route, undefined);
         return { route };
       case 'proxy':
         this.counters.proxy++;
-        if (this.listeners.decision.size > 0) this.emitDecision(view, route, undefined);
+        this.emitDecision(view, route, undefined);
         return { route };
       case 'redirect': {
         this.counters.redirect++;
         const owner = decision.owner!;
         const location = redirectLocation(owner.url!, url, hops + 1, decision.epoch);
         const answer = jsonAnswer(this.options.redirectStatus, { redirect: location, owner: owner.id, epoch: decision.epoch }, { location });
-        if (this.listeners.decision.size > 0) this.emitDecision(view, route, answer.status);
+        this.emitDecision(view, route, answer.status);
         return { route, answer };
       }
       case 'refuse':
@@ -259,7 +247,7 @@ export class RingRouter<Req extends object = RequestView> {
       epoch: route.epoch,
     };
     this.countError('proxy-failed');
-    for (const listener of this.listeners['proxy-error']) this.safely(() => listener(info));
+    this.emit('proxy-error', info);
     const fallback = this.unavailable('proxy-failed', `owner ${JSON.stringify(route.owner?.id)} could not be reached`, { tried });
     const shaped = this.options.onProxyError?.(info);
     if (!shaped) return fallback;
@@ -350,7 +338,7 @@ export class RingRouter<Req extends object = RequestView> {
         this.counters.refuse++;
         const message = decision.reason === 'no-url' ? `node ${JSON.stringify(owner!.id)} owns this key but has no URL` : `node ${JSON.stringify(owner!.id)} owns this key`;
         const answer = errorAnswer(421, 'Misdirected Request', decision.reason, message, { owner, epoch });
-        if (this.listeners.decision.size > 0) this.emitDecision(view, route, 421);
+        this.emitDecision(view, route, 421);
         return { route, answer };
       }
     }
@@ -362,7 +350,7 @@ export class RingRouter<Req extends object = RequestView> {
 
   private fail(view: RequestView, route: RequestRoute | undefined, reason: ErrorReason, answer: HttpAnswer): RouteOutcome {
     this.countError(reason);
-    if (this.listeners.decision.size > 0) {
+    if (this.listenerCount('decision') > 0) {
       const event: DecisionEvent = {
         key: route?.key,
         action: 'error',
@@ -374,7 +362,7 @@ export class RingRouter<Req extends object = RequestView> {
         method: view.method,
         url: view.originalUrl ?? view.url,
       };
-      for (const listener of this.listeners.decision) this.safely(() => listener(event));
+      this.emit('decision', event);
     }
     return { route, answer };
   }
@@ -384,7 +372,9 @@ export class RingRouter<Req extends object = RequestView> {
     this.counters.errorsByReason[reason]++;
   }
 
+  /** Builds the event only when someone listens: this runs for every request. */
   private emitDecision(view: RequestView, route: RequestRoute, status: number | undefined): void {
+    if (this.listenerCount('decision') === 0) return;
     const event: DecisionEvent = {
       key: route.key,
       action: route.decision.action,
@@ -396,17 +386,11 @@ export class RingRouter<Req extends object = RequestView> {
       method: view.method,
       url: view.originalUrl ?? view.url,
     };
-    for (const listener of this.listeners.decision) this.safely(() => listener(event));
+    this.emit('decision', event);
   }
 
-  /** A throwing listener must not break request handling. */
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch {
-      // Listeners are observers; their failures are theirs.
-    }
-  }
+  /** Listeners are observers: their failures are theirs and never break request handling. */
+  protected override onListenerError(): void {}
 
   private sharesOf(ring: Ring): Map<string, number> {
     if (this.shares?.ring === ring) return this.shares.share;

@@ -1,17 +1,16 @@
 import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import { TypedEmitter } from '../events/emitter.js';
 import { HASH_NAMES } from '../hash/index.js';
 import { createRing } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
 import { STRATEGIES } from '../strategy/index.js';
 import type { NodeSpec, Ring, StrategyName } from '../types.js';
 import type { BackendHooks, BusMessage, ClusterChange, ClusterState, MembershipBackend } from './backend.js';
-import { MembershipEmitter } from './emitter.js';
-import { emitRingEvents } from './events.js';
 import {
   DROP_REASONS,
   type DropReason,
+  type LeaveReason,
   type Membership,
-  type MembershipEvent,
   type MembershipEvents,
   type MembershipStats,
   type RingParams,
@@ -35,9 +34,8 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
  * sequence number; every change is a compare-and-set on that snapshot plus an ordered delta, so all members apply
  * the same changes in the same order and converge on the same checksum. Gaps trigger a reload of the snapshot.
  */
-export class SharedMembership implements Membership {
+export class SharedMembership extends TypedEmitter<MembershipEvents> implements Membership {
   readonly self: NodeSpec | undefined;
-  private readonly events: MembershipEmitter;
   private readonly params: RingParams;
   private readonly syncInterval: number;
   private readonly failureTimeout: number | undefined;
@@ -80,14 +78,11 @@ export class SharedMembership implements Membership {
     private readonly backend: MembershipBackend,
     options: SharedMembershipOptions,
   ) {
+    super();
     this.self = options.self === undefined ? undefined : toSpec(resolveNode(options.self, 'self'));
     this.params = checkRingParams(options);
     this.syncInterval = options.syncInterval;
     this.failureTimeout = options.failureTimeout;
-    this.events = new MembershipEmitter((error, event) => {
-      this.counters.listenerErrors++;
-      console.error(`[ringroute] a '${event}' listener threw:`, error);
-    });
   }
 
   get ring(): Ring {
@@ -103,14 +98,10 @@ export class SharedMembership implements Membership {
     return this.isDegraded;
   }
 
-  on<E extends MembershipEvent>(event: E, listener: MembershipEvents[E]): this {
-    this.events.on(event, listener);
-    return this;
-  }
-
-  off<E extends MembershipEvent>(event: E, listener: MembershipEvents[E]): this {
-    this.events.off(event, listener);
-    return this;
+  /** Counted in `stats().listenerErrors` and logged: a listener never breaks membership processing. */
+  protected override onListenerError(error: unknown, event: keyof MembershipEvents): void {
+    this.counters.listenerErrors++;
+    super.onListenerError(error, event);
   }
 
   start(): Promise<void> {
@@ -226,7 +217,7 @@ export class SharedMembership implements Membership {
       else if (message.kind === 'heartbeat') this.onHeartbeat(message.node, message.seq);
       else if (this.phase === 'running') {
         this.counters.messages++;
-        this.events.emit('message', { type: message.type, data: message.data, from: message.from });
+        this.emit('message', { type: message.type, data: message.data, from: message.from });
       }
     },
     dropped: (reason, detail) => {
@@ -237,7 +228,7 @@ export class SharedMembership implements Membership {
       if (this.isDegraded) return;
       this.isDegraded = true;
       this.counters.outages++;
-      this.events.emit('degraded', error);
+      this.emit('degraded', error);
     },
     recovered: () => {
       if (!this.isDegraded) return;
@@ -246,7 +237,7 @@ export class SharedMembership implements Membership {
       this.graceUntil = clock() + (this.failureTimeout ?? 0);
       this.requestResync()
         .then(() => {
-          if (!this.isDegraded) this.events.emit('recovered');
+          if (!this.isDegraded) this.emit('recovered');
           this.heal();
         })
         .catch(() => {});
@@ -279,7 +270,7 @@ export class SharedMembership implements Membership {
 
   private drop(reason: DropReason, detail: string): void {
     this.dropped[reason]++;
-    this.events.emit('dropped', reason, detail);
+    this.emit('dropped', reason, detail);
   }
 
   private onHeartbeat(node: string, seq: number): void {
@@ -306,9 +297,20 @@ export class SharedMembership implements Membership {
     if (selfRemoved || change.update?.some((u) => u.id === this.self?.id)) this.heal();
   }
 
-  private publishRing(next: Ring, previous: Ring | undefined, reason: Parameters<MembershipEvents['left']>[1]): void {
+  /** Emits 'ring' and then one 'joined' / 'left' / 'status' per node that differs between the two snapshots. */
+  private publishRing(next: Ring, previous: Ring | undefined, reason: LeaveReason): void {
     this.current = next;
-    emitRingEvents(this.events, next, previous, reason);
+    this.emit('ring', next, previous);
+    if (!previous) {
+      for (const node of next.nodes) this.emit('joined', node);
+      return;
+    }
+    for (const node of next.nodes) {
+      const before = previous.node(node.id);
+      if (!before) this.emit('joined', node);
+      else if (before.status !== node.status) this.emit('status', node, before.status, node.status);
+    }
+    for (const node of previous.nodes) if (!next.node(node.id)) this.emit('left', node, reason);
   }
 
   /** Reloads the snapshot; concurrent requests share one reload, and a request during a reload queues one more. */
