@@ -30,7 +30,11 @@ export function murmur3(key: string, seed = 0): number {
       k = Math.imul(k, 0x1b873593);
       h ^= k;
   }
-  h ^= len;
+  return fmix32(h ^ len);
+}
+
+/** MurmurHash3's 32-bit finaliser: a fast bijective mix with full avalanche. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,16 +1,6 @@
 import type { OwnershipRange } from '../types.js';
-import { murmur3 } from '../hash/murmur3.js';
+import { fmix32, murmur3 } from '../hash/murmur3.js';
 import { checkNodeCount, type Placement, type PlacementBuilder } from './placement.js';
-
-/** murmur3's 32-bit finaliser: a fast bijective mix with full avalanche. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Weighted rendezvous (highest random weight) hashing, logarithmic method (Schindelhauer & Schomaker):

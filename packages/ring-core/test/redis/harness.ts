@@ -2,16 +2,44 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/redis-member.ts', import.meta.url));
 
 /** A unique cluster name per test, so tests never see each other's members. */
-export const uniqueCluster = (name: string) => `test-${name}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+const uniqueCluster = (name: string) => `test-${name}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * A describe block's Redis: the shared server, checked before the tests (it must be there), and unique cluster
+ * names whose keys are deleted after them.
+ */
+export function testRedis(): { readonly client: Redis; cluster(name: string): string } {
+  let client: Redis | undefined;
+  const clusters: string[] = [];
+  beforeAll(async () => {
+    client = await requireRedis();
+  });
+  afterAll(async () => {
+    if (!client) return;
+    if (clusters.length) await client.del(...clusters.map((c) => `ringroute:${c}`));
+    client.disconnect();
+  });
+  return {
+    get client() {
+      return client!;
+    },
+    cluster(name) {
+      const c = uniqueCluster(name);
+      clusters.push(c);
+      return c;
+    },
+  };
+}
 
 /** Fails loudly when the Redis the tests need is missing. */
-export async function requireRedis(url = REDIS_URL): Promise<Redis> {
+async function requireRedis(url = REDIS_URL): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
   redis.on('error', () => {}); // the failure surfaces below, with the URL
   try {

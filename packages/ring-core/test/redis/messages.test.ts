@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterMessage, DropReason, Membership } from '@ringroute/ring-core';
 import { RedisMembership, type RedisMembershipOptions } from '@ringroute/ring-core/redis';
-import { REDIS_URL, requireRedis, uniqueCluster } from './harness.js';
+import { REDIS_URL, testRedis } from './harness.js';
 
 const SECRET = 'messages-test-secret';
 const sign = (body: string, secret = SECRET) => createHmac('sha256', secret).update(body).digest('hex');
@@ -18,29 +18,17 @@ async function until(members: Membership[], predicate: (m: Membership) => boolea
 }
 
 describe('RedisMembership messages', () => {
-  let redis: Redis;
+  const redis = testRedis();
+  const { cluster } = redis;
   const started: Membership[] = [];
-  const clusters: string[] = [];
   const member = (options: Partial<RedisMembershipOptions> & { cluster: string }) => {
     const m = new RedisMembership({ redis: REDIS_URL, syncInterval: 100, ...options });
     started.push(m);
     return m;
   };
-  const cluster = (name: string) => {
-    const c = uniqueCluster(name);
-    clusters.push(c);
-    return c;
-  };
 
-  beforeAll(async () => {
-    redis = await requireRedis();
-  });
   afterEach(async () => {
     await Promise.all(started.splice(0).map((m) => m.stop()));
-  });
-  afterAll(async () => {
-    if (clusters.length) await redis.del(...clusters.map((c) => `ringroute:${c}`));
-    redis.disconnect();
   });
 
   it('spoofed, unsigned, malformed, wrong-schema, oversized and other-cluster messages are dropped and counted, never applied', async () => {
@@ -67,7 +55,7 @@ describe('RedisMembership messages', () => {
       ['oversized', envelope({ ...evil, change: { add: [{ id: 'x', meta: { pad: 'x'.repeat(5000) } }] } }, SECRET)],
       ['invalid-change', envelope({ ...evil, change: { add: [{ id: 'a' }] } }, SECRET)],
     ];
-    for (const [, message] of raw) await redis.publish(channel, message);
+    for (const [, message] of raw) await redis.client.publish(channel, message);
     await until([a], (m) => Object.values(m.stats().dropped).reduce((x, y) => x + y, 0) >= raw.length);
 
     expect(seen).toEqual(raw.map(([reason]) => reason));
@@ -87,18 +75,18 @@ describe('RedisMembership messages', () => {
     await Promise.all([a.start(), b.start()]);
     await until([a, b], (m) => m.ring.nodes.length === 2);
     const { channel, key } = a as RedisMembership;
-    const seq = Number(await redis.hget(key, 'seq'));
+    const seq = Number(await redis.client.hget(key, 'seq'));
 
     // A validly signed change at an already applied seq (a replay, or a reordered duplicate).
     const stale = { v: 1, cluster: name, kind: 'change', sender: 'replayer', seq, change: { add: [{ id: 'ghost' }] } };
-    await redis.publish(channel, envelope(stale, SECRET));
+    await redis.client.publish(channel, envelope(stale, SECRET));
     await until([a, b], (m) => m.stats().stale >= 1);
     expect(a.ring.node('ghost')).toBeUndefined();
 
     // The next change lands in the snapshot, but its message never reaches anyone.
     const nodes = a.ring.nodes.map(({ id, url, weight, status }) => ({ id, url, weight, status }));
     const state = { v: 1, cluster: name, seq: seq + 1, nodes: [...nodes, { id: 'ghost' }], pins: {}, members: ['a', 'b'] };
-    await redis.hset(key, 'seq', String(seq + 1), 'state', envelope(state, SECRET));
+    await redis.client.hset(key, 'seq', String(seq + 1), 'state', envelope(state, SECRET));
     await until([a, b], (m) => m.ring.node('ghost') !== undefined);
     expect(a.ring.checksum).toBe(b.ring.checksum);
     expect(a.stats().resyncs).toBeGreaterThan(1);
@@ -110,7 +98,7 @@ describe('RedisMembership messages', () => {
     await a.start();
     const key = (a as RedisMembership).key;
     const state = JSON.stringify({ v: 1, cluster: name, seq: 99, nodes: [{ id: 'intruder' }], pins: {}, members: [] });
-    await redis.hset(key, 'seq', '99', 'state', envelope(JSON.parse(state), 'wrong-secret'));
+    await redis.client.hset(key, 'seq', '99', 'state', envelope(JSON.parse(state), 'wrong-secret'));
     await until([a], (m) => m.stats().dropped.signature > 0);
     expect(a.ring.node('intruder')).toBeUndefined();
     expect(a.ring.node('a')).toBeDefined();

@@ -1,35 +1,21 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChildMember, converged, freePort, REDIS_URL, requireRedis, SpawnedRedis, uniqueCluster } from './harness.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildMember, converged, freePort, REDIS_URL, SpawnedRedis, testRedis } from './harness.js';
 
 const timing = { syncInterval: 100, failureTimeout: 400 };
 const ids = (ring: { nodes?: string[] }) => (ring.nodes ?? []).map((n) => n.split(':')[0]);
 const keys = Array.from({ length: 50 }, (_, i) => `doc-${i}`);
 
 describe('RedisMembership across processes', () => {
-  let redis: Redis;
+  const { cluster } = testRedis();
   const members: ChildMember[] = [];
-  const clusters: string[] = [];
   const member = (id: string, options: Record<string, unknown>) => {
     const child = new ChildMember(id, options);
     members.push(child);
     return child;
   };
-  const cluster = (name: string) => {
-    const c = uniqueCluster(name);
-    clusters.push(c);
-    return c;
-  };
 
-  beforeAll(async () => {
-    redis = await requireRedis();
-  });
   afterEach(async () => {
     await Promise.all(members.splice(0).map((m) => m.kill()));
-  });
-  afterAll(async () => {
-    if (clusters.length) await redis.del(...clusters.map((c) => `ringroute:${c}`));
-    redis.disconnect();
   });
 
   it('members in separate processes converge on the same checksum; a late joiner gets the full ring', async () => {
