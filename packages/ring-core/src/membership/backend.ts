@@ -22,7 +22,17 @@ export interface ClusterChange extends RingChange {
 /** Everything that travels on the bus. `sender` identifies the publishing instance (to skip its own echo). */
 export type BusMessage =
   | { kind: 'change'; sender: string; seq: number; change: ClusterChange }
-  | { kind: 'heartbeat'; sender: string; node: string; seq: number }
+  | {
+      kind: 'heartbeat';
+      sender: string;
+      node: string;
+      /** The sender's ring seq: a receiver behind it resyncs. */
+      seq: number;
+      /** Counts the sender instance's heartbeats from 1: a beat not above the last one heard is a replay. */
+      beat: number;
+      /** The sender's wall clock when sending (ms since the epoch): a captured heartbeat goes stale. */
+      sentAt: number;
+    }
   | { kind: 'app'; sender: string; from: string | undefined; type: string; data: unknown };
 
 export interface BackendHooks {

@@ -27,6 +27,15 @@ export interface SharedMembershipOptions extends RingParams {
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
 const MAX_ATTEMPTS = 20;
 
+/**
+ * How far another host's wall clock may be behind or ahead of ours when judging a heartbeat's send time (ms). NTP
+ * keeps hosts within milliseconds; a second also absorbs a clock step or a briefly paused VM, so a live member is not
+ * refused (and then evicted) for its clock, while a captured heartbeat still goes stale soon after failureTimeout.
+ */
+const CLOCK_SKEW = 1000;
+
+type Heartbeat = Extract<BusMessage, { kind: 'heartbeat' }>;
+
 type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
@@ -45,6 +54,10 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private seq = -1;
   private members = new Set<string>();
   private readonly lastHeard = new Map<string, number>();
+  /** Heartbeats this instance has sent: each carries the next number, so receivers can refuse a replayed one. */
+  private beats = 0;
+  /** The last beat heard from each sender instance, and when (to forget instances that fell silent). */
+  private readonly beatsHeard = new Map<string, { beat: number; at: number }>();
   /** Failure detection is suspended until then (after an outage nobody could heartbeat through). */
   private graceUntil = 0;
   private phase: Phase = 'idle';
@@ -214,7 +227,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.counters.received++;
       if (message.sender === this.instance) return;
       if (message.kind === 'change') this.onChange(message.seq, message.change);
-      else if (message.kind === 'heartbeat') this.onHeartbeat(message.node, message.seq);
+      else if (message.kind === 'heartbeat') this.onHeartbeat(message);
       else if (this.phase === 'running') {
         this.counters.messages++;
         this.emit('message', { type: message.type, data: message.data, from: message.from });
@@ -273,10 +286,28 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.emit('dropped', reason, detail);
   }
 
-  private onHeartbeat(node: string, seq: number): void {
+  private onHeartbeat({ sender, node, seq, beat, sentAt }: Heartbeat): void {
+    const replayed = this.replayed(sender, beat, sentAt);
+    if (replayed) return this.drop('replayed', `heartbeat of ${node}: ${replayed}`);
+    this.beatsHeard.set(sender, { beat, at: clock() });
     this.counters.heartbeatsReceived++;
     this.lastHeard.set(node, clock());
     if (this.current && seq > this.seq) void this.requestResync().catch(() => {});
+  }
+
+  /**
+   * Why a validly signed heartbeat is not fresh (undefined when it is): anyone on the bus could have captured it and
+   * publish it again to keep a dead node looking alive. The beat catches a replay to members that heard the original;
+   * the send time (the wall clock: the only one two hosts share) catches one to members that joined since.
+   */
+  private replayed(sender: string, beat: number, sentAt: number): string | undefined {
+    const last = this.beatsHeard.get(sender)?.beat ?? 0;
+    if (beat <= last) return `beat ${beat}, already heard ${last}`;
+    const age = Date.now() - sentAt;
+    if (age > (this.failureTimeout ?? Infinity) + CLOCK_SKEW) return `sent ${age} ms ago`;
+    // Dated ahead of our clock by more than the skew: it would stay replayable for that much longer.
+    if (age < -CLOCK_SKEW) return `sent ${-age} ms ahead of this clock`;
+    return undefined;
   }
 
   private apply(seq: number, next: Ring, change: ClusterChange): void {
@@ -388,7 +419,14 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.lastBeat = now;
       this.counters.heartbeatsSent++;
       this.backend
-        .publish({ kind: 'heartbeat', sender: this.instance, node: this.self.id, seq: this.seq })
+        .publish({
+          kind: 'heartbeat',
+          sender: this.instance,
+          node: this.self.id,
+          seq: this.seq,
+          beat: ++this.beats,
+          sentAt: Date.now(),
+        })
         .catch(() => {});
     }
     if (now - this.lastCheck >= this.syncInterval) {
@@ -400,7 +438,18 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         })
         .catch(() => {});
     }
-    if (this.failureTimeout !== undefined) this.detect(now, this.failureTimeout);
+    if (this.failureTimeout !== undefined) {
+      this.detect(now, this.failureTimeout);
+      this.forgetSilentSenders(now, this.failureTimeout);
+    }
+  }
+
+  /**
+   * An instance heard last this long ago can only be replayed with heartbeats that are too old by now (its send
+   * times were at most CLOCK_SKEW ahead of ours), so its last beat need not be remembered.
+   */
+  private forgetSilentSenders(now: number, timeout: number): void {
+    for (const [sender, { at }] of this.beatsHeard) if (now - at > timeout + 2 * CLOCK_SKEW) this.beatsHeard.delete(sender);
   }
 
   /** Silent for one timeout: suspected. Silent for two: removed as failed. */

@@ -29,7 +29,9 @@ export type DropReason =
   /** Addressed to another cluster. */
   | 'cluster'
   /** A change that cannot be applied to the ring it claims to follow. */
-  | 'invalid-change';
+  | 'invalid-change'
+  /** A heartbeat replayed: its beat is not newer than one already heard from its sender, or it was sent too long ago. */
+  | 'replayed';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'oversized',
@@ -39,6 +41,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'schema',
   'cluster',
   'invalid-change',
+  'replayed',
 ];
 
 /** An application message sent with `broadcast()`. */

@@ -102,7 +102,8 @@ function isBusMessage(body: Record<string, unknown>): boolean {
     case 'change':
       return isSeq(body.seq) && isChange(body.change);
     case 'heartbeat':
-      return typeof body.node === 'string' && isSeq(body.seq);
+      // beat and sentAt (ms since the epoch) are non-negative integers too; without them a replay goes unnoticed.
+      return typeof body.node === 'string' && isSeq(body.seq) && isSeq(body.beat) && isSeq(body.sentAt);
     case 'app':
       return typeof body.type === 'string' && optional(body.from, (f) => typeof f === 'string');
     default:

@@ -1,0 +1,118 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DropReason, Membership } from '@ringroute/ring-core';
+import { RedisMembership, type RedisMembershipOptions } from '@ringroute/ring-core/redis';
+import { ChildMember, REDIS_URL, testRedis } from './harness.js';
+
+const SECRET = 'replay-test-secret';
+const timing = { syncInterval: 100, failureTimeout: 400 };
+/** How far a sender's clock may be off (shared.ts CLOCK_SKEW): a heartbeat older than failureTimeout + this is stale. */
+const CLOCK_SKEW = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(predicate: () => boolean): Promise<void> {
+  while (!predicate()) await sleep(5);
+}
+
+/** A raw subscriber on the cluster's channel that keeps the first signed heartbeat `node` publishes, as sent. */
+async function captureHeartbeat(client: Redis, channel: string, node: string): Promise<{ text: string; sentAt: number }> {
+  const subscriber = client.duplicate();
+  try {
+    const captured = new Promise<{ text: string; sentAt: number }>((resolve) => {
+      subscriber.on('message', (_channel: string, text: string) => {
+        const envelope = JSON.parse(text) as { body: string; sig?: string };
+        const body = JSON.parse(envelope.body) as { kind: string; node?: string; sentAt?: number };
+        if (body.kind === 'heartbeat' && body.node === node && envelope.sig) resolve({ text, sentAt: body.sentAt! });
+      });
+    });
+    await subscriber.subscribe(channel);
+    return await captured;
+  } finally {
+    subscriber.disconnect();
+  }
+}
+
+describe('RedisMembership heartbeat replays', () => {
+  const redis = testRedis();
+  const started: Membership[] = [];
+  const children: ChildMember[] = [];
+  const member = (options: Partial<RedisMembershipOptions> & { cluster: string }) => {
+    const m = new RedisMembership({ redis: REDIS_URL, secret: SECRET, ...timing, ...options });
+    started.push(m);
+    return m;
+  };
+
+  afterEach(async () => {
+    await Promise.all([...children.splice(0).map((c) => c.kill()), ...started.splice(0).map((m) => m.stop())]);
+  });
+
+  it('a SIGKILLed member whose captured heartbeat is republished is still suspected, then removed; replays are counted', async () => {
+    const name = redis.cluster('replay');
+    const survivor = member({ cluster: name, self: { id: 'survivor' } });
+    await survivor.start();
+    const victim = new ChildMember('victim', { redis: REDIS_URL, cluster: name, secret: SECRET, ...timing });
+    children.push(victim);
+    const captured = await captureHeartbeat(redis.client, survivor.channel, 'victim');
+    await until(() => survivor.ring.node('victim')?.status === 'alive');
+
+    const drops: [DropReason, string][] = [];
+    survivor.on('dropped', (reason, detail) => drops.push([reason, detail]));
+    const seen: { suspected?: number; left?: number; reason?: string } = {};
+    survivor.on('status', (node, _from, to) => {
+      if (node.id === 'victim' && to === 'suspected') seen.suspected ??= Date.now();
+    });
+    survivor.on('left', (node, reason) => {
+      if (node.id === 'victim') [seen.left, seen.reason] = [Date.now(), reason];
+    });
+
+    // Suspected after one failureTimeout of silence and removed after two, replays notwithstanding (plus ticks and
+    // a loaded machine's scheduling); a replay that counted as a heartbeat would keep it alive indefinitely.
+    const removalBound = 2 * timing.failureTimeout + 2000;
+    await victim.kill();
+    const killedAt = Date.now();
+    let replays = 0;
+    while (seen.left === undefined && Date.now() - killedAt < removalBound) {
+      await redis.client.publish(survivor.channel, captured.text);
+      replays++;
+      await sleep(timing.syncInterval / 2); // twice as often as the real heartbeats came
+    }
+    await until(() => survivor.stats().dropped.replayed >= replays);
+
+    expect(seen.reason).toBe('failed');
+    expect(seen.left! - killedAt).toBeLessThan(removalBound);
+    expect(seen.suspected).toBeDefined();
+    expect(seen.suspected!).toBeLessThanOrEqual(seen.left!);
+    expect(replays).toBeGreaterThan((2 * timing.failureTimeout) / timing.syncInterval);
+    expect(survivor.stats().dropped.replayed).toBe(replays);
+    expect(drops).toHaveLength(replays);
+    for (const [reason, detail] of drops) {
+      expect(reason).toBe('replayed');
+      expect(detail).toMatch(/^heartbeat of victim: beat \d+, already heard \d+$/);
+    }
+    expect(survivor.ring.node('victim')).toBeUndefined();
+  });
+
+  it('a captured heartbeat sent longer ago than failureTimeout is dropped by a member that never heard it', async () => {
+    const name = redis.cluster('stale');
+    const old = member({ cluster: name, self: { id: 'old' } });
+    const captured = captureHeartbeat(redis.client, old.channel, 'old');
+    await old.start();
+    const { text, sentAt } = await captured;
+    await old.stop();
+    await until(() => Date.now() - sentAt > timing.failureTimeout + CLOCK_SKEW);
+
+    const fresh = member({ cluster: name, self: { id: 'fresh' } }); // has never heard `old`'s beats
+    await fresh.start();
+    const drops: [DropReason, string][] = [];
+    fresh.on('dropped', (reason, detail) => drops.push([reason, detail]));
+    const heartbeatsBefore = fresh.stats().heartbeatsReceived;
+    await redis.client.publish(fresh.channel, text);
+    await until(() => drops.length === 1);
+
+    expect(drops[0]![0]).toBe('replayed');
+    expect(drops[0]![1]).toMatch(/^heartbeat of old: sent \d+ ms ago$/);
+    expect(fresh.stats().dropped.replayed).toBe(1);
+    expect(fresh.stats().heartbeatsReceived).toBe(heartbeatsBefore);
+  });
+});
