@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Tests run on source: workspace packages resolve to their src/ entries, never to dist/.
 const pkg = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+const app = (path: string) => fileURLToPath(new URL(`./apps/${path}`, import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -13,6 +14,8 @@ export default defineConfig({
       { find: /^@ringroute\/express$/, replacement: pkg('express/src/index.ts') },
       { find: /^@ringroute\/hocuspocus\/(.+)$/, replacement: pkg('hocuspocus/src/$1/index.ts') },
       { find: /^@ringroute\/hocuspocus$/, replacement: pkg('hocuspocus/src/index.ts') },
+      { find: /^@ringroute\/example-kit\/(.+)$/, replacement: app('example-kit/src/$1/index.ts') },
+      { find: /^@ringroute\/example-kit$/, replacement: app('example-kit/src/index.ts') },
     ],
   },
   test: {

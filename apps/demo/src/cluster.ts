@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { freePort } from '@ringroute/example-kit';
 import {
   HealthChecker,
   MemoryBus,
@@ -106,17 +106,6 @@ async function redisFactory(url: string, cluster: string): Promise<MembershipFac
     },
     observer: () => new RedisMembership({ ...common, redis: url }),
   };
-}
-
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -65,9 +65,10 @@ describe('deploy/ manifests', () => {
       expect(find('ConfigMap', redis.name)?.data?.[redis.key]).toMatch(/^redis:\/\//);
       const secret = env.RINGROUTE_SECRET.valueFrom.secretKeyRef;
       expect(find('Secret', secret.name)?.stringData?.[secret.key]).toBeTypeOf('string');
-      // The app reads these variables, and the manifest sets every one it reads (optional tuning aside).
-      const main = readFileSync(new URL(`apps/${name}/src/main.ts`, root), 'utf8');
-      const read = new Set([...main.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!));
+      // The app reads these variables (in its main.ts and the example kit's launcher), and the manifest sets every
+      // one it reads (optional tuning aside).
+      const sources = [`apps/${name}/src/main.ts`, 'apps/example-kit/src/env.ts'].map((path) => readFileSync(new URL(path, root), 'utf8'));
+      const read = new Set(sources.flatMap((source) => [...source.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!)));
       for (const variable of ['NODE_ID', 'NODE_URL', 'PORT', 'REDIS_URL', 'RINGROUTE_SECRET']) expect(read).toContain(variable);
       const optional = new Set(['MISROUTE', 'HOST']);
       expect([...read].filter((v) => !optional.has(v) && !(v in env))).toEqual([]);

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import { exampleApp, type RunningApp } from '@ringroute/example-kit/test';
 import { createSmartClient, parseRedirectHint, type SmartClient } from '@ringroute/hocuspocus/client';
 import pg from 'pg';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -12,49 +10,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 
-const appDir = new URL('..', import.meta.url);
 const ARTIFACTS = new URL('../../../test-artifacts/', import.meta.url);
 // The machine's PostgreSQL, as the package tests use it (PG* variables override), unless DATABASE_URL is given.
 const { PGUSER = 'postgres', PGHOST = '127.0.0.1', PGPORT = '5432', PGDATABASE = 'test' } = process.env;
 const DATABASE_URL = process.env.DATABASE_URL || `postgres://${PGUSER}@${PGHOST}:${PGPORT}/${PGDATABASE}`;
 
-/** Every app process this file started: whatever happens to a test, none outlives the file. */
-const started = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-interface Running {
-  child: ChildProcess;
-  /** node id -> http URL, as the app printed them. */
-  nodes: Map<string, string>;
-}
-
-/** Starts the example as its README does (src/main.ts under tsx), on free ports. */
-async function start(env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: appDir,
-    env: { ...process.env, PORT: '0', NODE_ID: '', REDIS_URL: '', DATABASE_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.add(child);
-  const nodes = new Map<string, string>();
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const match = /^(node-\d+) (http:\/\/\S+)$/.exec(line);
-    if (match) nodes.set(match[1]!, match[2]!);
-    if (line.startsWith('editor cluster ready')) break;
-  }
-  if (nodes.size !== 3) throw new Error(`the app did not start 3 nodes (got ${nodes.size})`);
-  return { child, nodes };
-}
-
-/** SIGTERM: every node hands its documents over (stored and confirmed) before the process exits. */
-async function stop(running: Running | undefined): Promise<void> {
-  if (!running || running.child.exitCode !== null) return;
-  const exited = once(running.child, 'exit');
-  running.child.kill('SIGTERM');
-  await exited;
-}
+// SIGTERM in stop(): every node hands its documents over (stored and confirmed) before the process exits.
+const { start, stop } = exampleApp(new URL('..', import.meta.url), { readyLine: 'editor cluster ready', env: { DATABASE_URL: '' } });
 
 const ownerOf = async (nodeUrl: string, documentName: string) =>
   ((await (await fetch(`${nodeUrl}/api/routes/document/${encodeURIComponent(documentName)}`)).json()) as { owner: { id: string } }).owner.id;
@@ -71,7 +33,7 @@ function smartClient(nodeUrl: string): SmartClient {
 }
 
 describe('hocuspocus-example', () => {
-  let app: Running | undefined;
+  let app: RunningApp | undefined;
   beforeAll(async () => {
     app = await start();
   });

@@ -1,0 +1,3 @@
+export { cartStoreReady } from './cart.js';
+export { readMisroute, type RedisEnv } from './env.js';
+export { freePort, launchExample, type LaunchOptions, type LocalCluster, type NodeSlot } from './launch.js';

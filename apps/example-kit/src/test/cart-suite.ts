@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleApp, type RunningApp } from './example-app.js';
+
+/** Asks every node for the cart without following redirects; the one that serves it itself is the owner. */
+async function ownerOf(nodes: Map<string, string>, cartId: string): Promise<string> {
+  const served: string[] = [];
+  for (const [id, url] of nodes) {
+    const res = await fetch(`${url}/carts/${cartId}`, { redirect: 'manual' });
+    await res.arrayBuffer();
+    if (res.status === 200 && res.headers.get('x-served-by') === id) served.push(id);
+  }
+  expect(served).toHaveLength(1);
+  return served[0]!;
+}
+
+const addItem = (url: string, cartId: string, sku: string, qty = 1) =>
+  fetch(`${url}/carts/${cartId}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku, qty }) });
+
+/**
+ * The cart store's tests, the same for every framework that serves it: starts the example's src/main.ts in
+ * redirect and in proxy mode and makes real requests.
+ */
+export function describeCartStore(name: string, appDir: URL): void {
+  const example = exampleApp(appDir, { readyLine: 'cart store ready' });
+
+  describe(`${name} in redirect mode`, () => {
+    let app: RunningApp | undefined;
+    beforeAll(async () => {
+      app = await example.start({ MISROUTE: 'redirect' });
+    });
+    afterAll(() => example.stop(app));
+
+    it('a non-owner answers 307 with the owner URL, and the cart lives on the owner', async () => {
+      const { nodes } = app!;
+      const owner = await ownerOf(nodes, 'alice');
+      const other = [...nodes].find(([id]) => id !== owner)!;
+
+      const res = await fetch(`${other[1]}/carts/alice`, { redirect: 'manual' });
+      expect(res.status).toBe(307);
+      expect(res.headers.get('location')).toMatch(new RegExp(`^${nodes.get(owner)}/carts/alice`));
+
+      // fetch follows the 307 with the same method and body, as a browser would.
+      const added = await addItem(other[1], 'alice', 'tea', 2);
+      expect(added.status).toBe(201);
+      expect(await added.json()).toMatchObject({ cartId: 'alice', node: owner, items: [{ sku: 'tea', qty: 2 }] });
+
+      const cart = await (await fetch(`${other[1]}/carts/alice`)).json();
+      expect(cart).toEqual({ cartId: 'alice', node: owner, items: [{ sku: 'tea', qty: 2 }] });
+    });
+
+    it('rejects an invalid item with 400 on the owner', async () => {
+      const { nodes } = app!;
+      const owner = await ownerOf(nodes, 'bob');
+      const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":-1}' });
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe(`${name} in proxy mode`, () => {
+    let app: RunningApp | undefined;
+    beforeAll(async () => {
+      app = await example.start({ MISROUTE: 'proxy' });
+    });
+    afterAll(() => example.stop(app));
+
+    it("a non-owner forwards the request, body included, and returns the owner's answer", async () => {
+      const { nodes } = app!;
+      const owner = await ownerOf(nodes, 'carol');
+      const others = [...nodes].filter(([id]) => id !== owner);
+
+      const added = await addItem(others[0]![1], 'carol', 'coffee', 3);
+      expect(added.status).toBe(201);
+      expect(added.headers.get('x-served-by')).toBe(owner);
+      expect(await added.json()).toMatchObject({ node: owner, items: [{ sku: 'coffee', qty: 3 }] });
+
+      const res = await fetch(`${others[1]![1]}/carts/carol`, { redirect: 'manual' });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ cartId: 'carol', node: owner, items: [{ sku: 'coffee', qty: 3 }] });
+    });
+  });
+}

@@ -1,0 +1,2 @@
+export { describeCartStore } from './cart-suite.js';
+export { exampleApp, type ExampleApp, type RunningApp } from './example-app.js';
