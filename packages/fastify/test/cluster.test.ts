@@ -3,7 +3,7 @@ import { request as undiciRequest } from 'undici';
 import { MemoryBus, MemoryMembership, type Membership, type NodeSpec } from '@ringroute/ring-core';
 import { RedisMembership } from '@ringroute/ring-core/redis';
 import type { RingRouteOptions } from '@ringroute/fastify';
-import { converge, keyOwnedBy, nodeSpecs, startNode, streamedBody, type TestNode } from './helpers.js';
+import { converge, keyOwnedBy, memoryNodes, nodeSpecs, startNode, streamedBody, type TestNode } from './helpers.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 let clusterSeq = 0;
@@ -204,13 +204,7 @@ describe('bad input, route config and monitoring', () => {
     nodes = [];
   });
 
-  async function pair(options: Partial<RingRouteOptions> = {}) {
-    const specs = await nodeSpecs(2);
-    const bus = new MemoryBus();
-    nodes = await Promise.all(specs.map(({ spec, port }) => startNode(spec, port, new MemoryMembership({ bus, self: spec }), options)));
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1']);
-    return nodes;
-  }
+  const pair = async (options: Partial<RingRouteOptions> = {}) => (nodes = await memoryNodes(2, options));
 
   it('missing key 400 with the reason, oversized key 414', async () => {
     const [n0] = await pair({ maxKeyLength: 64 });

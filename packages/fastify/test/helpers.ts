@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Membership, NodeSpec } from '@ringroute/ring-core';
+import { MemoryBus, MemoryMembership, type Membership, type NodeSpec } from '@ringroute/ring-core';
 import { ringRoute, type RingRouteOptions } from '@ringroute/fastify';
 
 export const freePort = () =>
@@ -62,6 +62,15 @@ export async function startNode(
   });
   await app.listen({ port, host: '127.0.0.1' });
   return { spec, port, app, membership };
+}
+
+/** `size` nodes (n0, n1, ...) sharing one in-process bus, once every ring has all of them. */
+export async function memoryNodes(size: number, options: Partial<RingRouteOptions> = {}): Promise<TestNode[]> {
+  const specs = await nodeSpecs(size);
+  const bus = new MemoryBus();
+  const nodes = await Promise.all(specs.map(({ spec, port }) => startNode(spec, port, new MemoryMembership({ bus, self: spec }), options)));
+  await converge(nodes.map((n) => n.membership), specs.map(({ spec }) => spec.id));
+  return nodes;
 }
 
 /** Waits until every membership's ring has exactly `ids` (routable or not). */

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { MemoryBus, MemoryMembership, RingRouteConfigError } from '@ringroute/ring-core';
+import { MemoryMembership, RingRouteConfigError } from '@ringroute/ring-core';
 import type { DecisionEvent } from '@ringroute/ring-core/http';
 import { ringRoute, type RingRouteOptions } from '@ringroute/fastify';
-import { converge, keyOwnedBy, nodeSpecs, startNode, streamedBody, type TestNode } from './helpers.js';
+import { keyOwnedBy, memoryNodes, nodeSpecs, streamedBody, type TestNode } from './helpers.js';
 
 describe('registration', () => {
   it('rejects invalid options at registration with an error naming the option', async () => {
@@ -92,13 +92,7 @@ describe('events, hooks and proxy errors', () => {
     nodes = [];
   });
 
-  async function pair(options: Partial<RingRouteOptions> = {}) {
-    const specs = await nodeSpecs(2);
-    const bus = new MemoryBus();
-    nodes = await Promise.all(specs.map(({ spec, port }) => startNode(spec, port, new MemoryMembership({ bus, self: spec }), options)));
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1']);
-    return nodes;
-  }
+  const pair = async (options: Partial<RingRouteOptions> = {}) => (nodes = await memoryNodes(2, options));
 
   it('emits one typed decision event per request (HEAD routes included)', async () => {
     const [n0] = await pair();
