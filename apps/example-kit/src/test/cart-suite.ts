@@ -22,16 +22,21 @@ const addItem = (url: string, cartId: string, sku: string, qty = 1) =>
  */
 export function describeCartStore(name: string, appDir: URL): void {
   const example = exampleApp(appDir, { readyLine: 'cart store ready' });
-
-  describe(`${name} in redirect mode`, () => {
+  /** The app started in this misroute mode for the enclosing describe block. */
+  const startedIn = (misroute: string): (() => RunningApp) => {
     let app: RunningApp | undefined;
     beforeAll(async () => {
-      app = await example.start({ MISROUTE: 'redirect' });
+      app = await example.start({ MISROUTE: misroute });
     });
     afterAll(() => example.stop(app));
+    return () => app!;
+  };
+
+  describe(`${name} in redirect mode`, () => {
+    const app = startedIn('redirect');
 
     it('a non-owner answers 307 with the owner URL, and the cart lives on the owner', async () => {
-      const { nodes } = app!;
+      const { nodes } = app();
       const owner = await ownerOf(nodes, 'alice');
       const other = [...nodes].find(([id]) => id !== owner)!;
 
@@ -49,7 +54,7 @@ export function describeCartStore(name: string, appDir: URL): void {
     });
 
     it('rejects an invalid item with 400 on the owner', async () => {
-      const { nodes } = app!;
+      const { nodes } = app();
       const owner = await ownerOf(nodes, 'bob');
       const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":-1}' });
       expect(res.status).toBe(400);
@@ -57,14 +62,10 @@ export function describeCartStore(name: string, appDir: URL): void {
   });
 
   describe(`${name} in proxy mode`, () => {
-    let app: RunningApp | undefined;
-    beforeAll(async () => {
-      app = await example.start({ MISROUTE: 'proxy' });
-    });
-    afterAll(() => example.stop(app));
+    const app = startedIn('proxy');
 
     it("a non-owner forwards the request, body included, and returns the owner's answer", async () => {
-      const { nodes } = app!;
+      const { nodes } = app();
       const owner = await ownerOf(nodes, 'carol');
       const others = [...nodes].filter(([id]) => id !== owner);
 
