@@ -45,7 +45,6 @@ const nodeById = (id) => state?.nodes.find((n) => n.id === id);
 // Colours outlive their nodes, so a key that moved away from a removed node still shows where it was.
 const knownColors = new Map();
 const colorOf = (id) => nodeById(id)?.color ?? knownColors.get(id) ?? '#8a93a6';
-const routable = (n) => n.weight > 0 && (n.status === 'alive' || n.status === 'suspected' || n.status === 'updating');
 
 // ---------- the ring ----------
 function drawRing() {
@@ -65,7 +64,7 @@ function drawRing() {
     el('path', {
       d,
       'data-node': node.id,
-      class: `arc ${routable(node) ? '' : 'down'}`,
+      class: `arc ${node.routable ? '' : 'down'}`,
       stroke: node.color,
       'stroke-width': BAND,
     }, svg);
@@ -81,7 +80,7 @@ function drawRing() {
   }
 
   const centre = el('g', { class: 'centre' }, svg);
-  const routableCount = state.nodes.filter(routable).length;
+  const routableCount = state.nodes.filter((n) => n.routable).length;
   el('text', { y: -16, class: 'big' }, centre).textContent = `${routableCount} / ${state.nodes.length}`;
   el('text', { y: 10, class: 'small' }, centre).textContent = 'nodes serving';
   el('text', { y: 34, class: 'small muted' }, centre).textContent = `epoch ${state.epoch}`;
@@ -140,7 +139,7 @@ function renderNodes() {
          <button data-action="remove">Remove</button>
          <button data-action="kill" class="danger">Kill</button>`
       : `<button data-action="revive">Revive</button><button data-action="remove">Remove</button>`;
-    return `<div class="node ${routable(n) && n.running ? '' : 'is-down'}" data-node="${n.id}" style="--c:${n.color}">
+    return `<div class="node ${n.routable && n.running ? '' : 'is-down'}" data-node="${n.id}" style="--c:${n.color}">
       <div class="node-top">
         <span class="swatch"></span>
         <span class="node-id">${n.id}</span>
