@@ -26,7 +26,7 @@ export function routingFunction(custom: CustomRoutingFunction | undefined): Rout
 }
 
 /** Node URLs are WebSocket URLs; Hocuspocus answers HTTP on the same port, so probe `GET /health` over http(s). */
-const probeHealth: Probe = (node, signal) => {
+export const probeHealth: Probe = (node, signal) => {
   const url = node.url?.replace(/^ws/, 'http');
   return httpProbe('/health')({ ...node, url }, signal);
 };
@@ -54,6 +54,6 @@ export async function createMembership(options: ResolvedOptions): Promise<Member
     nodes: options.clusterNodes,
     self: options.self,
     route,
-    healthCheck: options.healthCheck && { ...options.healthCheck, probe: probeHealth },
+    healthCheck: options.healthCheck,
   });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { checkNumber, checkString, DEFAULT_MAX_HOPS, fail, type Membership, type NodeSpec } from '@ringroute/ring-core';
+import { checkNumber, checkString, DEFAULT_MAX_HOPS, fail, HealthChecker, type Membership, type NodeSpec } from '@ringroute/ring-core';
+import { probeHealth } from '../cluster/index.js';
 
 /** A cluster node as the SmartRoute seed describes it. */
 export interface ClusterNode {
@@ -89,7 +90,7 @@ export interface ResolvedOptions {
   clusterNodes: NodeSpec[];
   enforceRouting: boolean;
   redirectOnMisroute: boolean;
-  healthCheck: Required<SmartRouteHealthCheck> | undefined;
+  healthCheck: HealthChecker | undefined;
   syncInterval: number;
   migrationTimeout: number;
   customRoutingFunction: CustomRoutingFunction | undefined;
@@ -139,19 +140,12 @@ export function clusterNode(value: unknown, field: string): NodeSpec {
   });
 }
 
-function healthCheck(value: unknown): Required<SmartRouteHealthCheck> | undefined {
+/** ring-core's HealthChecker validates the seed's options (errors name `healthCheck.<field>`) and keeps their defaults. */
+function healthCheck(value: unknown): HealthChecker | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value !== 'object') fail('healthCheck', 'must be an object');
-  const h = value as Record<string, unknown>;
-  const ms = (name: string, fallback: number) =>
-    h[name] === undefined ? fallback : checkNumber(`healthCheck.${name}`, h[name], { min: 1, max: 3_600_000 });
-  return {
-    interval: ms('interval', 5000),
-    timeout: ms('timeout', 3000),
-    retries: h.retries === undefined ? 3 : checkNumber('healthCheck.retries', h.retries, { min: 0, max: 100, integer: true }),
-    backoffMultiplier: h.backoffMultiplier === undefined ? 2 : checkNumber('healthCheck.backoffMultiplier', h.backoffMultiplier, { min: 1, max: 100 }),
-    maxBackoff: ms('maxBackoff', 30_000),
-  };
+  const { interval, timeout, retries, backoffMultiplier, maxBackoff } = value as SmartRouteHealthCheck;
+  return new HealthChecker({ interval, timeout, retries, backoffMultiplier, maxBackoff, probe: probeHealth }, 'healthCheck');
 }
 
 function redis(value: unknown): RedisConnection | undefined {
