@@ -1,10 +1,8 @@
-import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import { checkString, fail } from '../errors.js';
 import { TypedEmitter } from '../events/emitter.js';
-import { HASH_NAMES } from '../hash/index.js';
-import { createRing } from '../ring/ring.js';
+import { createRing, resolveRingParams } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
-import { STRATEGIES } from '../strategy/index.js';
-import type { NodeSpec, Ring, StrategyName } from '../types.js';
+import type { NodeSpec, Ring } from '../types.js';
 import type { BackendHooks, BusMessage, ClusterChange, ClusterState, MembershipBackend } from './backend.js';
 import {
   DROP_REASONS,
@@ -93,7 +91,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   ) {
     super();
     this.self = options.self === undefined ? undefined : toSpec(resolveNode(options.self, 'self'));
-    this.params = checkRingParams(options);
+    this.params = resolveRingParams(options);
     this.syncInterval = options.syncInterval;
     this.failureTimeout = options.failureTimeout;
   }
@@ -513,15 +511,6 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       members: [...members].sort(),
     };
   }
-}
-
-/** Ring parameters are checked at construction, not at start(), so a typo fails where it is written. */
-function checkRingParams({ vnodes, hash, strategy, route }: RingParams): RingParams {
-  if (vnodes !== undefined) checkNumber('vnodes', vnodes, { min: 1, max: 10_000, integer: true });
-  if (hash !== undefined && typeof hash !== 'function') checkOneOf('hash', hash, HASH_NAMES);
-  if (strategy !== undefined) checkOneOf('strategy', strategy, Object.keys(STRATEGIES) as StrategyName[]);
-  if (route !== undefined && typeof route !== 'function') fail('route', 'must be a function');
-  return { vnodes, hash, strategy, route };
 }
 
 /** Monotonic milliseconds: failure detection must not jump with the wall clock. */

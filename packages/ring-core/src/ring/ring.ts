@@ -15,6 +15,7 @@ import type {
   RoutingFunction,
   StrategyName,
 } from '../types.js';
+import type { RingParams } from '../membership/types.js';
 import { byId, isRoutable, resolveNode, resolveNodes, toSpec } from './nodes.js';
 
 interface RingState {
@@ -237,28 +238,32 @@ function checksumOf(ring: HashRing): string {
   return hex(murmur3(canonical, 0x52494e47)) + hex(murmur3(canonical, 0x524f5554));
 }
 
+/**
+ * Checks the ring parameters and fills in their defaults. Memberships call it in their constructors, so a typo
+ * fails where it is written rather than at start().
+ */
+export function resolveRingParams(options: RingParams) {
+  const vnodes = options.vnodes === undefined ? 150 : checkNumber('vnodes', options.vnodes, { min: 1, max: 10_000, integer: true });
+  const strategy = options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
+  const hash =
+    options.hash === undefined ? 'xxh32' : typeof options.hash === 'function' ? options.hash : checkOneOf('hash', options.hash, HASH_NAMES);
+  if (options.route !== undefined && typeof options.route !== 'function') fail('route', 'must be a function');
+  return { vnodes, strategy, hash, route: options.route };
+}
+
 /** Builds a ring snapshot. Async because xxHash's WebAssembly module is instantiated on first use. */
 export async function createRing(options: RingOptions): Promise<Ring> {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
   const nodes = resolveNodes(options.nodes);
-  const vnodes = options.vnodes === undefined ? 150 : checkNumber('vnodes', options.vnodes, { min: 1, max: 10_000, integer: true });
-  const strategy = options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
+  const { vnodes, strategy, hash: chosen, route } = resolveRingParams(options);
   const epoch = options.epoch === undefined ? 0 : checkNumber('epoch', options.epoch, { min: 0, integer: true });
-  if (options.route !== undefined && typeof options.route !== 'function') fail('route', 'must be a function');
   const pins = options.pins ?? {};
   for (const [key, target] of Object.entries(pins)) if (typeof target !== 'string') fail(`pins.${key}`, 'must be a node id');
 
-  let hash: HashFunction;
-  let hashName: HashName | 'custom';
-  if (typeof options.hash === 'function') {
-    hash = options.hash;
-    hashName = 'custom';
-  } else {
-    hashName = options.hash === undefined ? 'xxh32' : checkOneOf('hash', options.hash, HASH_NAMES);
-    hash = await loadHash(hashName);
-  }
+  const hashName = typeof chosen === 'function' ? 'custom' : chosen;
+  const hash = typeof chosen === 'function' ? chosen : await loadHash(chosen);
   const placement = STRATEGIES[strategy]({ nodes, hash, vnodes });
-  return new HashRing({ epoch, nodes, vnodes, hash, hashName, strategy, pins, route: options.route, placement });
+  return new HashRing({ epoch, nodes, vnodes, hash, hashName, strategy, pins, route, placement });
 }
 
 /** Recreates a ring from its JSON form (a membership snapshot, or the ring a client fetched). */
