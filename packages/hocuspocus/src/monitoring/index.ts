@@ -12,6 +12,7 @@ import {
   type HttpAnswer,
   type MonitoringRoute,
   type RingRouter,
+  unavailableAnswer,
 } from '@ringroute/ring-core/http';
 import { RING_PATH } from '../hint/index.js';
 import type { ResolvedOptions } from '../options/index.js';
@@ -98,8 +99,8 @@ export class Monitoring {
     if (pathname !== '/route' && pathname !== '/metrics' && !pathname.startsWith('/api/routes/')) return undefined;
     if (method === 'OPTIONS') return { status: 204, headers: {}, body: '' };
 
-    const router = this.smartRoute.ring && (this.router ?? this.createRouter());
-    if (!router) return errorAnswer(503, 'Service Unavailable', 'not-ready', 'this node is not in the cluster (not started yet, or left)', {}, { 'retry-after': '1' });
+    const router = this.smartRoute.ring && (this.router ??= this.createRouter());
+    if (!router) return unavailableAnswer('not-ready', 'this node is not in the cluster (not started yet, or left)', 1);
 
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
     if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(router)) : this.notAllowed('GET');
@@ -120,11 +121,10 @@ export class Monitoring {
     return errorAnswer(404, 'Not Found', 'unknown-route', `no route ${method} ${pathname}`);
   }
 
-  private createRouter(): RingRouter | undefined {
-    const membership = this.smartRoute.membershipInstance;
-    if (!membership?.ready) return undefined;
-    this.router = createRouter({
-      membership,
+  /** Built on the first request after the membership has its ring. */
+  private createRouter(): RingRouter {
+    return createRouter({
+      membership: this.smartRoute.membershipInstance!,
       self: this.config.nodeId,
       key: () => undefined, // documents are routed by SmartRoute's hooks, not by HTTP requests
       enforceRouting: this.config.enforceRouting,
@@ -132,7 +132,6 @@ export class Monitoring {
       maxHops: this.config.maxHops,
       leaveOnClose: false,
     });
-    return this.router;
   }
 
   private health(): HttpAnswer {
