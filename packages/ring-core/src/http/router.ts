@@ -181,11 +181,8 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
 
     switch (decision.action) {
       case 'local':
-        this.counters.local++;
-        this.emitDecision(view, route, undefined);
-        return { route };
       case 'proxy':
-        this.counters.proxy++;
+        this.counters[decision.action]++;
         this.emitDecision(view, route, undefined);
         return { route };
       case 'redirect': {
@@ -350,20 +347,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
 
   private fail(view: RequestView, route: RequestRoute | undefined, reason: ErrorReason, answer: HttpAnswer): RouteOutcome {
     this.countError(reason);
-    if (this.listenerCount('decision') > 0) {
-      const event: DecisionEvent = {
-        key: route?.key,
-        action: 'error',
-        reason,
-        status: answer.status,
-        owner: route?.owner?.id,
-        epoch: route?.epoch,
-        hops: route?.hops ?? 0,
-        method: view.method,
-        url: view.originalUrl ?? view.url,
-      };
-      this.emit('decision', event);
-    }
+    this.emitDecision(view, route, answer.status, reason);
     return { route, answer };
   }
 
@@ -372,17 +356,17 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     this.counters.errorsByReason[reason]++;
   }
 
-  /** Builds the event only when someone listens: this runs for every request. */
-  private emitDecision(view: RequestView, route: RequestRoute, status: number | undefined): void {
+  /** Builds the event only when someone listens: this runs for every request. `error` marks an error answer. */
+  private emitDecision(view: RequestView, route: RequestRoute | undefined, status: number | undefined, error?: ErrorReason): void {
     if (this.listenerCount('decision') === 0) return;
     const event: DecisionEvent = {
-      key: route.key,
-      action: route.decision.action,
-      reason: route.decision.reason,
+      key: route?.key,
+      action: error === undefined ? route!.decision.action : 'error',
+      reason: error ?? route!.decision.reason,
       status,
-      owner: route.owner?.id,
-      epoch: route.epoch,
-      hops: route.hops,
+      owner: route?.owner?.id,
+      epoch: route?.epoch,
+      hops: route?.hops ?? 0,
       method: view.method,
       url: view.originalUrl ?? view.url,
     };
