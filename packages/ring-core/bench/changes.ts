@@ -1,4 +1,5 @@
 import { createRing, loadHash, type Ring } from '../src/index.js';
+import { resolveNodes } from '../src/ring/nodes.js';
 import { STRATEGIES } from '../src/strategy/index.js';
 import { fmt, table, timeTasks, verdict } from './support/measure.js';
 
@@ -30,12 +31,9 @@ table('Membership changes (with(): builds the next immutable snapshot)', ['task'
 
 const hash = await loadHash('xxh32');
 const memory = [10, 100].map((n) => {
-  const placement = STRATEGIES.ring({ nodes: createRingNodes(n), hash, vnodes: 150 });
+  const placement = STRATEGIES.ring({ nodes: resolveNodes(members(n)), hash, vnodes: 150 });
   return [`ring@150, ${n} nodes`, placement.byteLength, n * 150, placement.byteLength / (n * 150)] as const;
 });
-function createRingNodes(n: number) {
-  return members(n).map((m) => ({ ...m, url: undefined, weight: 1, status: 'alive' as const, meta: undefined, since: 0 }));
-}
 table('Memory of the lookup structure', ['ring', 'bytes', 'virtual nodes', 'bytes per virtual node'], memory.map(([name, bytes, v, per]) => [name, bytes, v, fmt(per, 1)]));
 
 table('Change targets', ['target', 'measured', 'met'], [
