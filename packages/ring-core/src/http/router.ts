@@ -52,9 +52,9 @@ export type RouteOutcome =
   | { route: RequestRoute | undefined; answer: HttpAnswer };
 
 /** Reasons counted as errors (answers other than serve / redirect / proxy / 421). */
-export type ErrorReason = 'missing-key' | 'key-too-long' | 'not-ready' | 'max-hops' | 'no-owner' | 'proxy-failed';
+export const ERROR_REASONS = ['missing-key', 'key-too-long', 'not-ready', 'max-hops', 'no-owner', 'proxy-failed'] as const;
 
-export const ERROR_REASONS: readonly ErrorReason[] = ['missing-key', 'key-too-long', 'not-ready', 'max-hops', 'no-owner', 'proxy-failed'];
+export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 export interface DecisionCounters {
   local: number;
