@@ -4,8 +4,7 @@ import type { PlacementBuilder } from './placement.js';
 import { buildRendezvous } from './rendezvous.js';
 import { buildRing } from './ring.js';
 
-export type { Placement, PlacementBuilder, PlacementInput } from './placement.js';
-export { MAGLEV_TABLE_SIZE } from './maglev.js';
+export type { Placement } from './placement.js';
 
 export const STRATEGIES: Readonly<Record<StrategyName, PlacementBuilder>> = {
   ring: buildRing,
