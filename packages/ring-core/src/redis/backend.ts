@@ -58,9 +58,9 @@ export class RedisBackend implements MembershipBackend {
       if (String(decoded.seq) !== seq) throw new Rejected('schema', `snapshot seq ${decoded.seq} does not match field seq ${seq}`);
       return decoded;
     } catch (error) {
-      const rejected = error instanceof Rejected ? error : new Rejected('malformed', String(error));
-      this.hooks?.dropped(rejected.reason, `snapshot ${this.key}: ${rejected.message}`);
-      throw new Error(`membership snapshot ${this.key} was refused (${rejected.reason}: ${rejected.message})`);
+      const { reason, message } = error as Rejected; // the codec throws nothing else
+      this.hooks?.dropped(reason, `snapshot ${this.key}: ${message}`);
+      throw new Error(`membership snapshot ${this.key} was refused (${reason}: ${message})`);
     }
   }
 
@@ -93,8 +93,8 @@ export class RedisBackend implements MembershipBackend {
     try {
       message = this.codec.decodeMessage(text);
     } catch (error) {
-      const rejected = error instanceof Rejected ? error : new Rejected('malformed', String(error));
-      this.hooks?.dropped(rejected.reason, rejected.message);
+      const { reason, message } = error as Rejected; // the codec throws nothing else
+      this.hooks?.dropped(reason, message);
       return;
     }
     this.hooks?.message(message);
