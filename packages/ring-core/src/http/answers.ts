@@ -39,16 +39,3 @@ export function errorAnswer(
 export function unavailableAnswer(reason: string, message: string, retryAfter: number, details: Record<string, unknown> = {}): HttpAnswer {
   return errorAnswer(503, 'Service Unavailable', reason, message, details, { 'retry-after': String(retryAfter) });
 }
-
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  307: 'Temporary Redirect',
-  308: 'Permanent Redirect',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  414: 'URI Too Long',
-  421: 'Misdirected Request',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  508: 'Loop Detected',
-};

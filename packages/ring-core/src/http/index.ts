@@ -59,7 +59,7 @@ export type { MonitoringInput, MonitoringRoute } from './monitoring.js';
 export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook } from './options.js';
 export { resolveRouterOptions } from './options.js';
 export type { HttpAnswer, NodeView } from './answers.js';
-export { errorAnswer, jsonAnswer, nodeView, STATUS_TEXT, unavailableAnswer } from './answers.js';
+export { errorAnswer, jsonAnswer, nodeView, unavailableAnswer } from './answers.js';
 export { bearerMatches, tokenDigest } from './admin.js';
 export {
   compileKey,
