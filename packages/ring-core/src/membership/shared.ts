@@ -505,7 +505,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   private stateOf(ring: Ring | undefined, seq: number, members: ReadonlySet<string>): ClusterState {
     return {
-      seq: Math.max(seq, 0),
+      seq,
       nodes: ring ? ring.nodes.map(toSpec) : [],
       pins: ring ? { ...ring.pins } : {},
       members: [...members].sort(),
