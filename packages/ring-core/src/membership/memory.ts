@@ -68,6 +68,6 @@ export class MemoryMembership extends SharedMembership {
     if (options.bus !== undefined && !(options.bus instanceof MemoryBus)) fail('bus', 'must be a MemoryBus');
     const bus = options.bus ?? new MemoryBus();
     // One process cannot lose a member without stop(): no heartbeats or failure detection needed.
-    super(bus.connect(), { ...options, syncInterval: 1000 });
+    super(bus.connect(), options);
   }
 }

@@ -14,12 +14,18 @@ import {
   type RingParams,
 } from './types.js';
 
+/** Heartbeats and failure detection, for members in separate processes. */
+export interface FailureDetection {
+  /** Heartbeat period, and period of the check of the snapshot's seq (ms). */
+  syncInterval: number;
+  /** No heartbeat for this long: suspected; for twice as long: removed (ms). */
+  failureTimeout: number;
+}
+
 export interface SharedMembershipOptions extends RingParams {
   self?: NodeSpec | undefined;
-  /** Heartbeat and snapshot-check period (ms). */
-  syncInterval: number;
-  /** No heartbeat for this long: suspected; for twice as long: removed. undefined = no failure detection. */
-  failureTimeout?: number | undefined;
+  /** Omitted in one process, where a member can only leave through stop(). */
+  detection?: FailureDetection | undefined;
 }
 
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
@@ -44,8 +50,7 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 export class SharedMembership extends TypedEmitter<MembershipEvents> implements Membership {
   readonly self: NodeSpec | undefined;
   private readonly params: RingParams;
-  private readonly syncInterval: number;
-  private readonly failureTimeout: number | undefined;
+  private readonly detection: FailureDetection | undefined;
   /** Distinguishes this instance's own echoes on the bus. */
   private readonly instance = randomId();
   private current: Ring | undefined;
@@ -92,8 +97,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     super();
     this.self = options.self === undefined ? undefined : toSpec(resolveNode(options.self, 'self'));
     this.params = resolveRingParams(options);
-    this.syncInterval = options.syncInterval;
-    this.failureTimeout = options.failureTimeout;
+    this.detection = options.detection;
   }
 
   get ring(): Ring {
@@ -143,10 +147,11 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       throw error;
     }
     this.phase = 'running';
-    if (this.failureTimeout !== undefined) {
-      this.tickPeriod = Math.max(10, Math.min(this.syncInterval, this.failureTimeout / 4));
+    const { detection } = this;
+    if (detection) {
+      this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
       this.lastTick = clock();
-      this.timer = setInterval(() => this.tick(), this.tickPeriod);
+      this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
     }
   }
@@ -245,7 +250,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       if (!this.isDegraded) return;
       this.isDegraded = false;
       // Nobody could heartbeat through the outage: give every member a full timeout before suspecting anyone.
-      this.graceUntil = clock() + (this.failureTimeout ?? 0);
+      this.graceUntil = clock() + (this.detection?.failureTimeout ?? 0);
       this.requestResync()
         .then(() => {
           if (!this.isDegraded) this.emit('recovered');
@@ -302,7 +307,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     const last = this.beatsHeard.get(sender)?.beat ?? 0;
     if (beat <= last) return `beat ${beat}, already heard ${last}`;
     const age = Date.now() - sentAt;
-    if (age > (this.failureTimeout ?? Infinity) + CLOCK_SKEW) return `sent ${age} ms ago`;
+    if (age > (this.detection?.failureTimeout ?? Infinity) + CLOCK_SKEW) return `sent ${age} ms ago`;
     // Dated ahead of our clock by more than the skew: it would stay replayable for that much longer.
     if (age < -CLOCK_SKEW) return `sent ${-age} ms ahead of this clock`;
     return undefined;
@@ -401,19 +406,19 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       const node = ring.node(self.id);
       if (!node) return { add: [self], join: [self.id] };
       if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }] };
-      if (!this.members.has(self.id) && this.failureTimeout !== undefined) return { join: [self.id] };
+      if (!this.members.has(self.id) && this.detection) return { join: [self.id] };
       return undefined;
     }).catch(() => {});
   }
 
-  private tick(): void {
+  private tick({ syncInterval, failureTimeout }: FailureDetection): void {
     const now = clock();
     // A late tick means this process stalled (GC, CPU starvation): heartbeats may be waiting unread in the socket,
     // so silence measured across the stall says nothing about the others. Measure it from now instead.
     if (now - this.lastTick > 2 * this.tickPeriod) this.graceUntil = Math.max(this.graceUntil, now);
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    if (this.self && !this.evicted && this.failureTimeout !== undefined && now - this.lastBeat >= this.syncInterval) {
+    if (this.self && !this.evicted && now - this.lastBeat >= syncInterval) {
       this.lastBeat = now;
       this.counters.heartbeatsSent++;
       this.backend
@@ -427,7 +432,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         })
         .catch(() => {});
     }
-    if (now - this.lastCheck >= this.syncInterval) {
+    if (now - this.lastCheck >= syncInterval) {
       this.lastCheck = now;
       this.backend
         .seq()
@@ -436,10 +441,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         })
         .catch(() => {});
     }
-    if (this.failureTimeout !== undefined) {
-      this.detect(now, this.failureTimeout);
-      this.forgetSilentSenders(now, this.failureTimeout);
-    }
+    this.detect(now, failureTimeout);
+    this.forgetSilentSenders(now, failureTimeout);
   }
 
   /**

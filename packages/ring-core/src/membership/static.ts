@@ -32,7 +32,7 @@ export class StaticMembership extends SharedMembership {
       const id = self;
       self = options.nodes.find((n) => n.id === id) ?? fail('self', `no node with id ${JSON.stringify(id)} in nodes`);
     }
-    super(new MemoryBus({ nodes }).connect(), { ...options, self, syncInterval: 1000 });
+    super(new MemoryBus({ nodes }).connect(), { ...options, self });
     this.checker =
       options.healthCheck === undefined || options.healthCheck instanceof HealthChecker
         ? options.healthCheck

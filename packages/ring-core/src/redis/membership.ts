@@ -59,7 +59,7 @@ export class RedisMembership extends SharedMembership {
     const key = `${prefix}:${cluster}`;
     const channel = `${key}:bus`;
     const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));
-    super(backend, { ...options, syncInterval, failureTimeout });
+    super(backend, { ...options, detection: { syncInterval, failureTimeout } });
     this.key = key;
     this.channel = channel;
   }
