@@ -9,6 +9,7 @@ import {
   type RingRouter,
   type RouterEvents,
   type RouterOptions,
+  stripRouteParams,
 } from '@ringroute/ring-core/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { monitoringHandler } from './monitor/index.js';
@@ -68,7 +69,11 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
         else logger.debug({ ringRoute: answer.body }, 'ringroute: answered by the router');
         return send(res, answer);
       }
-      if (route!.decision.action === 'local') return next();
+      if (route!.decision.action === 'local') {
+        // Express 5 parses req.query from req.url on every read: drop the redirect's hop parameters there too.
+        if (req.url.includes('rr_hops=')) req.url = stripRouteParams(req.url);
+        return next();
+      }
       proxy(req, res, route!).catch(next);
     };
 

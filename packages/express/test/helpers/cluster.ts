@@ -98,6 +98,7 @@ export function nodeApp(express: ExpressFactory, id: string, rr: RingRouteMiddle
       node: id,
       method: req.method,
       url: req.originalUrl,
+      query: req.query,
       route: req.ringRoute && { key: req.ringRoute.key, owner: req.ringRoute.owner?.id, epoch: req.ringRoute.epoch, reason: req.ringRoute.decision.reason },
       headers: req.headers,
     });
