@@ -3,6 +3,7 @@ import {
   compileKey,
   createRouter,
   isUnreachable,
+  logMembership,
   type KeyExtractor,
   type KeySource,
   type RequestRoute,
@@ -44,7 +45,7 @@ export interface RingRouteMiddleware extends RequestHandler {
   close(): Promise<void>;
 }
 
-const SILENT: RingRouteLogger = { debug() {}, warn() {}, error() {} };
+const SILENT: RingRouteLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * `app.use(ringRoute(options))`: every keyed request is served here when this node owns the key, otherwise
@@ -59,6 +60,7 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
   // The membership starts in the background; a failure is logged here and rejects ready().
   const started = router.start();
   started.catch((error: unknown) => logger.error({ err: error }, 'ringroute: membership failed to start'));
+  const stopLogging = logMembership(router.membership, logger);
 
   const routeWith = (key: KeyExtractor<Request>): RequestHandler =>
     function ringRouteMiddleware(req: Request, res: Response, next: NextFunction) {
@@ -118,7 +120,10 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
       router.off(event, listener);
       return middleware;
     },
-    close: () => (closing ??= Promise.all([forwarder?.close(), router.close()]).then(() => undefined)),
+    close: () => {
+      stopLogging();
+      return (closing ??= Promise.all([forwarder?.close(), router.close()]).then(() => undefined));
+    },
   });
   Object.defineProperty(middleware, 'ring', { get: () => router.ring, enumerable: true });
   return middleware as RingRouteMiddleware;
@@ -126,8 +131,8 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
 
 function checkLogger(logger: unknown): RingRouteLogger {
   if (logger === undefined) return SILENT;
-  const methods = ['debug', 'warn', 'error'] as const;
+  const methods = ['debug', 'info', 'warn', 'error'] as const;
   if (logger === null || typeof logger !== 'object' || methods.some((m) => typeof (logger as Record<string, unknown>)[m] !== 'function'))
-    fail('logger', 'must have debug(), warn() and error() methods (pino and console do)');
+    fail('logger', 'must have debug(), info(), warn() and error() methods (pino and console do)');
   return logger as RingRouteLogger;
 }

@@ -17,6 +17,7 @@ declare global {
  */
 export interface RingRouteLogger {
   debug(details: object, message: string): void;
+  info(details: object, message: string): void;
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
 }

@@ -38,7 +38,7 @@ describe('invalid options throw at construction, naming the option', () => {
 function memoryLogger() {
   const lines: { level: string; message: string; details: object }[] = [];
   const log = (level: string) => (details: object, message: string) => void lines.push({ level, message, details });
-  return { lines, logger: { debug: log('debug'), warn: log('warn'), error: log('error') } };
+  return { lines, logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') } };
 }
 
 describe.each(EXPRESS_VERSIONS)('$name: lifecycle, events, logging and proxy errors', ({ express }) => {
@@ -84,6 +84,11 @@ describe.each(EXPRESS_VERSIONS)('$name: lifecycle, events, logging and proxy err
     expect(await res.text()).toBe('owner down (tried node-b)');
     expect(errors).toEqual([expect.objectContaining({ method: 'POST', tried: ['node-b'], owner: expect.objectContaining({ id: 'node-b' }) })]);
     expect(lines.some((l) => l.level === 'error' && l.message === 'ringroute: proxying failed')).toBe(true);
+  });
+
+  it('logs node status changes of the membership through the logger', async () => {
+    await proxy.node('node-a').rr.membership.update('node-b', { status: 'suspected' });
+    expect(lines).toContainEqual({ level: 'info', message: 'ringroute: node status changed', details: { node: 'node-b', from: 'alive', to: 'suspected' } });
   });
 
   it('close() leaves the cluster: the other members drop the node', async () => {

@@ -1,9 +1,10 @@
 import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from';
-import { checkOneOf, RingRouteConfigError, type Membership, type Ring, type RingNode } from '@ringroute/ring-core';
+import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
   createRouter,
   isUnreachable,
+  logMembership,
   type HttpAnswer,
   type KeyExtractor,
   type KeySource,
@@ -107,13 +108,9 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
 
   // The membership starts in the background: requests get 503 (and <prefix>/ready says 503) until its first ring.
   router.start().catch((error: unknown) => fastify.log.error({ err: error }, 'ringroute: membership failed to start'));
-  const { membership } = router;
-  const onDegraded = (error: Error) => fastify.log.warn({ err: error }, 'ringroute: membership degraded, routing on the last ring');
-  const onRecovered = () => fastify.log.info('ringroute: membership recovered');
-  const onStatus = (node: RingNode, from: string, to: string) => fastify.log.info({ node: node.id, from, to }, 'ringroute: node status changed');
-  membership.on('degraded', onDegraded).on('recovered', onRecovered).on('status', onStatus);
+  const stopLogging = logMembership(router.membership, fastify.log);
   fastify.addHook('onClose', async () => {
-    membership.off('degraded', onDegraded).off('recovered', onRecovered).off('status', onStatus);
+    stopLogging();
     await router.close();
   });
 

@@ -61,6 +61,7 @@ export { resolveRouterOptions } from './options.js';
 export type { HttpAnswer, NodeView } from './answers.js';
 export { errorAnswer, jsonAnswer, nodeView, unavailableAnswer } from './answers.js';
 export { bearerMatches, tokenDigest } from './admin.js';
+export { logMembership, type MembershipLogger } from './log.js';
 export {
   compileKey,
   cookieValue,
