@@ -25,7 +25,7 @@ export async function startNode(
   options: SmartRouteOptions,
   persistenceControl: PersistenceControl = {},
 ): Promise<TestNode> {
-  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
+  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, leaveOnSignals: false, ...options });
   const persistence = postgresPersistence(table, persistenceControl);
   const server = new Server({
     port,
