@@ -22,8 +22,8 @@ export interface SenderContext {
   readonly log: Log;
   debug(message: string): void;
   instance(): HocuspocusLike | undefined;
-  /** Whether this node owns the document again (the ring moved back before its turn came). */
-  ownsHere(documentName: string): boolean;
+  /** Whether the document stays: owned here again (the ring moved back before its turn), or stale (the fence ships it). */
+  keeps(documentName: string): boolean;
   /** The close reason for the document's clients (the redirect hint). */
   refusalReason(documentName: string): string;
   /** Announces that this node holds the document no more. */
@@ -138,7 +138,7 @@ export class HandoverSender {
 
   private async run(documentName: string): Promise<void> {
     const instance = this.context.instance()!;
-    if (this.context.ownsHere(documentName)) return; // the ring moved back while it waited: nothing to hand over
+    if (this.context.keeps(documentName)) return;
     await instance.loadingDocuments.get(documentName)?.catch(() => undefined);
     const document = instance.documents.get(documentName);
     if (document) {

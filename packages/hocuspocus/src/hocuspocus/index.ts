@@ -38,6 +38,12 @@ export interface HocuspocusLike {
   hooks(name: string, payload: unknown): Promise<unknown>;
   unloadDocument(document: DocumentLike): Promise<unknown>;
   getConnectionsCount(): number;
+  openDirectConnection(documentName: string, context?: unknown): Promise<DirectConnectionLike>;
+}
+
+export interface DirectConnectionLike {
+  transact(transaction: (document: Doc) => void): Promise<void>;
+  disconnect(): Promise<void>;
 }
 
 const storeDebounceId = (name: string) => `onStoreDocument-${name}`;
@@ -57,7 +63,7 @@ export async function closeConnections(document: DocumentLike, event: CloseEvent
   await Promise.all(connections.map((connection) => connection.waitForPendingMessages?.()));
 }
 
-const sameVector = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+export const sameVector = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 /**
  * Runs the store hooks of every extension (persistence) for the document and resolves only when they succeeded,

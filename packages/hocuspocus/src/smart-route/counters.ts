@@ -12,6 +12,14 @@ export interface SmartRouteCounters {
   handoverTimeouts: number;
   /** Store attempts that failed during a handover (each is retried). */
   storeFailures: number;
+  /** Stores refused because this node no longer owned the document (fencing). */
+  fencedStores: number;
+  /** Documents this node still held when it found it had been declared dead (never stored again). */
+  staleDocuments: number;
+  /** Stale documents whose changes another node (their owner) confirmed it merged. */
+  shipped: number;
+  /** Changes of stale documents merged here (from another node, or from this node's own stale copy). */
+  merged: number;
 }
 
 export const newCounters = (): SmartRouteCounters => ({
@@ -21,4 +29,8 @@ export const newCounters = (): SmartRouteCounters => ({
   waitedForHandover: 0,
   handoverTimeouts: 0,
   storeFailures: 0,
+  fencedStores: 0,
+  staleDocuments: 0,
+  shipped: 0,
+  merged: 0,
 });

@@ -1,15 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StaticMembership, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
-import { Admission } from '../admission/index.js';
 import { createMembership } from '../cluster/index.js';
-import { HandoverLedger } from '../handover/ledger.js';
-import { HANDED_OVER, HANDED_OVER_ALL, HANDOVER_REQUEST, onHandoverMessage, type ProtocolContext } from '../handover/protocol.js';
-import { HandoverSender, type HandoverProgress } from '../handover/sender.js';
-import { isHeld, type HocuspocusLike } from '../hocuspocus/index.js';
+import type { HandoverProgress } from '../handover/sender.js';
+import type { DocumentLike, HocuspocusLike } from '../hocuspocus/index.js';
 import { Monitoring } from '../monitoring/index.js';
 import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { newCounters, type SmartRouteCounters } from './counters.js';
-import { DocumentRefusal, HoldDocument } from './refusal.js';
+import { HoldDocument } from './refusal.js';
+import { checkMessage, checkStore, createParts, leaveCluster, listen, type Host, type Parts } from './parts.js';
 import { onLeaveSignals } from './signals.js';
 
 export { DocumentRefusal } from './refusal.js';
@@ -18,6 +16,7 @@ export type { HandoverProgress } from '../handover/sender.js';
 
 interface DocumentPayload {
   documentName: string;
+  document?: DocumentLike;
   instance?: HocuspocusLike;
   requestParameters?: URLSearchParams;
 }
@@ -37,11 +36,9 @@ export class SmartRoute {
   readonly extensionName = 'SmartRoute';
   readonly counters: SmartRouteCounters = newCounters();
   private readonly config: ResolvedOptions;
-  private readonly ledger: HandoverLedger;
-  private readonly admission: Admission;
-  private readonly sender: HandoverSender;
+  private readonly host: Host;
+  private readonly parts: Parts;
   private readonly monitoring: Monitoring;
-  private readonly protocol: ProtocolContext;
   private instance: HocuspocusLike | undefined;
   private membership: Membership | undefined;
   /** A static membership is local to each process: nobody could announce a handover, so a new owner loads at once. */
@@ -52,38 +49,19 @@ export class SmartRoute {
 
   constructor(options: SmartRouteOptions = {}) {
     this.config = resolveOptions(options);
-    const { config, counters } = this;
-    this.ledger = new HandoverLedger(config.nodeId, config.migrationTimeout);
-    this.admission = new Admission({
-      config,
-      counters,
-      ledger: this.ledger,
+    this.host = {
+      config: this.config,
+      counters: this.counters,
       ring: () => this.ring,
       instance: () => this.instance,
+      membership: () => this.membership,
       coordinated: () => this.coordinated,
-      handingOver: (documentName) => this.sender.isMoving(documentName),
-      requestHandover: (documentName, nodeId) => void this.broadcast(HANDOVER_REQUEST, { documentName, nodeId }),
-      debug: (message) => this.debug(message),
-    });
-    this.sender = new HandoverSender({
-      config,
-      counters,
-      log: config.logger,
-      debug: (message) => this.debug(message),
-      instance: () => this.instance,
-      ownsHere: (documentName) => this.admission.ownsHere(documentName),
-      refusalReason: (documentName) => this.admission.refusalReason(documentName, 0),
-      announce: (documentName) => this.broadcast(HANDED_OVER, { documentName }),
-    });
-    this.protocol = {
-      nodeId: config.nodeId,
-      ledger: this.ledger,
-      sender: this.sender,
-      ownsHere: (documentName) => this.admission.ownsHere(documentName) && this.ring?.owner(documentName) !== undefined,
-      holds: (documentName) => this.instance !== undefined && isHeld(this.instance, documentName),
+      leaving: () => this.leaving !== undefined,
       broadcast: (type, data) => this.broadcast(type, data),
+      debug: (message) => this.debug(message),
     };
-    this.monitoring = new Monitoring(this, config);
+    this.parts = createParts(this.host);
+    this.monitoring = new Monitoring(this, this.config);
   }
 
   get nodeId(): string {
@@ -111,7 +89,7 @@ export class SmartRoute {
 
   /** Handovers this node is doing or did: pending, moving, done, failed. */
   get handovers(): HandoverProgress {
-    return this.sender.progress();
+    return this.parts.sender.progress();
   }
 
   /** Joins the cluster. Runs on `onListen`; call it yourself when Hocuspocus runs without `Server.listen()`. */
@@ -150,7 +128,7 @@ export class SmartRoute {
 
   /** Resolves when this node is not handing the document over (any handover in progress finished). */
   async settled(documentName: string): Promise<void> {
-    await this.sender.settled(documentName);
+    await this.parts.sender.settled(documentName);
   }
 
   /**
@@ -160,14 +138,14 @@ export class SmartRoute {
   async handedOver(documentName: string, nodeId: string): Promise<boolean> {
     if (nodeId === this.config.nodeId) {
       await this.settled(documentName);
-      return !this.instance?.documents.has(documentName) || !this.admission.ownsHere(documentName);
+      return !this.instance?.documents.has(documentName) || !this.parts.admission.ownsHere(documentName);
     }
-    return this.admission.waitForHandover(documentName, nodeId);
+    return this.parts.admission.waitForHandover(documentName, nodeId);
   }
 
   /** The routing decision for a document on this node. */
   decide(documentName: string, hops = 0): RoutingDecision | undefined {
-    return this.admission.decide(documentName, hops);
+    return this.parts.admission.decide(documentName, hops);
   }
 
   // ---- Hocuspocus hooks ----
@@ -191,8 +169,9 @@ export class SmartRoute {
   }
 
   /** Ownership may have moved while the document was loading. */
-  async afterLoadDocument({ documentName }: DocumentPayload): Promise<void> {
-    if (this.config.enforceRouting && !this.admission.ownsHere(documentName)) void this.sender.handOver(documentName, true);
+  async afterLoadDocument({ documentName, document }: DocumentPayload): Promise<void> {
+    if (document) this.parts.fence.loaded(document);
+    if (this.config.enforceRouting && !this.parts.admission.ownsHere(documentName)) void this.parts.sender.handOver(documentName, true);
   }
 
   /**
@@ -201,13 +180,25 @@ export class SmartRoute {
    * over; it must not write to it.)
    */
   async beforeHandleMessage({ documentName }: DocumentPayload): Promise<void> {
-    const misrouted = this.config.enforceRouting && !this.admission.ownsHere(documentName) && !this.sender.isQueued(documentName);
-    if (this.sender.isMoving(documentName) || misrouted) throw new DocumentRefusal(this.admission.refusalReason(documentName, 0));
+    await checkMessage(this.parts, this.host, documentName);
+  }
+
+  /** Fencing: only the owner stores (or the old owner during its handover), and never a stale copy. */
+  async onStoreDocument({ documentName, document }: DocumentPayload): Promise<void> {
+    await checkStore(this.parts, this.host, documentName, document);
+  }
+
+  async afterStoreDocument({ documentName }: DocumentPayload): Promise<void> {
+    this.parts.fence.storeSucceeded(documentName);
+  }
+
+  async afterUnloadDocument({ documentName }: DocumentPayload): Promise<void> {
+    this.parts.fence.unloaded(documentName);
   }
 
   /** Hocuspocus unloads a document when its last connection closes; during a handover only our confirmed flush may. */
   async beforeUnloadDocument({ documentName }: DocumentPayload): Promise<void> {
-    if (!this.sender.mayUnload(documentName)) throw new HoldDocument();
+    if (!this.parts.sender.mayUnload(documentName)) throw new HoldDocument();
   }
 
   async onRequest({ request, response }: { request: IncomingMessage; response: ServerResponse }): Promise<void> {
@@ -226,18 +217,21 @@ export class SmartRoute {
   private async admitted(payload: DocumentPayload): Promise<void> {
     this.instance ??= payload.instance;
     await this.joined();
-    await this.admission.admit(payload);
+    await this.parts.fence.confirm();
+    await this.parts.fence.recovered(payload.documentName); // a stale copy is shipped and unloaded first
+    await this.parts.admission.admit(payload);
   }
 
   private joined(): Promise<Membership> {
     this.starting ??= (async () => {
       const membership = await createMembership(this.config);
       membership.on('ring', (ring) => this.onRing(ring));
-      membership.on('message', (message) => onHandoverMessage(message, this.protocol));
+      listen(membership, this.parts, this.host);
       await membership.start();
       this.membership = membership;
       this.coordinated = !(membership instanceof StaticMembership);
       this.onRing(membership.ring);
+      this.parts.fence.start();
       if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
       this.debug(`joined: epoch ${membership.ring.epoch}, ${membership.ring.nodes.length} node(s)`);
       return membership;
@@ -246,12 +240,12 @@ export class SmartRoute {
   }
 
   private onRing(ring: Ring): void {
-    this.ledger.observe(ring);
-    this.admission.prune();
+    this.parts.ledger.observe(ring);
+    this.parts.admission.prune();
     if (!this.config.enforceRouting || !this.membership) return;
-    for (const documentName of this.sender.held()) {
+    for (const documentName of this.parts.sender.held()) {
       const owner = ring.owner(documentName);
-      if (owner && owner.id !== this.config.nodeId) void this.sender.handOver(documentName);
+      if (owner && owner.id !== this.config.nodeId && !this.parts.fence.isStale(documentName)) void this.parts.sender.handOver(documentName);
     }
   }
 
@@ -259,12 +253,10 @@ export class SmartRoute {
     this.stopSignals?.();
     const membership = this.membership;
     if (!membership?.ready) return;
-    const { nodeId } = this.config;
     try {
-      if (this.config.enforceRouting && membership.ring.node(nodeId)) await membership.update(nodeId, { status: 'leaving' });
-      if (this.config.enforceRouting) await this.sender.handOverEverything();
-      await this.broadcast(HANDED_OVER_ALL, {});
+      await leaveCluster(membership, this.parts, this.host);
     } finally {
+      this.parts.fence.stop();
       await membership.stop();
       this.debug('left the cluster');
     }

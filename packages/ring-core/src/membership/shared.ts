@@ -216,6 +216,16 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     await this.backend.publish({ kind: 'app', sender: this.instance, from: this.self?.id, type, data });
   }
 
+  /**
+   * Catches up with the backend now: reads its seq and reloads the snapshot when this member is behind. A process
+   * that was paused calls it before acting on its last ring (which may no longer contain it).
+   */
+  async sync(): Promise<void> {
+    if (this.phase !== 'running') return;
+    const seq = await this.backend.seq();
+    if (seq !== this.seq) await this.requestResync();
+  }
+
   stats(): MembershipStats {
     return {
       ...this.counters,
