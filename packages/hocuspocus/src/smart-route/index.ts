@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { decide, StaticMembership, type ClusterMessage, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
 import { createMembership } from '../cluster/index.js';
 import { HandoffLedger, RELEASE_REQUEST, RELEASED, RELEASED_ALL } from '../handoff/index.js';
@@ -13,6 +14,7 @@ import {
   type HocuspocusLike,
 } from '../hocuspocus/index.js';
 import { Monitoring } from '../monitoring/index.js';
+import { Relay, RELAY_PATH } from '../relay/index.js';
 import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { DocumentRefusal, HoldDocument } from './refusal.js';
 
@@ -36,6 +38,12 @@ export interface SmartRouteCounters {
   releaseFailures: number;
   /** Store attempts that failed during a release (each is retried). */
   storeFailures: number;
+}
+
+interface UpgradePayload {
+  request: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
 }
 
 interface DocumentPayload {
@@ -81,6 +89,8 @@ export class SmartRoute {
   private readonly config: ResolvedOptions;
   private readonly ledger: HandoffLedger;
   private readonly monitoring: Monitoring;
+  /** Relay mode's client sockets and node links (`misroute: 'relay'`); `relay.handleUpgrade` for apps without Server. */
+  readonly relay: Relay;
   private instance: HocuspocusLike | undefined;
   private membership: Membership | undefined;
   /**
@@ -100,6 +110,16 @@ export class SmartRoute {
     this.config = resolveOptions(options);
     this.ledger = new HandoffLedger(this.config.nodeId, this.config.migrationTimeout);
     this.monitoring = new Monitoring(this, this.config);
+    const { nodeId, secret, migrationTimeout } = this.config;
+    this.relay = new Relay({
+      nodeId,
+      secret,
+      migrationTimeout,
+      hocuspocus: () => this.instance,
+      owner: (documentName) => this.ring?.owner(documentName),
+      node: (id) => this.ring?.node(id),
+      debug: (message) => this.debug(message),
+    });
   }
 
   get nodeId(): string {
@@ -184,6 +204,7 @@ export class SmartRoute {
     const ring = this.ring;
     if (!ring) return undefined;
     const { nodeId, enforceRouting, redirectOnMisroute, maxHops } = this.config;
+    // A relaying node never admits a document it does not own: its relay sent it to the owner instead.
     return decide(ring, documentName, { self: nodeId, enforce: enforceRouting, policy: redirectOnMisroute ? 'redirect' : 'refuse', hops, maxHops });
   }
 
@@ -230,6 +251,15 @@ export class SmartRoute {
     if (this.releasing.has(documentName) && !this.flushed.has(documentName)) throw new HoldDocument();
   }
 
+  /** Relay mode takes every client socket over (and every node takes signed node links on RELAY_PATH). */
+  async onUpgrade({ request, socket, head }: UpgradePayload): Promise<void> {
+    const link = request.url !== undefined && new URL(request.url, 'http://localhost').pathname === RELAY_PATH;
+    if (!link && (this.config.misroute !== 'relay' || !this.config.enforceRouting)) return;
+    this.relay.handleUpgrade(request, socket, head);
+    // Hocuspocus's documented way to skip its own upgrade: reject without an error.
+    throw null;
+  }
+
   async onRequest({ request, response }: { request: IncomingMessage; response: ServerResponse }): Promise<void> {
     if (await this.monitoring.handle(request, response)) {
       // Hocuspocus's documented way to stop later hooks and its default answer: reject without an error.
@@ -239,6 +269,7 @@ export class SmartRoute {
 
   async onDestroy(): Promise<void> {
     await this.leave();
+    this.relay.close();
   }
 
   // ---- routing ----
