@@ -210,6 +210,7 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   if (adminToken !== undefined && adminToken.length < 16) fail('adminToken', 'must be at least 16 characters');
   const enforceRouting = bool('enforceRouting', options.enforceRouting, true);
   const mode = misroute(options);
+  const redisConnection = redis(options.redis);
   // Relay links carry clients' tokens and documents: a cluster that relays must sign them.
   if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || clusterNodes.length > 0))
     fail('secret', "is required with misroute: 'relay' (the default) in a cluster: it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
@@ -227,7 +228,7 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
       options.migrationTimeout === undefined ? 60_000 : checkNumber('migrationTimeout', options.migrationTimeout, { min: 0, max: 3_600_000 }),
     customRoutingFunction: options.customRoutingFunction,
     debugMode: bool('debugMode', options.debugMode, false),
-    redis: redis(options.redis),
+    redis: redisConnection,
     secret,
     cluster: options.cluster === undefined ? 'hocuspocus' : checkString('cluster', options.cluster),
     membership,
