@@ -121,7 +121,7 @@ describe('static cluster (no Redis)', () => {
   it('runs on any ring-core membership', async () => {
     const bus = new MemoryBus();
     const [one, two] = ['m1', 'm2'].map(
-      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
+      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, secret: 'memory-cluster-secret', membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
     );
     await one!.start();
     await two!.start();

@@ -212,8 +212,8 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   const mode = misroute(options);
   const redisConnection = redis(options.redis);
   // Relay links carry clients' tokens and documents: a cluster that relays must sign them.
-  if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || clusterNodes.length > 0))
-    fail('secret', "is required with misroute: 'relay' (the default) in a cluster: it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
+  if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || membership !== undefined || clusterNodes.length > 0))
+    fail('secret', "is required with misroute: 'relay' (the default) in a cluster (redis, clusterNodes or membership): it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
 
   return {
     nodeId,

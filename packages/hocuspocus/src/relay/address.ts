@@ -83,3 +83,29 @@ export function refusalReason(frame: Uint8Array): string | undefined {
 
 /** A server's "authenticated" answer. */
 export const isAuthenticated = (head: FrameHead) => head.type === MessageType.Auth && head.subtype === AuthType.Authenticated;
+
+const encoder = new TextEncoder();
+
+function varUint(value: number, out: number[]): void {
+  while (value > 0x7f) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+}
+
+function varString(text: string, out: number[]): void {
+  const bytes = encoder.encode(text);
+  varUint(bytes.length, out);
+  for (const byte of bytes) out.push(byte);
+}
+
+/** The Auth permission-denied frame a server sends for `address` (what a provider reports as authenticationFailed). */
+export function permissionDenied(address: string, reason: string): Uint8Array {
+  const out: number[] = [];
+  varString(address, out);
+  varUint(MessageType.Auth, out);
+  varUint(AuthType.PermissionDenied, out);
+  varString(reason, out);
+  return Uint8Array.from(out);
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { MISROUTED_REASON, REDIRECT_PREFIX, UNAVAILABLE_REASON } from '../hint/index.js';
-import { AuthType, isAuthenticated, MessageType, peek, refusalReason, SYNC_STEP_1, type FrameHead } from './address.js';
+import { AuthType, isAuthenticated, MessageType, peek, permissionDenied, refusalReason, SYNC_STEP_1, type FrameHead } from './address.js';
 import type { Channel } from './channel.js';
 
 /** Where a document's frames go: this node's Hocuspocus, or the owner's over a node link. */
@@ -95,6 +95,14 @@ export class Session {
     remember(route, head, frame);
     if (route.channel) route.channel.push(frame);
     else if (route.pending.length < MAX_PENDING) route.pending.push(frame);
+    // The provider detached the document: its connection ends here (the owner's answer is not awaited).
+    if (head.type === MessageType.Close) this.drop(head.address, route);
+  }
+
+  private drop(address: string, route: Route): void {
+    clearTimeout(route.timer);
+    route.channel?.close();
+    this.routes.delete(address);
   }
 
   private open(address: string, route: Route, replay: boolean): void {
@@ -129,7 +137,7 @@ export class Session {
   /**
    * The owner refused the document or the link dropped: try the current owner again after a backoff (at once
    * the first time: a handover has usually reached this node's ring already). A document no owner takes for
-   * `giveUpAfter` gets the last refusal, as a direct client would.
+   * `giveUpAfter` gets the last refusal (`ringroute:unavailable` when no owner answered), as a direct client would.
    */
   private repoint(address: string, route: Route, refusal: Uint8Array | undefined): void {
     route.channel?.close();
@@ -137,9 +145,9 @@ export class Session {
     if (this.closed || route.timer) return;
     const now = Date.now();
     route.since ??= now;
-    if (refusal && now - route.since > this.targets.giveUpAfter()) {
-      this.routes.delete(address);
-      this.socket.send(refusal);
+    if (now - route.since > this.targets.giveUpAfter()) {
+      this.drop(address, route);
+      this.socket.send(refusal ?? permissionDenied(address, UNAVAILABLE_REASON));
       return;
     }
     this.targets.repointed();
