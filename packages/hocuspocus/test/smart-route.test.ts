@@ -54,6 +54,9 @@ describe('options', () => {
       [{ adminToken: 'short' }, 'adminToken'],
       [{ nodeUrl: 'http://x:1' }, 'nodeUrl'],
       [{ membership: {} }, 'membership'],
+      [{ misroute: 'bounce' }, 'misroute'],
+      [{ misroute: 'relay', redirectOnMisroute: true }, 'misroute'],
+      [{ clusterNodes: [{ id: 'b', address: '127.0.0.1', port: 1 }] }, 'secret'], // relay mode (the default) signs node links
     ];
     for (const [options, option] of cases) {
       let error: unknown;
@@ -81,6 +84,7 @@ describe('static cluster (no Redis)', () => {
     const smartRoute = new SmartRoute({
       nodeId: 'small',
       nodePort: 8000,
+      secret: 'static-cluster-secret',
       clusterNodes: [{ id: 'big', address: '10.0.0.2', port: 8001, weight: 2 }],
       customRoutingFunction: (documentId, availableNodes) => {
         seen.push([...availableNodes]);
@@ -117,7 +121,7 @@ describe('static cluster (no Redis)', () => {
   it('runs on any ring-core membership', async () => {
     const bus = new MemoryBus();
     const [one, two] = ['m1', 'm2'].map(
-      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
+      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, secret: 'memory-cluster-secret', membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
     );
     await one!.start();
     await two!.start();

@@ -70,7 +70,14 @@ export interface SmartRouteOptions {
   clusterNodes?: readonly ClusterNode[];
   /** Refuse documents another node owns. false = single-node mode: everything is served here. Default true. */
   enforceRouting?: boolean;
-  /** Put a redirect hint (owner URL, epoch) in refusals so clients can move. Default false. */
+  /**
+   * What a node does with a document another node owns. `'relay'` (default): it keeps the client's socket and
+   * forwards the document's frames to the owner over one signed WebSocket per owner node (needs `secret` in a
+   * cluster). `'redirect'`: it refuses with a redirect hint (owner URL, epoch) for the client helper.
+   * `'refuse'`: it refuses without a hint.
+   */
+  misroute?: Misroute;
+  /** `true` means `misroute: 'redirect'`, `false` means `'refuse'` (the seed's option). */
   redirectOnMisroute?: boolean;
   /** Probe the other nodes (static clusters). Omit for no health checks. */
   healthCheck?: SmartRouteHealthCheck;
@@ -94,7 +101,7 @@ export interface SmartRouteOptions {
   debugMode?: boolean;
   /** Redis for cluster membership, pins and handover announcements: a URL, ioredis options, or an ioredis client. */
   redis?: RedisConnection;
-  /** Shared secret that signs membership messages (Redis). */
+  /** The cluster secret: signs membership messages (Redis) and authenticates relay links between nodes. */
   secret?: string;
   /** Cluster name in Redis: nodes with the same name share one ring. Default 'hocuspocus'. */
   cluster?: string;
@@ -106,11 +113,16 @@ export interface SmartRouteOptions {
   maxHops?: number;
 }
 
+export type Misroute = 'relay' | 'redirect' | 'refuse';
+const MISROUTES: readonly Misroute[] = ['relay', 'redirect', 'refuse'];
+
 export interface ResolvedOptions {
   nodeId: string;
   self: NodeSpec;
   clusterNodes: NodeSpec[];
   enforceRouting: boolean;
+  misroute: Misroute;
+  /** misroute === 'redirect' */
   redirectOnMisroute: boolean;
   healthCheck: HealthChecker | undefined;
   syncInterval: number;
@@ -174,6 +186,15 @@ function healthCheck(value: unknown): HealthChecker | undefined {
   return new HealthChecker({ interval, timeout, retries, backoffMultiplier, maxBackoff, probe: probeHealth }, 'healthCheck');
 }
 
+function misroute(options: SmartRouteOptions): Misroute {
+  const legacy = bool('redirectOnMisroute', options.redirectOnMisroute, true);
+  if (options.misroute === undefined) return options.redirectOnMisroute === undefined ? 'relay' : legacy ? 'redirect' : 'refuse';
+  if (!MISROUTES.includes(options.misroute)) fail('misroute', `must be one of ${MISROUTES.map((m) => `'${m}'`).join(', ')} (got ${JSON.stringify(options.misroute)})`);
+  if (options.redirectOnMisroute !== undefined && (options.misroute === 'redirect') !== legacy)
+    fail('misroute', `contradicts redirectOnMisroute: ${String(legacy)}; give only misroute`);
+  return options.misroute;
+}
+
 function redis(value: unknown): RedisConnection | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
@@ -214,13 +235,20 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   const debugMode = bool('debugMode', options.debugMode, false);
   const adminToken = options.adminToken === undefined ? undefined : checkString('adminToken', options.adminToken);
   if (adminToken !== undefined && adminToken.length < 16) fail('adminToken', 'must be at least 16 characters');
+  const enforceRouting = bool('enforceRouting', options.enforceRouting, true);
+  const mode = misroute(options);
+  const redisConnection = redis(options.redis);
+  // Relay links carry clients' tokens and documents: a cluster that relays must sign them.
+  if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || membership !== undefined || clusterNodes.length > 0))
+    fail('secret', "is required with misroute: 'relay' (the default) in a cluster (redis, clusterNodes or membership): it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
 
   return {
     nodeId,
     self: nodeSpec({ id: nodeId, address: nodeAddress, port: nodePort, weight: nodeWeight, url: nodeUrl }),
     clusterNodes,
-    enforceRouting: bool('enforceRouting', options.enforceRouting, true),
-    redirectOnMisroute: bool('redirectOnMisroute', options.redirectOnMisroute, false),
+    enforceRouting,
+    misroute: mode,
+    redirectOnMisroute: mode === 'redirect',
     healthCheck: healthCheck(options.healthCheck),
     syncInterval: options.syncInterval === undefined ? 30_000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 }),
     failureTimeout:
@@ -235,7 +263,7 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
     logger: checkLogger(options.logger, defaultLogger(nodeId, debugMode)),
     customRoutingFunction: options.customRoutingFunction,
     debugMode,
-    redis: redis(options.redis),
+    redis: redisConnection,
     secret,
     cluster: options.cluster === undefined ? 'hocuspocus' : checkString('cluster', options.cluster),
     membership,

@@ -4,10 +4,11 @@ import { createMembership } from '../cluster/index.js';
 import type { HandoverProgress } from '../handover/sender.js';
 import type { DocumentLike, HocuspocusLike } from '../hocuspocus/index.js';
 import { Monitoring } from '../monitoring/index.js';
+import type { Relay } from '../relay/index.js';
 import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { newCounters, type SmartRouteCounters } from './counters.js';
 import { HoldDocument } from './refusal.js';
-import { checkMessage, checkStore, createParts, leaveCluster, listen, type Host, type Parts } from './parts.js';
+import { checkMessage, checkStore, createParts, leaveCluster, listen, takeUpgrade, type Host, type Parts, type UpgradePayload } from './parts.js';
 import { onLeaveSignals } from './signals.js';
 
 export { DocumentRefusal } from './refusal.js';
@@ -39,6 +40,8 @@ export class SmartRoute {
   private readonly host: Host;
   private readonly parts: Parts;
   private readonly monitoring: Monitoring;
+  /** Relay mode's client sockets and node links (`misroute: 'relay'`); `relay.handleUpgrade` for apps without Server. */
+  readonly relay: Relay;
   private instance: HocuspocusLike | undefined;
   private membership: Membership | undefined;
   /** A static membership is local to each process: nobody could announce a handover, so a new owner loads at once. */
@@ -62,6 +65,7 @@ export class SmartRoute {
     };
     this.parts = createParts(this.host);
     this.monitoring = new Monitoring(this, this.config);
+    this.relay = this.parts.relay;
   }
 
   get nodeId(): string {
@@ -201,6 +205,12 @@ export class SmartRoute {
     if (!this.parts.sender.mayUnload(documentName)) throw new HoldDocument();
   }
 
+  /** Relay mode takes every client socket over (and every node takes signed node links on RELAY_PATH). */
+  async onUpgrade(payload: UpgradePayload): Promise<void> {
+    // Hocuspocus's documented way to skip its own upgrade: reject without an error.
+    if (takeUpgrade(this.parts, this.host, payload)) throw null;
+  }
+
   async onRequest({ request, response }: { request: IncomingMessage; response: ServerResponse }): Promise<void> {
     if (await this.monitoring.handle(request, response)) {
       // Hocuspocus's documented way to stop later hooks and its default answer: reject without an error.
@@ -210,6 +220,7 @@ export class SmartRoute {
 
   async onDestroy(): Promise<void> {
     await this.leave();
+    this.relay.close();
   }
 
   // ---- cluster ----

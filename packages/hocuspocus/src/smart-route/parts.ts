@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Membership, Ring } from '@ringroute/ring-core';
 import { Admission } from '../admission/index.js';
 import { CHANGES, CHANGES_MERGED, Fence } from '../handover/fence.js';
@@ -6,6 +8,7 @@ import { HANDED_OVER, HANDED_OVER_ALL, HANDOVER_REQUEST, onHandoverMessage, type
 import { HandoverSender } from '../handover/sender.js';
 import { isHeld, type DocumentLike, type HocuspocusLike } from '../hocuspocus/index.js';
 import type { ResolvedOptions } from '../options/index.js';
+import { Relay, RELAY_PATH } from '../relay/index.js';
 import type { SmartRouteCounters } from './counters.js';
 import { DocumentRefusal, FencedStore } from './refusal.js';
 
@@ -25,6 +28,7 @@ export interface Host {
 }
 
 export interface Parts {
+  relay: Relay;
   ledger: HandoverLedger;
   admission: Admission;
   sender: HandoverSender;
@@ -82,7 +86,16 @@ export function createParts(host: Host): Parts {
     },
     broadcast: (type, data) => host.broadcast(type, data),
   };
-  return { ledger, admission, sender, fence, protocol };
+  const relay = new Relay({
+    nodeId: config.nodeId,
+    secret: config.secret,
+    migrationTimeout: config.migrationTimeout,
+    hocuspocus: () => host.instance(),
+    owner: (documentName) => host.ring()?.owner(documentName),
+    node: (id) => host.ring()?.node(id),
+    debug,
+  });
+  return { relay, ledger, admission, sender, fence, protocol };
 }
 
 /** Feeds the membership's messages and departures to the parts. */
@@ -123,4 +136,18 @@ export async function leaveCluster(membership: Membership, { sender }: Parts, { 
   if (config.enforceRouting && membership.ring.node(config.nodeId)) await membership.update(config.nodeId, { status: 'leaving' });
   if (config.enforceRouting) await sender.handOverEverything();
   await broadcast(HANDED_OVER_ALL, {});
+}
+
+export interface UpgradePayload {
+  request: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
+
+/** Relay mode takes every client socket over (and every node takes signed node links on RELAY_PATH): true if taken. */
+export function takeUpgrade({ relay }: Parts, { config }: Host, { request, socket, head }: UpgradePayload): boolean {
+  const link = request.url !== undefined && new URL(request.url, 'http://localhost').pathname === RELAY_PATH;
+  if (!link && (config.misroute !== 'relay' || !config.enforceRouting)) return false;
+  relay.handleUpgrade(request, socket, head);
+  return true;
 }
