@@ -8,7 +8,7 @@
  * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes), Redis commands per
  * update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency p50/p99.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=15)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=10)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,20 @@ import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
-const WARMUP_SECONDS = 3;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = 2;
 const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 type Placement = 'round-robin' | 'owner';
+
+/** A client socket that may still be connecting at teardown (its error is expected then). */
+class ClientWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
 
 interface Node {
   url: string;
@@ -42,7 +50,8 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
     env: { ...process.env, RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // extension-redis logs every store it could not lock (each node stores every document it holds).
+    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
@@ -97,7 +106,7 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
       const url = placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
-      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket });
+      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: ClientWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
       const log = provider.document.getArray<number>('log');

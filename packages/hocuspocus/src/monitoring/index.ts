@@ -150,6 +150,7 @@ export class Monitoring {
       ...router.stats(),
       documents: { loaded: instance?.documents.size ?? 0, connections: instance?.getConnectionsCount() ?? 0 },
       routing: { ...this.smartRoute.counters },
+      relay: { ...this.smartRoute.relay.counters, open: this.smartRoute.relay.sessionCount },
     };
   }
 
