@@ -1,4 +1,4 @@
-import { fail, type Membership, type Ring } from '@ringroute/ring-core';
+import { checkLogger, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
   createRouter,
@@ -44,8 +44,6 @@ export interface RingRouteMiddleware extends RequestHandler {
   /** Leaves the cluster (stops the membership; see `leaveOnClose`) and closes proxy connections. Idempotent. */
   close(): Promise<void>;
 }
-
-const SILENT: RingRouteLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * `app.use(ringRoute(options))`: every keyed request is served here when this node owns the key, otherwise
@@ -127,12 +125,4 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
   });
   Object.defineProperty(middleware, 'ring', { get: () => router.ring, enumerable: true });
   return middleware as RingRouteMiddleware;
-}
-
-function checkLogger(logger: unknown): RingRouteLogger {
-  if (logger === undefined) return SILENT;
-  const methods = ['debug', 'info', 'warn', 'error'] as const;
-  if (logger === null || typeof logger !== 'object' || methods.some((m) => typeof (logger as Record<string, unknown>)[m] !== 'function'))
-    fail('logger', 'must have debug(), info(), warn() and error() methods (pino and console do)');
-  return logger as RingRouteLogger;
 }

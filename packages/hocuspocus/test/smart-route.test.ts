@@ -333,7 +333,7 @@ describe('a Redis cluster of two nodes', () => {
       body: JSON.stringify({ documentId: name, targetNodeId: 'b' }),
     });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ documentId: name, from: { id: 'a' }, to: { id: 'b' }, pinned: 'b', released: true });
+    expect(await response.json()).toMatchObject({ documentId: name, from: { id: 'a' }, to: { id: 'b' }, pinned: 'b', handedOver: true });
     expect(a.smartRoute.hocuspocus?.documents.has(name)).toBe(false);
 
     await until(() => one!.nodeId === 'b' && two!.nodeId === 'b' && one!.isSynced && two!.isSynced, 'both clients to follow to b');
@@ -346,14 +346,14 @@ describe('a Redis cluster of two nodes', () => {
     nodes.push(late);
     expect(late.smartRoute.ring?.pins[name]).toBe('b');
 
-    // Unpinning through a node that is not the owner: the answer waits for b's release, and the clients move back.
+    // Unpinning through a node that is not the owner: the answer waits for b's handover, and the clients move back.
     const back = await fetch(`${late.http}/api/routes/migrate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ documentId: name, targetNodeId: null }),
     });
     const owner = late.smartRoute.ring!.owner(name)!.id;
-    expect(await back.json()).toMatchObject({ from: { id: 'b' }, to: { id: owner }, pinned: null, released: true });
+    expect(await back.json()).toMatchObject({ from: { id: 'b' }, to: { id: owner }, pinned: null, handedOver: true });
     expect(b.smartRoute.hocuspocus?.documents.has(name)).toBe(false);
     await until(() => one!.nodeId === owner && two!.nodeId === owner && one!.isSynced && two!.isSynced, 'both clients to follow the unpin');
     one!.document.getMap('m').set('back', true);

@@ -41,8 +41,14 @@ export interface HocuspocusLike {
   hooks(name: string, payload: unknown): Promise<unknown>;
   unloadDocument(document: DocumentLike): Promise<unknown>;
   getConnectionsCount(): number;
+  openDirectConnection(documentName: string, context?: unknown): Promise<DirectConnectionLike>;
   handleConnection(socket: unknown, request: unknown): unknown;
   configuration?: { timeout?: number };
+}
+
+export interface DirectConnectionLike {
+  transact(transaction: (document: Doc) => void): Promise<void>;
+  disconnect(): Promise<void>;
 }
 
 /** What 4.x's handleConnection returns: the caller feeds it the socket's messages and its close. */
@@ -87,7 +93,7 @@ export async function closeConnections(document: DocumentLike, event: CloseEvent
   await Promise.all(connections.map((connection) => connection.waitForPendingMessages?.()));
 }
 
-const sameVector = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+export const sameVector = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 /**
  * Runs the store hooks of every extension (persistence) for the document and resolves only when they succeeded,

@@ -150,6 +150,7 @@ export class Monitoring {
       ...router.stats(),
       documents: { loaded: instance?.documents.size ?? 0, connections: instance?.getConnectionsCount() ?? 0 },
       routing: { ...this.smartRoute.counters },
+      handovers: this.smartRoute.handovers,
       relay: { ...this.smartRoute.relay.counters, open: this.smartRoute.relay.sessionCount },
     };
   }
@@ -157,10 +158,12 @@ export class Monitoring {
   /** SmartRoute's own families, after ring-core's. */
   private metrics(): string {
     const node = this.config.nodeId;
-    const { counters, hocuspocus } = this.smartRoute;
+    const { counters, hocuspocus, handovers } = this.smartRoute;
     const events = Object.entries(counters).map(([event, value]): [Record<string, string>, number] => [{ node, event }, value]);
+    const progress = Object.entries(handovers).map(([state, value]): [Record<string, string>, number] => [{ node, state }, value]);
     return renderMetrics([
       { name: 'ringroute_hocuspocus_events_total', help: 'Document admissions, refusals and handovers.', type: 'counter', samples: events },
+      { name: 'ringroute_hocuspocus_handovers', help: 'Handovers by state (pending and moving now; done and failed so far).', type: 'gauge', samples: progress },
       { name: 'ringroute_hocuspocus_documents', help: 'Documents loaded on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.documents.size ?? 0]] },
       { name: 'ringroute_hocuspocus_connections', help: 'Open connections on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.getConnectionsCount() ?? 0]] },
     ]);
@@ -216,13 +219,13 @@ export class Monitoring {
     const now = this.smartRoute.ring!;
     const owner = now.owner(documentId);
     // Answer once the old owner has handed the document over (store included), wherever the request landed.
-    const released = !from || from.id === owner?.id || (await this.smartRoute.released(documentId, from.id));
+    const handedOver = !from || from.id === owner?.id || (await this.smartRoute.handedOver(documentId, from.id));
     return jsonAnswer(200, {
       documentId,
       from: from && nodeView(from),
       to: owner && nodeView(owner),
       pinned: now.pins[documentId] ?? null,
-      released,
+      handedOver,
       epoch: now.epoch,
     });
   }

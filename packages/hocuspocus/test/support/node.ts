@@ -27,7 +27,7 @@ export async function startNode(
   /** More extensions after persistence (an app's auth hooks, say). */
   extensions: object[] = [],
 ): Promise<TestNode> {
-  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
+  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, leaveOnSignals: false, ...options });
   const persistence = postgresPersistence(table, persistenceControl);
   const server = new Server({
     port,
