@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RingNode } from '@ringroute/ring-core';
+import type { Ring, RingNode } from '@ringroute/ring-core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HocuspocusLike } from '../hocuspocus/index.js';
 import { LINK_HEADER, linkToken, verifyLinkToken } from './auth.js';
@@ -82,6 +82,19 @@ export class Relay {
       this.sessions.add(session);
       this.counters.sessions++;
     });
+  }
+
+  /**
+   * A new ring: links to nodes that left it or were declared dead are dropped now, so their documents re-point
+   * at once instead of waiting for the link's heartbeat.
+   */
+  ringChanged(ring: Ring): void {
+    for (const [id, upstream] of this.upstreams) {
+      const node = ring.node(id);
+      if (node && node.status !== 'dead') continue;
+      upstream.close();
+      this.upstreams.delete(id);
+    }
   }
 
   /** Closes every client socket and node link (the node is going away). */

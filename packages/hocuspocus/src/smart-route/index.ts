@@ -252,6 +252,7 @@ export class SmartRoute {
 
   private onRing(ring: Ring): void {
     this.parts.ledger.observe(ring);
+    this.relay.ringChanged(ring);
     this.parts.admission.prune();
     if (!this.config.enforceRouting || !this.membership) return;
     for (const documentName of this.parts.sender.held()) {
