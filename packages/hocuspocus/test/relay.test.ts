@@ -1,7 +1,8 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { linkToken } from '../src/relay/auth.js';
+import { peek, permissionDenied, refusalReason } from '../src/relay/address.js';
+import { linkToken, verifyLinkToken } from '../src/relay/auth.js';
 import { LINK_HEADER, RELAY_PATH } from '../src/relay/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from './support/hocuspocus.js';
 import { documentOwnedBy, startNode, type TestNode } from './support/node.js';
@@ -73,6 +74,24 @@ function provider(socket: InstanceType<typeof HocuspocusProviderWebsocket>, name
 /** The same awareness field as another client sees it. */
 const awarenessOf = (client: ReturnType<typeof provider>, field: string) =>
   [...client.provider.awareness!.getStates().values()].map((state) => (state as Record<string, unknown>)[field]).filter(Boolean);
+
+describe('relay wire format', () => {
+  it("routes a 4.x session address (document\\0session) by its document, and reads a server's refusal", () => {
+    const frame = permissionDenied('notes\0session-1', 'ringroute:misrouted');
+    expect(peek(frame)).toMatchObject({ address: 'notes\0session-1', documentName: 'notes', type: 2, subtype: 1 });
+    expect(refusalReason(frame)).toBe('ringroute:misrouted');
+    expect(peek(Uint8Array.from([0x05, 0x61]))).toBeUndefined(); // an address longer than the frame
+  });
+
+  it('accepts a link token only from the cluster secret, for this node, within 5 minutes', () => {
+    const now = Date.now();
+    expect(verifyLinkToken(SECRET, 'b', linkToken(SECRET, 'a', 'b', now), now)).toBe('a');
+    expect(verifyLinkToken(SECRET, 'b', linkToken(SECRET, 'a', 'b', now - 6 * 60_000), now)).toBeUndefined();
+    expect(verifyLinkToken(SECRET, 'b', linkToken('other', 'a', 'b', now), now)).toBeUndefined();
+    expect(verifyLinkToken(undefined, 'b', linkToken(SECRET, 'a', 'b', now), now)).toBeUndefined(); // no secret here: no links
+    expect(verifyLinkToken(SECRET, 'b', 'a.not-a-time.00', now)).toBeUndefined();
+  });
+});
 
 describe('relay mode (misroute: relay): plain providers on any node', () => {
   let table: Awaited<ReturnType<typeof createTable>>;

@@ -143,8 +143,9 @@ export class Relay {
     ownerOf: (documentName: string): string => this.host.owner(documentName)?.id ?? this.host.nodeId,
     open: (target: string, request: IncomingMessage, events: TargetEvents): Channel => {
       const instance = this.host.hocuspocus();
-      const node = target === this.host.nodeId ? undefined : this.host.node(target);
-      if (target === this.host.nodeId && instance) return openChannel(instance, request, events);
+      const here = target === this.host.nodeId;
+      if (here && instance) return openChannel(instance, request, events);
+      const node = here ? undefined : this.host.node(target);
       if (!node?.url) {
         // Not configured yet, or the node left the ring meanwhile: lost, so the route re-points later.
         queueMicrotask(() => events.lost());
