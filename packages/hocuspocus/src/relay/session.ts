@@ -77,9 +77,11 @@ export class Session {
     }, timeout).unref();
   }
 
-  /** Closes the client's socket (the node is going away). */
+  /** Closes the client's socket (the node is going away, or the owner closed it). */
   close(code = 1001, reason = 'going away'): void {
-    this.socket.close(code, reason);
+    // Codes a peer may not send (1005, 1006, 1015, ...) would make ws throw: the owner's code is sanitised.
+    const sendable = (code >= 3000 && code <= 4999) || (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code));
+    this.socket.close(sendable ? code : 1011, Buffer.byteLength(reason) <= 123 ? reason : '');
     this.end();
   }
 
