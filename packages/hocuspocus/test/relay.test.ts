@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { peek, permissionDenied, refusalReason } from '../src/relay/address.js';
+import { answerOf, peek, permissionDenied } from '../src/relay/address.js';
 import { linkToken, verifyLinkToken } from '../src/relay/auth.js';
 import { LINK_HEADER, RELAY_PATH } from '../src/relay/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from './support/hocuspocus.js';
@@ -79,7 +79,7 @@ describe('relay wire format', () => {
   it("routes a 4.x session address (document\\0session) by its document, and reads a server's refusal", () => {
     const frame = permissionDenied('notes\0session-1', 'ringroute:misrouted');
     expect(peek(frame)).toMatchObject({ address: 'notes\0session-1', documentName: 'notes', type: 2, subtype: 1 });
-    expect(refusalReason(frame)).toBe('ringroute:misrouted');
+    expect(answerOf(frame)).toEqual({ type: 2, subtype: 1, reason: 'ringroute:misrouted' });
     expect(peek(Uint8Array.from([0x05, 0x61]))).toBeUndefined(); // an address longer than the frame
   });
 
