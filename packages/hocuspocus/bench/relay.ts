@@ -8,7 +8,7 @@
  * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes), Redis commands per
  * update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency p50/p99.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=15)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=10)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,20 @@ import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
-const WARMUP_SECONDS = 3;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = 2;
 const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 type Placement = 'round-robin' | 'owner';
+
+/** A client socket that may still be connecting at teardown (its error is expected then). */
+class ClientWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
 
 interface Node {
   url: string;
@@ -42,7 +50,8 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
     env: { ...process.env, RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // extension-redis logs every store it could not lock (each node stores every document it holds).
+    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
@@ -76,6 +85,40 @@ interface Result {
   documents: number;
   p50: number;
   p99: number;
+  /** One update at a time on an idle cluster, writer to reader, p50 ms. */
+  idleP50: number;
+}
+
+const PROBES = 50;
+
+/**
+ * Latency without queueing: before the load, one writer and one reader of one document, one update in flight
+ * at a time. Relay: both on nodes that do not own it (two link hops); direct: both on the owner; extension-redis:
+ * on two different nodes.
+ */
+async function idleLatency(urls: [string, string], documentName: string): Promise<number> {
+  const [writer, reader] = urls.map((url) => {
+    const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: ClientWebSocket });
+    const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
+    provider.attach();
+    return { socket, provider };
+  }) as [{ socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> }, { socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> }];
+  await until(() => writer.provider.isSynced && reader.provider.isSynced, 'the probe clients synced');
+  const seen = reader.provider.document.getArray<number>('probe');
+  const samples: number[] = [];
+  for (let i = 0; i < PROBES; i++) {
+    const arrived = new Promise<void>((resolve) => seen.observe(function once() { seen.unobserve(once); resolve(); }));
+    const start = performance.now();
+    writer.provider.document.getArray<number>('probe').push([i]);
+    await arrived;
+    samples.push(performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  for (const { provider, socket } of [writer, reader]) {
+    provider.destroy();
+    socket.destroy();
+  }
+  return percentile(samples.sort((x, y) => x - y), 0.5);
 }
 
 async function run(name: string, peer: BenchNodeConfig['peer'], placement: Placement, redis: SpawnedRedis): Promise<Result> {
@@ -88,6 +131,10 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     ring = await ringFromJSON((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON);
   }
   const urlOf = new Map(nodes.map((node, i) => [`node-${'abc'[i]}`, node.url]));
+  const probeName = `${cluster}-probe`;
+  const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
+  const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
+  const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
 
   const latencies: number[] = [];
   let measuring = false;
@@ -97,7 +144,7 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
       const url = placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
-      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket });
+      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: ClientWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
       const log = provider.document.getArray<number>('log');
@@ -148,6 +195,7 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     documents: after.stats.reduce((sum, s) => sum + s.documents, 0),
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
+    idleP50,
   };
 }
 
@@ -164,11 +212,11 @@ async function main(): Promise<void> {
   }
   const peer = results[2]!;
   console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured (Node ${process.versions.node})\n`);
-  console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results)
     console.log(
-      `| ${r.name} | ${r.updates} | ${r.cpuPerThousand.toFixed(1)} | ${(r.cpuPerThousand / peer.cpuPerThousand).toFixed(2)}x | ${r.redisPerUpdate.toFixed(4)} | ${(r.redisPerUpdate / peer.redisPerUpdate).toFixed(4)}x | ${r.rssMb.toFixed(0)} | ${r.documents} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+      `| ${r.name} | ${r.updates} | ${r.cpuPerThousand.toFixed(1)} | ${(r.cpuPerThousand / peer.cpuPerThousand).toFixed(2)}x | ${r.redisPerUpdate.toFixed(4)} | ${(r.redisPerUpdate / peer.redisPerUpdate).toFixed(4)}x | ${r.rssMb.toFixed(0)} | ${r.documents} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.idleP50.toFixed(2)} |`,
     );
 }
 

@@ -1,7 +1,8 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { linkToken } from '../src/relay/auth.js';
+import { answerOf, peek, permissionDenied } from '../src/relay/address.js';
+import { linkToken, verifyLinkToken } from '../src/relay/auth.js';
 import { LINK_HEADER, RELAY_PATH } from '../src/relay/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from './support/hocuspocus.js';
 import { documentOwnedBy, startNode, type TestNode } from './support/node.js';
@@ -74,6 +75,24 @@ function provider(socket: InstanceType<typeof HocuspocusProviderWebsocket>, name
 const awarenessOf = (client: ReturnType<typeof provider>, field: string) =>
   [...client.provider.awareness!.getStates().values()].map((state) => (state as Record<string, unknown>)[field]).filter(Boolean);
 
+describe('relay wire format', () => {
+  it("routes a 4.x session address (document\\0session) by its document, and reads a server's refusal", () => {
+    const frame = permissionDenied('notes\0session-1', 'ringroute:misrouted');
+    expect(peek(frame)).toMatchObject({ address: 'notes\0session-1', documentName: 'notes', type: 2, subtype: 1 });
+    expect(answerOf(frame)).toEqual({ type: 2, subtype: 1, reason: 'ringroute:misrouted' });
+    expect(peek(Uint8Array.from([0x05, 0x61]))).toBeUndefined(); // an address longer than the frame
+  });
+
+  it('accepts a link token only from the cluster secret, for this node, within 5 minutes', () => {
+    const now = Date.now();
+    expect(verifyLinkToken(SECRET, 'b', linkToken(SECRET, 'a', 'b', now), now)).toBe('a');
+    expect(verifyLinkToken(SECRET, 'b', linkToken(SECRET, 'a', 'b', now - 6 * 60_000), now)).toBeUndefined();
+    expect(verifyLinkToken(SECRET, 'b', linkToken('other', 'a', 'b', now), now)).toBeUndefined();
+    expect(verifyLinkToken(undefined, 'b', linkToken(SECRET, 'a', 'b', now), now)).toBeUndefined(); // no secret here: no links
+    expect(verifyLinkToken(SECRET, 'b', 'a.not-a-time.00', now)).toBeUndefined();
+  });
+});
+
 describe('relay mode (misroute: relay): plain providers on any node', () => {
   let table: Awaited<ReturnType<typeof createTable>>;
   let redis: Awaited<ReturnType<typeof redisCluster>>;
@@ -123,6 +142,9 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     expect(b!.server.hocuspocus.documents.has(name)).toBe(true);
     expect(a!.server.hocuspocus.documents.has(name)).toBe(false); // no Y.Doc on the relaying node
     expect(a!.smartRoute.relay.counters.relayed).toBeGreaterThan(0);
+    const stats = (await (await fetch(`${a!.http}/api/routes/stats`)).json()) as { relay: { relayed: number; open: number } };
+    expect(stats.relay.relayed).toBe(a!.smartRoute.relay.counters.relayed);
+    expect(stats.relay.open).toBeGreaterThan(0);
     expect(relayed.refusals).toEqual([]);
   });
 
@@ -172,6 +194,26 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     expect(b!.smartRoute.relay.counters.linksRefused - before).toBe(3);
     expect(await attempt({ [LINK_HEADER]: linkToken(SECRET, 'a', 'b') })).toBe(101);
     expect(a!.smartRoute.relay.counters.linksRefused).toBe(0);
+  });
+
+  it('drops malformed link messages (counted) and closes a client socket that sends a malformed frame', async () => {
+    const { a, b } = nodes as Record<string, TestNode>;
+    const link = new WebSocket(`${b!.url}${RELAY_PATH}`, { headers: { [LINK_HEADER]: linkToken(SECRET, 'a', 'b') } });
+    await new Promise((resolve, reject) => link.once('open', resolve).once('error', reject));
+    const answers: Buffer[] = [];
+    link.on('message', (data: Buffer) => answers.push(data));
+    const before = b!.smartRoute.relay.counters.malformed;
+    link.send(Buffer.from([9])); // too short for an envelope
+    link.send(Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from('{"url":42}')])); // OPEN with a bad request
+    await until(() => b!.smartRoute.relay.counters.malformed - before === 2 && answers.length === 1, 'both counted, the bad OPEN answered');
+    expect([...answers[0]!.subarray(0, 7)]).toEqual([2, 0, 0, 0, 7, 0x11, 0x30]); // CLOSE channel 7, code 4400
+    link.close();
+
+    const client = new WebSocket(a!.url);
+    await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
+    client.send(Buffer.from([0x05, 0x61])); // an address longer than the frame
+    expect(await closed).toBe(4401);
   });
 
   it("re-points a relayed document when its owner changes, keeping the client's socket and every update", async () => {

@@ -151,6 +151,7 @@ export class Monitoring {
       documents: { loaded: instance?.documents.size ?? 0, connections: instance?.getConnectionsCount() ?? 0 },
       routing: { ...this.smartRoute.counters },
       handovers: this.smartRoute.handovers,
+      relay: { ...this.smartRoute.relay.counters, open: this.smartRoute.relay.sessionCount },
     };
   }
 

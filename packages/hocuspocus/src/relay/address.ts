@@ -48,6 +48,12 @@ class Reader {
     return text;
   }
 
+  skipVarString(): void {
+    const length = this.varUint();
+    this.offset += length;
+    if (this.offset > this.bytes.length) throw new RangeError('truncated varString');
+  }
+
   get done(): boolean {
     return this.offset >= this.bytes.length;
   }
@@ -67,22 +73,28 @@ export function peek(frame: Uint8Array): FrameHead | undefined {
   }
 }
 
-/** The reason of a server's Close frame or Auth permission-denied frame; undefined for every other frame. */
-export function refusalReason(frame: Uint8Array): string | undefined {
-  try {
-    const reader = new Reader(frame);
-    reader.varString();
-    const type = reader.varUint();
-    if (type === MessageType.Close) return reader.varString();
-    if (type === MessageType.Auth && reader.varUint() === AuthType.PermissionDenied) return reader.varString();
-  } catch {
-    // not one of the two: forwarded untouched
-  }
-  return undefined;
+/** What the relay reads of a server's frame: its type, sub-type, and the reason of a Close or a permission-denied. */
+export interface Answer {
+  type: number;
+  subtype: number | undefined;
+  /** Set for a Close frame and an Auth permission-denied frame. */
+  reason: string | undefined;
 }
 
-/** A server's "authenticated" answer. */
-export const isAuthenticated = (head: FrameHead) => head.type === MessageType.Auth && head.subtype === AuthType.Authenticated;
+/** Reads a server's frame without decoding its address; undefined when malformed (forwarded untouched). */
+export function answerOf(frame: Uint8Array): Answer | undefined {
+  try {
+    const reader = new Reader(frame);
+    reader.skipVarString();
+    const type = reader.varUint();
+    if (type === MessageType.Close) return { type, subtype: undefined, reason: reader.varString() };
+    const subtype = reader.done ? undefined : reader.varUint();
+    const reason = type === MessageType.Auth && subtype === AuthType.PermissionDenied ? reader.varString() : undefined;
+    return { type, subtype, reason };
+  } catch {
+    return undefined;
+  }
+}
 
 const encoder = new TextEncoder();
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RingNode } from '@ringroute/ring-core';
+import type { Ring, RingNode } from '@ringroute/ring-core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HocuspocusLike } from '../hocuspocus/index.js';
 import { LINK_HEADER, linkToken, verifyLinkToken } from './auth.js';
@@ -84,6 +84,19 @@ export class Relay {
     });
   }
 
+  /**
+   * A new ring: links to nodes that left it or were declared dead are dropped now, so their documents re-point
+   * at once instead of waiting for the link's heartbeat.
+   */
+  ringChanged(ring: Ring): void {
+    for (const [id, upstream] of this.upstreams) {
+      const node = ring.node(id);
+      if (node && node.status !== 'dead') continue;
+      upstream.close();
+      this.upstreams.delete(id);
+    }
+  }
+
   /** Closes every client socket and node link (the node is going away). */
   close(): void {
     for (const session of this.sessions) session.close();
@@ -130,8 +143,9 @@ export class Relay {
     ownerOf: (documentName: string): string => this.host.owner(documentName)?.id ?? this.host.nodeId,
     open: (target: string, request: IncomingMessage, events: TargetEvents): Channel => {
       const instance = this.host.hocuspocus();
-      const node = target === this.host.nodeId ? undefined : this.host.node(target);
-      if (target === this.host.nodeId && instance) return openChannel(instance, request, events);
+      const here = target === this.host.nodeId;
+      if (here && instance) return openChannel(instance, request, events);
+      const node = here ? undefined : this.host.node(target);
       if (!node?.url) {
         // Not configured yet, or the node left the ring meanwhile: lost, so the route re-points later.
         queueMicrotask(() => events.lost());

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { MISROUTED_REASON, REDIRECT_PREFIX, UNAVAILABLE_REASON } from '../hint/index.js';
-import { AuthType, isAuthenticated, MessageType, peek, permissionDenied, refusalReason, SYNC_STEP_1, type FrameHead } from './address.js';
+import { answerOf, AuthType, MessageType, peek, permissionDenied, SYNC_STEP_1, type FrameHead } from './address.js';
 import type { Channel } from './channel.js';
 
 /** Where a document's frames go: this node's Hocuspocus, or the owner's over a node link. */
@@ -77,9 +77,11 @@ export class Session {
     }, timeout).unref();
   }
 
-  /** Closes the client's socket (the node is going away). */
+  /** Closes the client's socket (the node is going away, or the owner closed it). */
   close(code = 1001, reason = 'going away'): void {
-    this.socket.close(code, reason);
+    // Codes a peer may not send (1005, 1006, 1015, ...) would make ws throw: the owner's code is sanitised.
+    const sendable = (code >= 3000 && code <= 4999) || (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code));
+    this.socket.close(sendable ? code : 1011, Buffer.byteLength(reason) <= 123 ? reason : '');
     this.end();
   }
 
@@ -121,16 +123,15 @@ export class Session {
   }
 
   private fromOwner(address: string, route: Route, frame: Uint8Array): void {
-    const reason = refusalReason(frame);
-    if (reason !== undefined && isRoutingRefusal(reason)) return this.repoint(address, route, frame);
+    const answer = answerOf(frame);
+    if (answer?.reason !== undefined && isRoutingRefusal(answer.reason)) return this.repoint(address, route, frame);
     route.attempts = 0;
     route.since = undefined;
-    const head = peek(frame);
-    if (head && isAuthenticated(head)) {
-      if (route.authenticated) return;
+    if (answer?.type === MessageType.Auth && answer.subtype === AuthType.Authenticated) {
+      if (route.authenticated) return; // the answer to a replayed token
       route.authenticated = true;
     }
-    if (reason !== undefined && head?.type === MessageType.Auth) route.authenticated = false;
+    if (answer?.reason !== undefined && answer.type === MessageType.Auth) route.authenticated = false;
     this.socket.send(frame);
   }
 

@@ -74,7 +74,8 @@ export class Upstream {
   }
 
   private connect(): WebSocket {
-    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false });
+    // A paused owner accepts TCP but never answers the upgrade: give up like a silent link.
+    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2 });
     this.socket = socket;
     socket.on('open', () => {
       for (const message of this.queue.splice(0)) socket.send(message);

@@ -160,8 +160,9 @@ export function takeUpgrade({ relay }: Parts, { config }: Host, { request, socke
 }
 
 /** A new ring: remember it for handovers, and hand over every held document this node no longer owns. */
-export function onRing({ ledger, admission, sender, fence }: Parts, { config, membership }: Host, ring: Ring): void {
+export function onRing({ ledger, relay, admission, sender, fence }: Parts, { config, membership }: Host, ring: Ring): void {
   ledger.observe(ring);
+  relay.ringChanged(ring);
   admission.prune();
   if (!config.enforceRouting || !membership()) return;
   for (const documentName of sender.held()) {
