@@ -102,7 +102,7 @@ describe('fast failover and merge-safe ownership', () => {
     writers.forEach((w) => write(w, 'after'));
     await until(() => writers.every((w) => w.acknowledged === 2), 'a survivor to acknowledge', 10_000, 20);
     const served = Date.now() - killedAt;
-    console.log(`kill -9 -> documents served and writable on a survivor after ${served} ms (failureTimeout 3000 ms by default)`);
+    console.log(`kill -9 -> documents served and writable on a survivor after ${served} ms (failureTimeout 2500 ms by default)`);
     expect(served).toBeLessThan(10_000);
     expect(await missing(writers, d1)).toEqual([]);
 
