@@ -79,7 +79,9 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
     );
     writer = new EdgeWriter(observer, { ...options, proxy: 'nginx', file: upstream, reload: nginxReloader({ binary: NGINX, prefix: proxy.dir, config: proxy.config }) });
     await writer.start();
-    const reloads = writer.stats.reloads;
+    // The file already holds this ring's config: no write, no reload.
+    expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0 });
+    const reloads = 0;
 
     const steady = keys(10_000, 'a');
     expect(tally(steady, await send(front, steady), observer)).toEqual({ requests: 10_000, misrouted: 0, wrong: 0 });
@@ -91,10 +93,10 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
     await waitFor(() => writer!.stats.reloads === reloads + 1, 'the reload after the join');
     // `nginx -s reload` returns once signalled; wait until the new workers answer (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
-    await waitFor(async () => (await send(front, [moved]))[0]!.node === 'n3', 'nginx serving the new upstream');
+    await waitFor(async () => (await send(front, [moved]).catch(() => []))[0]?.node === 'n3', 'nginx serving the new upstream');
 
-    const after = keys(10_000, 'b');
-    expect(tally(after, await send(front, after), observer)).toEqual({ requests: 10_000, misrouted: 0, wrong: 0 });
+    const after = keys(2_000, 'b');
+    expect(tally(after, await send(front, after), observer)).toEqual({ requests: 2_000, misrouted: 0, wrong: 0 });
     expect(writer.stats).toMatchObject({ reloads: reloads + 1, failures: 0 });
   }, 60_000);
 });

@@ -28,19 +28,36 @@ export function nginxReloader({ binary = 'nginx', prefix, config }: NginxReload 
   };
 }
 
+/** One `reload` on the master CLI; resolves when the master closes the connection (it re-executes itself). */
+function masterReload(masterSocket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(masterSocket);
+    let answer = '';
+    socket.setTimeout(30_000, () => socket.destroy(new Error(`HAProxy master CLI ${masterSocket} did not answer`)));
+    socket.on('connect', () => socket.end('reload\n'));
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => (/failed/i.test(answer) ? reject(new Error(`HAProxy reload failed: ${answer.trim()}`)) : resolve()));
+  });
+}
+
+/** The master's socket is gone while it re-executes (after a reload) or starts: worth waiting for, briefly. */
+const RETRIED = new Set(['ECONNREFUSED', 'ENOENT']);
+
 /**
  * Reloads HAProxy through its master CLI (haproxy -W -S <socket>): the master re-reads every -f file and starts
- * new workers; old ones finish their connections. Resolves once the master has answered.
+ * new workers; old ones finish their connections. Retries for up to `waitMs` while the socket is not accepting.
  */
-export function haproxyReloader(masterSocket: string): () => Promise<void> {
-  return () =>
-    new Promise((resolve, reject) => {
-      const socket = connect(masterSocket);
-      let answer = '';
-      socket.setTimeout(30_000, () => socket.destroy(new Error(`HAProxy master CLI ${masterSocket} did not answer`)));
-      socket.on('connect', () => socket.end('reload\n'));
-      socket.on('data', (chunk) => (answer += chunk.toString()));
-      socket.on('error', reject);
-      socket.on('close', () => (/failed/i.test(answer) ? reject(new Error(`HAProxy reload failed: ${answer.trim()}`)) : resolve()));
-    });
+export function haproxyReloader(masterSocket: string, waitMs = 10_000): () => Promise<void> {
+  return async () => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await masterReload(masterSocket);
+      } catch (error) {
+        if (!RETRIED.has((error as NodeJS.ErrnoException).code ?? '') || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
 }

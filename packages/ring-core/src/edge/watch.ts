@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { MembershipLogger } from '../http/log.js';
 import type { Membership } from '../membership/types.js';
 import type { Ring } from '../types.js';
@@ -69,6 +69,8 @@ export class EdgeWriter {
 
   private async apply(ring: Ring): Promise<void> {
     const text = renderEdge(this.options.proxy, ring, this.options);
+    // A restarted writer finds the config it would write already in place: no needless reload then.
+    this.written ??= await readFile(this.options.file, 'utf8').catch(() => undefined);
     if (this.written !== undefined && body(text) === body(this.written)) return;
     const temp = `${this.options.file}.${process.pid}.tmp`;
     await writeFile(temp, text);
