@@ -1,6 +1,6 @@
 import { checkString, fail } from '../errors.js';
 import { isRoutable } from '../ring/nodes.js';
-import { serverAddress } from '../strategy/edge.js';
+import { serverAddress, urlTarget } from '../strategy/edge.js';
 import type { Ring, RingNode } from '../types.js';
 import { edgeKey, type EdgeProxy } from './keys.js';
 
@@ -34,13 +34,6 @@ function directives(options: EdgeConfigOptions): string[] {
 function checkStrategy(ring: Ring, proxy: EdgeProxy): void {
   if (ring.strategy !== proxy)
     fail('ring', `a ${proxy} config needs a ring with strategy '${proxy}' (got '${ring.strategy}'): only then do proxy and ring agree`);
-}
-
-/** Host and port of a member's url: where the proxy connects (its `server` address may be a name for the same place). */
-function target(node: RingNode): string {
-  if (node.url === undefined) fail(`nodes[id=${JSON.stringify(node.id)}].url`, 'the proxy needs a url to connect to');
-  const url = new URL(node.url);
-  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 }
 
 /**
@@ -80,7 +73,7 @@ export function renderHaproxy(ring: Ring, options: EdgeConfigOptions): string {
     let label = node.id.replace(/[^A-Za-z0-9_.:-]/g, '_');
     if (labels.has(label)) label = `${label}-${node.serverId}`;
     labels.add(label);
-    lines.push(`    server ${label} ${target(node)} id ${node.serverId} weight ${node.weight}${flags}`);
+    lines.push(`    server ${label} ${urlTarget(node)} id ${node.serverId} weight ${node.weight}${flags}`);
   }
   lines.push(...directives(options), '');
   return lines.join('\n');

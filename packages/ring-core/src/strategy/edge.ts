@@ -11,9 +11,14 @@ export function integerWeight(node: RingNode, strategy: string, max: number): nu
   return node.weight;
 }
 
-/** nginx's server address: the `server` option, else host[:port] of the url (URL drops a default port, as nginx's `server` line would). */
+/** host:port of a member's url, the port spelled out (443 for https/wss, else 80): where a proxy connects. */
+export function urlTarget(node: RingNode, option = 'url'): string {
+  if (node.url === undefined) fail(memberField(node, option), 'the proxy needs a url to connect to');
+  const url = new URL(node.url);
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' || url.protocol === 'wss:' ? '443' : '80')}`;
+}
+
+/** nginx's server address (what it hashes): the `server` option, else host:port of the url. */
 export function serverAddress(node: RingNode): string {
-  if (node.server !== undefined) return node.server;
-  if (node.url === undefined) fail(memberField(node, 'server'), "strategy 'nginx' needs a server address or a url on every node");
-  return new URL(node.url).host;
+  return node.server ?? urlTarget(node, 'server');
 }

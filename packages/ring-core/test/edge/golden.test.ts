@@ -129,7 +129,7 @@ describe('edge config rendering', () => {
 upstream docs {
     hash $arg_doc consistent;
     server 10.0.0.1:8080; # a
-    server 10.0.0.2 weight=2; # b
+    server 10.0.0.2:80 weight=2; # b
     server app.local:81 down; # c
     keepalive 16;
 }
