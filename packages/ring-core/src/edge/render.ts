@@ -1,7 +1,7 @@
 import { checkString, fail } from '../errors.js';
 import { isRoutable } from '../ring/nodes.js';
 import { serverAddress, urlTarget } from '../strategy/edge.js';
-import type { Ring, RingNode } from '../types.js';
+import type { Ring } from '../types.js';
 import { edgeKey, type EdgeProxy } from './keys.js';
 
 export interface EdgeConfigOptions {

@@ -1,14 +1,23 @@
 const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
+
+/** A key's UTF-8 bytes: what nginx and HAProxy hash when the key reaches them unescaped. */
+export const utf8 = (key: string): Uint8Array => encoder.encode(key);
 
 /**
- * A key's UTF-8 bytes: what nginx and HAProxy hash when the key reaches them unescaped. ASCII keys (the common
- * case) skip TextEncoder, whose allocation dominates hashing a short key.
+ * Hashes a key's UTF-8 bytes with a byte-at-a-time step. ASCII keys (the common case) are read straight from
+ * their char codes, which are their UTF-8 bytes, sparing TextEncoder's allocation (most of a short key's cost);
+ * a key with any other character is hashed again over its encoded bytes.
  */
-export function utf8(key: string): Uint8Array {
-  if (key.length === 0) return EMPTY;
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return encoder.encode(key);
-  const bytes = new Uint8Array(key.length);
-  for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i);
-  return bytes;
+export function hashBytes(key: string, init: number, step: (h: number, byte: number) => number): number {
+  let h = init;
+  let seen = 0;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    seen |= code;
+    h = step(h, code);
+  }
+  if (seen <= 0x7f) return h;
+  h = init;
+  for (const byte of utf8(key)) h = step(h, byte);
+  return h;
 }

@@ -1,4 +1,4 @@
-import { utf8 } from './bytes.js';
+import { hashBytes } from './bytes.js';
 
 /** The CRC-32 table (IEEE 802.3, reflected polynomial 0xedb88320), as zlib, nginx and HAProxy use it. */
 const TABLE = (() => {
@@ -26,5 +26,7 @@ export const crc32Final = (crc: number) => (crc ^ 0xffffffff) >>> 0;
 
 /** CRC-32 of a key's UTF-8 bytes: nginx's `hash $key consistent` and HAProxy's `crc32` hash. */
 export function crc32(key: string): number {
-  return crc32Final(crc32Update(CRC32_INIT, utf8(key)));
+  return crc32Final(hashBytes(key, CRC32_INIT, crcStep));
 }
+
+const crcStep = (c: number, byte: number) => (TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8)) >>> 0;

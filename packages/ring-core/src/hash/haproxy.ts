@@ -1,24 +1,36 @@
-import { utf8 } from './bytes.js';
+import { hashBytes, utf8 } from './bytes.js';
 
 // HAProxy's key hashes (src/hash.c) and its avalanche step (full_hash), over a key's UTF-8 bytes.
 
 /** sdbm: h = byte + (h << 6) + (h << 16) - h. HAProxy's default hash. */
 export function sdbm(key: string): number {
-  const bytes = utf8(key);
-  let h = 0;
-  for (let i = 0; i < bytes.length; i++) h = (bytes[i]! + (h << 6) + (h << 16) - h) | 0;
-  return h >>> 0;
+  return hashBytes(key, 0, sdbmStep) >>> 0;
 }
 
-/** wt6: two rotating 32-bit lanes whose rotation steps are taken from the data itself. */
+const sdbmStep = (h: number, byte: number) => (byte + (h << 6) + (h << 16) - h) | 0;
+
+/**
+ * wt6: two rotating 32-bit lanes whose rotation steps are taken from the data itself. The state does not fit one
+ * number, so it runs over the bytes directly (ASCII keys from their char codes, as hashBytes does).
+ */
 export function wt6(key: string): number {
+  let ascii = true;
+  for (let i = 0; i < key.length && ascii; i++) ascii = key.charCodeAt(i) <= 0x7f;
+  return ascii ? wt6Of(key.length, (i) => key.charCodeAt(i)) : wt6Of(...bytesOf(key));
+}
+
+function bytesOf(key: string): [number, (i: number) => number] {
   const bytes = utf8(key);
+  return [bytes.length, (i) => bytes[i]!];
+}
+
+function wt6Of(length: number, byteAt: (i: number) => number): number {
   let h0 = 0xa53c965a;
   let h1 = 0x5ca6953a;
   let step0 = 6;
   let step1 = 18;
-  for (let i = 0; i < bytes.length; i++) {
-    const t = bytes[i]!;
+  for (let i = 0; i < length; i++) {
+    const t = byteAt(i);
     h0 = ~(h0 ^ t);
     h1 = ~(h1 + t);
     // A step of 0 makes `>>> 32`, which JavaScript masks to `>>> 0` as x86 does in HAProxy's binary: a rotation by 0.

@@ -67,6 +67,11 @@ describe('nginx hash $key consistent agrees with strategy nginx', () => {
       const result = await agreement(front, `/${s.name}`, rings.get(s.name)!, 200);
       expect(result).toEqual({ total: 10_000, disagreements: 0, first: [] });
     });
+
+  it('a request without a key is not hashed: nginx falls back to round robin (the adapters answer 400)', async () => {
+    const bodies = await pipelined(front, Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\nx-key: \r\n\r\n')), { connections: 1, batch: 1 });
+    expect(new Set(bodies).size).toBeGreaterThan(1);
+  });
 });
 
 describe('HAProxy hash-type consistent agrees with strategy haproxy', () => {
@@ -109,4 +114,9 @@ describe('HAProxy hash-type consistent agrees with strategy haproxy', () => {
       const result = await agreement(front, `/${s.name}`, rings.get(s.name)!, 16);
       expect(result).toEqual({ total: 10_000, disagreements: 0, first: [] });
     });
+
+  it('a request without a key is not hashed: HAProxy falls back to round robin (the adapters answer 400)', async () => {
+    const bodies = await pipelined(front, Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\n\r\n')), { connections: 1, batch: 1 });
+    expect(new Set(bodies).size).toBeGreaterThan(1);
+  });
 });
