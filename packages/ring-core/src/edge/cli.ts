@@ -1,3 +1,4 @@
+import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { RingRouteConfigError } from '../errors.js';
@@ -37,14 +38,49 @@ type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosition
 
 async function membershipFor(proxy: EdgeProxy, args: Args): Promise<Membership> {
   const params = { strategy: proxy, ...(args.hash ? { hash: args.hash as HashName } : {}), ...(args.avalanche ? { avalanche: true } : {}) };
-  if (args.nodes) {
-    const parsed = JSON.parse(await readFile(args.nodes, 'utf8')) as NodeSpec[] | { nodes: NodeSpec[] };
-    return new StaticMembership({ ...params, nodes: Array.isArray(parsed) ? parsed : parsed.nodes });
-  }
+  if (args.nodes) return new StaticMembership({ ...params, nodes: await readNodes(args.nodes) });
   if (!args.redis || !args.cluster) throw new RingRouteConfigError('--nodes', 'give a node list file, or --redis and --cluster');
   // Loaded only here, so the static path runs without ioredis installed.
   const { RedisMembership } = await import('../redis/index.js');
   return new RedisMembership({ ...params, redis: args.redis, cluster: args.cluster, prefix: args.prefix, secret: args.secret });
+}
+
+/** The bin logs JSON lines to stderr (stdout carries the config when no --out is given). */
+const stderrLogger = {
+  info(details: object, message: string): void {
+    process.stderr.write(`${JSON.stringify({ level: 'info', message, ...details })}\n`);
+  },
+  warn(details: object, message: string): void {
+    const err = 'err' in details ? { err: String(details.err) } : {};
+    process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...details, ...err })}\n`);
+  },
+};
+
+async function readNodes(file: string): Promise<NodeSpec[]> {
+  const parsed = JSON.parse(await readFile(file, 'utf8')) as NodeSpec[] | { nodes: NodeSpec[] };
+  return Array.isArray(parsed) ? parsed : parsed.nodes;
+}
+
+/**
+ * --watch with --nodes: the list file is the membership. Each change is applied to the (local) ring as removes,
+ * adds and updates; a file that does not parse or validate is logged and the last good list kept.
+ */
+function followNodeFile(membership: Membership, file: string): () => void {
+  let applying = Promise.resolve();
+  const apply = async () => {
+    const specs = await readNodes(file);
+    const current = new Set(membership.ring.nodes.map((node) => node.id));
+    const wanted = new Set(specs.map((spec) => spec.id));
+    for (const id of current) if (!wanted.has(id)) await membership.remove(id);
+    for (const { id, ...spec } of specs)
+      if (!current.has(id)) await membership.add({ id, ...spec });
+      else await membership.update(id, { url: undefined, weight: 1, status: 'alive', server: undefined, serverId: undefined, meta: undefined, ...spec });
+  };
+  const listener = () => {
+    applying = applying.then(apply).catch((error: unknown) => stderrLogger.warn({ err: error, file }, 'ringroute: node list not applied'));
+  };
+  watchFile(file, { interval: 200 }, listener);
+  return () => unwatchFile(file, listener);
 }
 
 function reloaderFor(proxy: EdgeProxy, args: Args): (() => Promise<void>) | undefined {
@@ -53,15 +89,12 @@ function reloaderFor(proxy: EdgeProxy, args: Args): (() => Promise<void>) | unde
   return nginxReloader({ binary: args['nginx-bin'], prefix: args['nginx-prefix'], config: args['nginx-conf'] });
 }
 
-/** The bin logs JSON lines to stderr (stdout carries the config when no --out is given). */
-const stderrLogger = {
-  info: (details: object, message: string) => process.stderr.write(`${JSON.stringify({ level: 'info', message, ...details })}\n`),
-  warn: (details: object, message: string) =>
-    process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...details, ...('err' in details ? { err: String(details.err) } : {}) })}\n`),
-};
 
-/** `ringroute edge nginx|haproxy ...`: prints or writes the block; with --watch keeps it current until SIGINT/SIGTERM. */
-export async function main(argv: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+/**
+ * `ringroute edge nginx|haproxy ...`: prints or writes the block; with --watch keeps it current until SIGINT/SIGTERM
+ * (or `stop`, for embedding and tests).
+ */
+export async function main(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, stop?: AbortSignal): Promise<number> {
   const { values: args, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   const [command, proxy] = positionals;
   if (args.help || command !== 'edge' || !EDGE_PROXIES.includes(proxy as EdgeProxy)) {
@@ -85,10 +118,15 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     await membership.stop();
     return writer.stats.failures === 0 ? 0 : 1;
   }
+  const unfollow = args.nodes ? followNodeFile(membership, args.nodes) : undefined;
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    if (stop) stop.addEventListener('abort', () => resolve(), { once: true });
+    else {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    }
   });
+  unfollow?.();
   await writer.stop();
   await membership.stop();
   return 0;

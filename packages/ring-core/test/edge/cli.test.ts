@@ -8,6 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingRouteConfigError } from '@ringroute/ring-core';
 import { main } from '../../src/edge/cli.js';
 
+async function until(check: () => Promise<boolean>, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const bin = fileURLToPath(new URL('../../src/edge/bin.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -47,6 +55,26 @@ describe('ringroute edge (CLI)', () => {
     expect(code).toBe(0);
     const text = await readFile(file, 'utf8');
     expect(text).toContain('balance hash req.cook(sid),url_dec\n    hash-type consistent wt6 avalanche\n    server a 10.0.0.1:3000 id 1 weight 1\n');
+  });
+
+  it('--watch with --nodes follows the list file and rewrites the block on change', async () => {
+    const list = join(dir, 'watched.json');
+    const file = join(dir, 'watched.cfg');
+    const two = [
+      { id: 'a', url: 'http://10.0.0.1:3000', serverId: 1 },
+      { id: 'b', url: 'http://10.0.0.2:3000', serverId: 2 },
+    ];
+    await writeFile(list, JSON.stringify(two));
+    const stop = new AbortController();
+    const done = main(['edge', 'haproxy', '--nodes', list, '--key', 'query:doc', '--out', file, '--watch'], new PassThrough(), stop.signal);
+    const read = () => readFile(file, 'utf8').catch(() => '');
+    await until(async () => (await read()).includes('server b 10.0.0.2:3000 id 2'));
+    await writeFile(list, JSON.stringify([...two.slice(1).map((n) => ({ ...n, status: 'dead' })), { id: 'c', url: 'http://10.0.0.3:3000', serverId: 3, weight: 2 }]));
+    await until(async () => (await read()).includes('server c 10.0.0.3:3000 id 3 weight 2'));
+    expect(await read()).toContain('    server b 10.0.0.2:3000 id 2 weight 1 disabled\n    server c 10.0.0.3:3000 id 3 weight 2\n');
+    expect(await read()).not.toContain('server a ');
+    stop.abort();
+    expect(await done).toBe(0);
   });
 
   it('fails on bad input with the option named, and prints usage for an unknown command', async () => {
