@@ -1,6 +1,6 @@
-import { checkNumber, checkOneOf, fail } from '../errors.js';
+import { checkNumber, fail } from '../errors.js';
 import { murmur3 } from '../hash/murmur3.js';
-import { fullHash, HASH_NAMES, loadHash } from '../hash/index.js';
+import { fullHash, loadHash } from '../hash/index.js';
 import { STRATEGIES, type Placement } from '../strategy/index.js';
 import type {
   HashFunction,
@@ -15,8 +15,8 @@ import type {
   RoutingFunction,
   StrategyName,
 } from '../types.js';
-import type { RingParams } from '../membership/types.js';
 import { byId, isRoutable, resolveNode, resolveNodes, toSpec } from './nodes.js';
+import { resolveRingParams } from './params.js';
 
 interface RingState {
   epoch: number;
@@ -243,44 +243,6 @@ function checksumOf(ring: HashRing): string {
   const canonical = `v1\u0003${ring.strategy}\u0003${ring.hashName}${ring.avalanche ? '+avalanche' : ''}\u0003${ring.vnodes}\u0003${members}\u0003${pins}`;
   const hex = (n: number) => n.toString(16).padStart(8, '0');
   return hex(murmur3(canonical, 0x52494e47)) + hex(murmur3(canonical, 0x524f5554));
-}
-
-const DEFAULT_HASH: Readonly<Record<StrategyName, HashName>> = {
-  ring: 'xxh32',
-  maglev: 'xxh32',
-  rendezvous: 'xxh32',
-  nginx: 'crc32',
-  haproxy: 'sdbm',
-};
-
-/** The key hashes each edge proxy offers: nginx's consistent hash is CRC-32 only. */
-const EDGE_HASHES: Partial<Record<StrategyName, readonly HashName[]>> = {
-  nginx: ['crc32'],
-  haproxy: ['sdbm', 'djb2', 'wt6', 'crc32'],
-};
-
-/**
- * Checks the ring parameters and fills in their defaults. Memberships call it in their constructors, so a typo
- * fails where it is written rather than at start().
- */
-export function resolveRingParams(options: RingParams) {
-  const vnodes = options.vnodes === undefined ? 150 : checkNumber('vnodes', options.vnodes, { min: 1, max: 10_000, integer: true });
-  const strategy = options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
-  const hash =
-    options.hash === undefined
-      ? DEFAULT_HASH[strategy]
-      : typeof options.hash === 'function'
-        ? options.hash
-        : checkOneOf('hash', options.hash, HASH_NAMES);
-  if (options.avalanche !== undefined && typeof options.avalanche !== 'boolean') fail('avalanche', 'must be a boolean');
-  // A bare HAProxy `hash-type consistent` is sdbm with avalanche; naming a function turns avalanche off unless asked.
-  const avalanche = options.avalanche ?? (strategy === 'haproxy' && options.hash === undefined);
-  const edgeHashes = EDGE_HASHES[strategy];
-  if (edgeHashes && (typeof hash === 'function' || !edgeHashes.includes(hash)))
-    fail('hash', `strategy '${strategy}' hashes keys as the proxy does: one of ${edgeHashes.join(', ')} (got ${typeof hash === 'function' ? 'a function' : JSON.stringify(hash)})`);
-  if (strategy === 'nginx' && avalanche) fail('avalanche', "strategy 'nginx' has no avalanche step");
-  if (options.route !== undefined && typeof options.route !== 'function') fail('route', 'must be a function');
-  return { vnodes, strategy, hash, avalanche, route: options.route };
 }
 
 /** Builds a ring snapshot. Async because xxHash's WebAssembly module is instantiated on first use. */
