@@ -100,9 +100,19 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
     const steady = keys(10_000, 'a');
     expect(tally(steady, await send(front, steady), observer)).toEqual({ requests: 10_000, misrouted: 0, wrong: 0 });
 
+    // n3 joins while the writer is paused, so the edge lags on purpose: keys n3 now owns still go to their old
+    // owners, which refuse them (421). That is what the reload has to end.
+    await writer.stop();
     await startNode('n3', 4);
     await until(() => memberships.every((m) => members(m) === 'n0,n1,n2,n3'), 'four members everywhere');
-    await until(() => writer!.stats.reloads === reloads + 1, 'the reload after the join');
+    const lagging = keys(1_000, 'lag');
+    const stale = tally(lagging, await send(front, lagging), observer);
+    expect(stale.misrouted).toBe(lagging.filter((doc) => observer.ring.owner(doc)?.id === 'n3').length);
+    expect(stale.misrouted).toBeGreaterThan(0);
+    expect(stale.wrong).toBe(0);
+
+    await writer.start(); // one write, one reload
+    expect(writer.stats.reloads).toBe(reloads + 1);
     // The master forks a new worker; wait until it answers (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
     const deadline = Date.now() + 10_000;

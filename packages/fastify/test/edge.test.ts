@@ -86,11 +86,20 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
     const steady = keys(10_000, 'a');
     expect(tally(steady, await send(front, steady), observer)).toEqual({ requests: 10_000, misrouted: 0, wrong: 0 });
 
-    // n3 joins: the observer's ring changes, the writer rewrites the block and reloads nginx.
+    // n3 joins while the writer is paused, so the edge lags on purpose: keys n3 now owns still go to their old
+    // owners, which refuse them (421). That is what the reload has to end.
+    await writer.stop();
     const { spec, port } = specs[3]!;
     nodes.push(await startNode(spec, port, member(spec), { key: KEY, misroute: 'refuse' }));
     await converge([observer, ...nodes.map((n) => n.membership)], ['n0', 'n1', 'n2', 'n3']);
-    await waitFor(() => writer!.stats.reloads === reloads + 1, 'the reload after the join');
+    const lagging = keys(1_000, 'lag');
+    const stale = tally(lagging, await send(front, lagging), observer);
+    expect(stale.misrouted).toBe(lagging.filter((doc) => observer.ring.owner(doc)?.id === 'n3').length);
+    expect(stale.misrouted).toBeGreaterThan(0);
+    expect(stale.wrong).toBe(0);
+
+    await writer.start(); // one write, one reload
+    expect(writer.stats.reloads).toBe(reloads + 1);
     // `nginx -s reload` returns once signalled; wait until the new workers answer (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
     await waitFor(async () => (await send(front, [moved]).catch(() => []))[0]?.node === 'n3', 'nginx serving the new upstream');
