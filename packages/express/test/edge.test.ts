@@ -116,8 +116,8 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
     // The master forks a new worker; wait until it answers (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
     const deadline = Date.now() + 10_000;
-    // Connections the old worker accepted close as it finishes: those probes fail and are retried.
-    while ((await send(front, [moved]).catch(() => []))[0]?.node !== 'n3') if (Date.now() > deadline) throw new Error('HAProxy never served the new backend');
+    while ((await send(front, [moved]))[0]!.node !== 'n3') if (Date.now() > deadline) throw new Error('HAProxy never served the new backend');
+    await proxy.settled(); // the old worker, which still routes by the old config, has exited
 
     const after = keys(2_000, 'b');
     expect(tally(after, await send(front, after), observer)).toEqual({ requests: 2_000, misrouted: 0, wrong: 0 });

@@ -102,7 +102,8 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
     expect(writer.stats.reloads).toBe(reloads + 1);
     // `nginx -s reload` returns once signalled; wait until the new workers answer (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
-    await waitFor(async () => (await send(front, [moved]).catch(() => []))[0]?.node === 'n3', 'nginx serving the new upstream');
+    await waitFor(async () => (await send(front, [moved]))[0]!.node === 'n3', 'nginx serving the new upstream');
+    await proxy.settled(); // the old worker, which still routes by the old config, has exited
 
     const after = keys(2_000, 'b');
     expect(tally(after, await send(front, after), observer)).toEqual({ requests: 2_000, misrouted: 0, wrong: 0 });

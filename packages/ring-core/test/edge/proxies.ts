@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,24 @@ export interface Proxy {
   readonly config: string;
   /** stderr so far (startup errors name the config line). */
   readonly log: () => string;
+  /** Resolves once the proxy runs a single worker again: after a reload, the old one has finished and exited. */
+  settled(timeout?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Child processes of a pid, from /proc/<pid>/stat (the 4th field is the parent pid). */
+function children(pid: number): number {
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) count++;
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return count;
 }
 
 async function launch(name: string, command: string, args: (dir: string, config: string) => string[], text: string, file: string): Promise<Proxy & { child: ChildProcess }> {
@@ -54,6 +71,13 @@ async function launch(name: string, command: string, args: (dir: string, config:
     dir,
     config,
     log: () => log,
+    async settled(timeout = 10_000) {
+      const deadline = Date.now() + timeout;
+      while (children(child.pid!) !== 1) {
+        if (Date.now() > deadline) throw new Error(`${name} still runs ${children(child.pid!)} workers`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -123,21 +147,29 @@ export async function pipelined(port: number, requests: readonly Buffer[], { con
   const bodies = new Array<string>(requests.length);
   const per = Math.ceil(requests.length / connections);
   await Promise.all(
-    Array.from({ length: connections }, (_, c) => {
-      const from = c * per;
-      const to = Math.min(requests.length, from + per);
-      return from >= to ? Promise.resolve() : exchange(port, requests, from, to, bodies, batch);
+    Array.from({ length: connections }, async (_, c) => {
+      const to = Math.min(requests.length, (c + 1) * per);
+      // A connection the server closes (a reload ends the old workers' keep-alive connections) is opened again and
+      // the unanswered requests sent again, as HTTP clients do for idempotent requests.
+      let retries = 0;
+      for (let at = c * per; at < to; ) {
+        const { reached, error } = await exchange(port, requests, at, to, bodies, batch);
+        if (reached === at && ++retries > 5) throw new Error(`no answers from 127.0.0.1:${port}: ${error?.message ?? 'connection closed'}`);
+        at = reached;
+      }
     }),
   );
   return bodies;
 }
 
-function exchange(port: number, requests: readonly Buffer[], from: number, to: number, bodies: string[], batch: number): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** One connection: answers requests[from..to) in order until done or closed; returns how far it got. */
+function exchange(port: number, requests: readonly Buffer[], from: number, to: number, bodies: string[], batch: number) {
+  return new Promise<{ reached: number; error?: Error }>((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let buffer = Buffer.alloc(0);
     let next = from; // next response expected
     let sent = from;
+    let error: Error | undefined;
     const send = () => {
       const end = Math.min(to, sent + batch);
       socket.write(Buffer.concat(requests.slice(sent, end)));
@@ -162,7 +194,7 @@ function exchange(port: number, requests: readonly Buffer[], from: number, to: n
       if (next === to) socket.end();
       else if (next === sent) send();
     });
-    socket.on('error', reject);
-    socket.on('close', () => (next === to ? resolve() : reject(new Error(`connection closed after ${next - from} of ${to - from} responses`))));
+    socket.on('error', (e) => (error = e));
+    socket.on('close', () => resolve({ reached: next, error }));
   });
 }
