@@ -1,15 +1,17 @@
 import './types.js';
 
 export { ringRoute, type RingRouteMiddleware, type RingRouteOptions } from './middleware.js';
-export type { RingRouteLogger } from './types.js';
+export type { RingRouteLogger } from './logger.js';
 export type { ProxyTimeouts } from './proxy/forwarder.js';
 export type {
   DecisionEvent,
   HttpAnswer,
   KeySource,
+  EjectionOptions,
   ProxyErrorHook,
   ProxyErrorInfo,
   RequestRoute,
-  RouteDecision,
+  RoutingDecision,
   RouterEvents,
+  RouterStats,
 } from '@ringroute/ring-core/http';

@@ -1,5 +1,5 @@
 export type * from './types.js';
-export { checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
+export { checkKnownOptions, checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
 export { djb2, murmur3, loadHash } from './hash/index.js';
 export { TypedEmitter, type EventListeners, type PayloadListeners } from './events/emitter.js';
 export { createRing, ringFromJSON } from './ring/ring.js';
