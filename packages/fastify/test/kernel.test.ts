@@ -142,7 +142,7 @@ describe('proxying cluster', () => {
       socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, x-hop\r\nKeep-Alive: timeout=99\r\nX-Hop: 1\r\nX-End: kept\r\n\r\nok')),
     );
     await new Promise<void>((resolve) => owner.listen(0, '127.0.0.1', resolve));
-    const [{ port, spec }] = await nodeSpecs(1);
+    const { port, spec } = (await nodeSpecs(1))[0]!;
     const app = Fastify();
     const ownerUrl = `http://127.0.0.1:${(owner.address() as AddressInfo).port}`;
     await app.register(ringRoute, { nodes: [spec, { id: 'raw', url: ownerUrl }], self: spec.id, key: 'query:key', misroute: 'proxy' });
