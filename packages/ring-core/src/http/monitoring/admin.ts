@@ -3,7 +3,7 @@ import { resolveNode, toSpec } from '../../ring/nodes.js';
 import type { NodeSpec } from '../../types.js';
 import { errorAnswer, jsonAnswer, nodeView, type HttpAnswer } from '../answers.js';
 import type { RingRouter } from '../router.js';
-import type { MonitoringInput, MonitoringRoute } from './routes.js';
+import type { MonitoringInput, MonitoringRoute } from './types.js';
 import { bearerMatches, tokenDigest } from './token.js';
 
 /**

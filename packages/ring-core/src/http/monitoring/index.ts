@@ -3,10 +3,11 @@ import { errorAnswer, type HttpAnswer } from '../answers.js';
 import type { RingRouter } from '../router.js';
 import { readJson } from './body.js';
 import { routeMatcher, type Match } from './match.js';
-import { monitoringRoutes, type MonitoringRoute } from './routes.js';
+import { monitoringRoutes } from './routes.js';
+import type { MonitoringRoute } from './types.js';
 
 export type { Match, MonitoringRoute };
-export type { MonitoringInput } from './routes.js';
+export type { MonitoringInput } from './types.js';
 export { describeKey, healthBody, routerStats, type RouterStats } from './stats.js';
 export { bearerMatches, tokenDigest } from './token.js';
 export { readJson } from './body.js';

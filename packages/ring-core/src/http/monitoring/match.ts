@@ -1,4 +1,4 @@
-import type { MonitoringRoute } from './routes.js';
+import type { MonitoringRoute } from './types.js';
 
 export type Match = { route: MonitoringRoute; params: Record<string, string> } | { methodNotAllowed: string } | { badParam: string };
 

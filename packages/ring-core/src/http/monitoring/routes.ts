@@ -1,24 +1,10 @@
 import { errorAnswer, jsonAnswer, unavailableAnswer, type HttpAnswer } from '../answers.js';
-import type { RequestView } from '../request.js';
 import type { RingRouter } from '../router.js';
 import { adminRoutes } from './admin.js';
 import { describeKey, healthBody, routerStats } from './stats.js';
+import type { MonitoringInput, MonitoringRoute } from './types.js';
 
-/** A monitoring or admin route: Fastify registers each one as is (`:name` path parameters); others match them. */
-export interface MonitoringRoute {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  admin: boolean;
-  handle(input: MonitoringInput): Promise<HttpAnswer>;
-}
-
-export interface MonitoringInput {
-  query: unknown;
-  params: unknown;
-  /** Parsed JSON body (POST routes). */
-  body: unknown;
-  headers: RequestView['headers'];
-}
+export type { MonitoringInput, MonitoringRoute } from './types.js';
 
 /**
  * `<prefix>/route?key=`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, and with an admin token the mutating
