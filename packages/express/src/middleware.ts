@@ -12,9 +12,12 @@ import {
   type RouterOptions,
   stripRouteParams,
 } from '@ringroute/ring-core/http';
+import { routeUpgrade } from '@ringroute/ring-core/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { monitoringHandler } from './monitor/index.js';
-import { Forwarder, hasBody, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
+import { Forwarder, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
 import { send } from './send.js';
 import type { RingRouteLogger } from './types.js';
 
@@ -38,6 +41,13 @@ export interface RingRouteMiddleware extends RequestHandler {
   withKey(key: KeySource<Request>): RequestHandler;
   /** The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin). Mount it before the middleware. */
   monitor(): RequestHandler;
+  /**
+   * Routes WebSocket (and other) upgrades, which never reach Express: `server.on('upgrade', (req, socket, head) =>
+   * rr.handleUpgrade(req, socket, head, () => wss.handleUpgrade(...)))`. Calls `next` when this node owns the key;
+   * otherwise proxies the handshake to the owner or answers the socket (redirect, 421 with the owner, 4xx, 503)
+   * as `misroute` says. A key function gets the raw IncomingMessage here (no `req.query` or `req.params`).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void): void;
   /** Typed events: 'decision' for every routed request, 'proxy-error' when proxying failed. */
   on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
   off<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
@@ -80,9 +90,6 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     };
 
   async function proxy(req: Request, res: Response, route: RequestRoute): Promise<void> {
-    // Express body parsers consume the stream; a proxied request needs it untouched.
-    if (req.readableEnded && hasBody(req))
-      throw new Error('ringroute: the request body was already read; mount ringRoute() before body parsers to proxy it');
     const plan = router.proxyPlan(req, route);
     const client = { remoteAddress: req.socket.remoteAddress, protocol: req.protocol };
     const tried: string[] = [];
@@ -111,6 +118,17 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     membership: router.membership,
     ready: () => started,
     withKey: (key: KeySource<Request>) => routeWith(compileKey<Request>(key, 'withKey(key)')),
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void) => {
+      const onFailure = ({ error, node, final, tried }: { error: Error; node: string; final: boolean; tried: readonly string[] }) =>
+        final ? logger.error({ err: error, tried }, 'ringroute: proxying the upgrade failed') : logger.warn({ err: error, node }, 'ringroute: owner unreachable');
+      routeUpgrade(router, req, socket, head, { timeouts, onFailure }).then(
+        (outcome) => outcome === 'local' && next(),
+        (error: unknown) => {
+          logger.error({ err: error }, 'ringroute: upgrade failed');
+          socket.destroy();
+        },
+      );
+    },
     monitor: () => monitoringHandler(router.monitoringRoutes, router.options.prefix),
     on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]) {
       router.on(event, listener);

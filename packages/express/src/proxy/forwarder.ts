@@ -1,23 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { checkNumber, fail } from '@ringroute/ring-core';
+import { bodyHeaders, endToEnd, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
 import { Agent } from 'undici';
-
-/** Connection-level headers (RFC 9110 §7.6.1) are never forwarded in either direction. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // undici sets Host from the target origin and refuses Expect; the client's Host travels in X-Forwarded-Host.
-  'host',
-  'expect',
-]);
 
 export interface ProxyTimeouts {
   /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
@@ -56,8 +41,11 @@ export class Forwarder {
     target: { origin: string; path: string },
     extraHeaders: Record<string, string>,
   ): Promise<ForwardResult> {
-    const headers = Object.assign(endToEnd(req.headers), extraHeaders);
-    const body = hasBody(req) ? new LazyBody(req) : undefined;
+    // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
+    const forwarded = forwardBody(req as ParsedRequest);
+    const headers = bodyHeaders(Object.assign(endToEnd(req.headers), extraHeaders), forwarded);
+    const lazy = forwarded.kind === 'stream' ? new LazyBody(req) : undefined;
+    const body = forwarded.kind === 'bytes' ? forwarded.bytes : lazy;
     let responded = false;
     try {
       await this.agent.stream(
@@ -75,7 +63,7 @@ export class Forwarder {
         res.destroy(error as Error);
         return { sent: true };
       }
-      body?.release();
+      lazy?.release();
       return { sent: false, error: error as Error };
     }
   }
@@ -83,22 +71,6 @@ export class Forwarder {
   close(): Promise<void> {
     return this.agent.close();
   }
-}
-
-/** The end-to-end headers of a message: without the hop-by-hop ones, including those its Connection header names. */
-function endToEnd(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const connection = headers.connection;
-  const named = typeof connection === 'string' ? connection.toLowerCase().split(',').map((t) => t.trim()) : [];
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
-  }
-  return out;
-}
-
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Pipes the incoming request only once the upstream reads; destroying it (as undici does on error) spares the source. */
