@@ -14,7 +14,9 @@ import {
   type RingRouter,
   type RouterOptions,
 } from '@ringroute/ring-core/http';
+import { forwardUpgrade } from '@ringroute/ring-core/node';
 import type {
+  FastifyInstance,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
@@ -59,6 +61,25 @@ declare module 'fastify' {
 
 const send = (reply: FastifyReply, answer: HttpAnswer) => reply.code(answer.status).headers(answer.headers).send(answer.body);
 
+type ReplyFrom = FastifyReply['from'];
+
+/**
+ * RingRoute's own reply-from instance, whatever the app registered: an app's instance may have a `base` that
+ * pins every request to one origin. It is registered in an encapsulated context whose `from` decorator is
+ * captured rather than added, so it never collides with the app's `reply.from`.
+ */
+function ownReplyFrom(fastify: FastifyInstance, options: RingRouteOptions['replyFrom']): () => ReplyFrom {
+  let from: ReplyFrom | undefined;
+  fastify.register(async function ringRouteReplyFrom(child) {
+    child.decorateReply = ((name: string, value: unknown) => {
+      if (name === 'from') from = value as ReplyFrom;
+      return child;
+    }) as FastifyInstance['decorateReply'];
+    await child.register(replyFrom, { ...options, disableRequestLogging: true });
+  });
+  return () => from!;
+}
+
 const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done) => {
   if (fastify.hasDecorator('ringRoute') || fastify.hasRequestDecorator('ringRoute'))
     return done(new RingRouteConfigError('ringRoute', 'the plugin is already registered in this Fastify instance'));
@@ -81,6 +102,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   } satisfies RingRouteDecoration);
   fastify.decorateRequest('ringRoute', null);
 
+  const from = router.options.misroute === 'proxy' ? ownReplyFrom(fastify, options.replyFrom) : undefined;
   // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
   const ownHooks = new WeakSet<object>();
   fastify.addHook('onRoute', (route) => {
@@ -90,7 +112,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
     if (hooks.some((h) => ownHooks.has(h))) return;
-    const hook = routingHook(router, key);
+    const hook = routingHook(router, key, from);
     ownHooks.add(hook);
     route.onRequest = [hook, ...hooks];
   });
@@ -114,12 +136,10 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     await router.close();
   });
 
-  if (router.options.misroute === 'proxy' && !fastify.hasReplyDecorator('from'))
-    fastify.register(replyFrom, { ...options.replyFrom, disableRequestLogging: true });
   done();
 };
 
-function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>): onRequestHookHandler {
+function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, from: (() => ReplyFrom) | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
     const { route, answer } = router.route(request, key);
     if (route !== undefined) request.ringRoute = route;
@@ -130,18 +150,19 @@ function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<Fasti
       return;
     }
     if (route!.decision.action === 'local') return next();
-    proxy(router, request, reply, route!);
+    if (request.raw.headers.upgrade !== undefined) return proxyUpgrade(router, request, reply, route!);
+    proxy(router, request, reply, route!, from!());
   };
 }
 
 /** Forwards through @fastify/reply-from, streaming the raw body; idempotent bodiless requests retry on the next candidates. */
-function proxy(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute): void {
+function proxy(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute, from: ReplyFrom): void {
   const plan = router.proxyPlan(request, route);
   const client: ClientInfo = { remoteAddress: request.socket.remoteAddress, protocol: request.protocol };
   // The body is not parsed yet (onRequest): hand reply-from the raw stream so it is piped, never buffered.
   const { headers } = request;
   if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) request.body = request.raw;
-  forward(router, request, reply, route, plan, client, 0);
+  forward(router, request, reply, route, plan, client, from, 0);
 }
 
 function forward(
@@ -151,17 +172,18 @@ function forward(
   route: RequestRoute,
   plan: ProxyPlan,
   client: ClientInfo,
+  from: ReplyFrom,
   attempt: number,
 ): void {
   const target = plan.targets[attempt]!;
   try {
-    reply.from(router.upstreamUrl(target, plan), {
+    from.call(reply, router.upstreamUrl(target, plan), {
       // reply-from hands over its own copy of the request headers: ours are written into it.
       rewriteRequestHeaders: (_request, headers) => router.proxyHeaders(request, route, plan, attempt, client, headers),
       onError: (_reply, { error }) => {
         if (attempt + 1 < plan.targets.length && isUnreachable(error)) {
           request.log.warn({ err: error, node: target.id }, 'ringroute: owner unreachable, trying the next candidate');
-          return forward(router, request, reply, route, plan, client, attempt + 1);
+          return forward(router, request, reply, route, plan, client, from, attempt + 1);
         }
         const tried = plan.targets.slice(0, attempt + 1).map((n) => n.id);
         request.log.error({ err: error, tried }, 'ringroute: proxying failed');
@@ -174,6 +196,28 @@ function forward(
     // reply-from throws synchronously for inputs it refuses (e.g. a path with '..'): Fastify's error handler answers.
     reply.send(error);
   }
+}
+
+/**
+ * An upgrade routed through Fastify (@fastify/websocket dispatches them so that hooks run) whose key another
+ * node owns: the raw socket is taken over and the handshake proxied to the owner.
+ */
+function proxyUpgrade(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute): void {
+  reply.hijack();
+  const { raw } = request;
+  const onFailure = ({ error, node, final, tried }: { error: Error; node: string; final: boolean; tried: readonly string[] }) =>
+    final ? request.log.error({ err: error, tried }, 'ringroute: proxying the upgrade failed') : request.log.warn({ err: error, node }, 'ringroute: owner unreachable');
+  forwardUpgrade(router, raw, route, raw.socket, upgradeHead(raw), { onFailure }).catch((error: unknown) => {
+    request.log.error({ err: error }, 'ringroute: upgrade failed');
+    raw.socket.destroy();
+  });
+}
+
+/** Bytes read past the handshake; @fastify/websocket keeps them on the raw request under a private symbol. */
+function upgradeHead(raw: object): Buffer {
+  const symbol = Object.getOwnPropertySymbols(raw).find((s) => s.description === 'ws-head');
+  const head = symbol === undefined ? undefined : (raw as Record<symbol, unknown>)[symbol];
+  return Buffer.isBuffer(head) ? head : Buffer.alloc(0);
 }
 
 /** `app.register(ringRoute, options)`: routes every keyed request to its owner node. */
