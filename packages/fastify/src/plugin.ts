@@ -150,7 +150,8 @@ function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<Fasti
       return;
     }
     if (route!.decision.action === 'local') return next();
-    if (request.raw.headers.upgrade !== undefined) return proxyUpgrade(router, request, reply, route!);
+    // @fastify/websocket marks the requests it dispatched from the server's 'upgrade' event (`request.ws`).
+    if ((request as { ws?: unknown }).ws === true) return proxyUpgrade(router, request, reply, route!);
     proxy(router, request, reply, route!, from!());
   };
 }
