@@ -119,15 +119,13 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     ready: () => started,
     withKey: (key: KeySource<Request>) => routeWith(compileKey<Request>(key, 'withKey(key)')),
     handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void) => {
-      const onFailure = ({ error, node, final, tried }: { error: Error; node: string; final: boolean; tried: readonly string[] }) =>
-        final ? logger.error({ err: error, tried }, 'ringroute: proxying the upgrade failed') : logger.warn({ err: error, node }, 'ringroute: owner unreachable');
-      routeUpgrade(router, req, socket, head, { timeouts, onFailure }).then(
-        (outcome) => outcome === 'local' && next(),
-        (error: unknown) => {
-          logger.error({ err: error }, 'ringroute: upgrade failed');
+      routeUpgrade(router, req, socket, head, { timeouts, logger })
+        .then((outcome) => outcome === 'local' && next())
+        // `next` is the app's code (e.g. ws's handleUpgrade): a throw there must not become an unhandled rejection.
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'ringroute: the upgrade handler threw');
           socket.destroy();
-        },
-      );
+        });
     },
     monitor: () => monitoringHandler(router.monitoringRoutes, router.options.prefix),
     on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]) {

@@ -206,12 +206,7 @@ function forward(
 function proxyUpgrade(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute): void {
   reply.hijack();
   const { raw } = request;
-  const onFailure = ({ error, node, final, tried }: { error: Error; node: string; final: boolean; tried: readonly string[] }) =>
-    final ? request.log.error({ err: error, tried }, 'ringroute: proxying the upgrade failed') : request.log.warn({ err: error, node }, 'ringroute: owner unreachable');
-  forwardUpgrade(router, raw, route, raw.socket, upgradeHead(raw), { onFailure }).catch((error: unknown) => {
-    request.log.error({ err: error }, 'ringroute: upgrade failed');
-    raw.socket.destroy();
-  });
+  void forwardUpgrade(router, raw, route, raw.socket, upgradeHead(raw), { logger: request.log });
 }
 
 /** Bytes read past the handshake; @fastify/websocket keeps them on the raw request under a private symbol. */

@@ -12,7 +12,8 @@ import { routeUpgrade } from '@ringroute/ring-core/node';
  */
 let server: Server;
 let router: RingRouter;
-const failures: { node: string; final: boolean; code: string | undefined }[] = [];
+const failures: Record<string, unknown>[] = [];
+const codeOf = (details: object) => ((details as { err: NodeJS.ErrnoException }).err).code;
 
 async function deadUrl(): Promise<string> {
   const s = createServer();
@@ -38,7 +39,10 @@ beforeAll(async () => {
   wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`a:${String(data)}`)));
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     void routeUpgrade(router, req, socket, head, {
-      onFailure: ({ error, node, final }) => failures.push({ node, final, code: (error as NodeJS.ErrnoException).code }),
+      logger: {
+        warn: (details) => failures.push({ level: 'warn', ...(details as { node: string }), err: codeOf(details) }),
+        error: (details) => failures.push({ level: 'error', ...(details as { tried: string[] }), err: codeOf(details) }),
+      },
     }).then((outcome) => outcome === 'local' && wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
   });
 });
@@ -75,7 +79,11 @@ describe('routeUpgrade', () => {
     let body = '';
     for await (const chunk of res) body += chunk;
     expect(JSON.parse(body)).toMatchObject({ reason: 'proxy-failed', tried: expected });
-    expect(failures).toEqual(expected.map((node, i) => ({ node, final: i === 2, code: 'ECONNREFUSED' })));
+    expect(failures).toEqual([
+      { level: 'warn', node: expected[0], err: 'ECONNREFUSED' },
+      { level: 'warn', node: expected[1], err: 'ECONNREFUSED' },
+      { level: 'error', tried: expected, err: 'ECONNREFUSED' },
+    ]);
     expect(router.counters.errorsByReason['proxy-failed']).toBe(1);
   });
 });
