@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RingRouteMiddleware } from '@ringroute/express';
@@ -41,6 +42,7 @@ function parsedApp(express: ExpressFactory, id: string, rr: RingRouteMiddleware)
     res.json({
       node: id,
       length: req.headers['content-length'],
+      encoding: req.headers['content-encoding'] ?? null,
       received: raw?.length,
       raw: raw?.toString('base64'),
       body: Buffer.isBuffer(req.body) ? { buffer: req.body.toString('base64') } : req.body,
@@ -77,6 +79,17 @@ describe.each(EXPRESS_VERSIONS)('$name: proxying after body parsers', ({ express
     const seen = await post('application/json', JSON.stringify(value, null, 2));
     expect(seen.body).toEqual(value);
     expect(seen.raw.toString()).toBe(JSON.stringify(value));
+  });
+
+  it('forwards a gzip body express.json() inflated, without its content-encoding', async () => {
+    const value = { compressed: 'z'.repeat(5000) };
+    const res = await fetch(`${entry}/body?key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify(value)),
+    });
+    const seen = (await res.json()) as { node: string; length: string; received: number; encoding: string | null; body: unknown };
+    expect(seen).toMatchObject({ node: 'node-b', encoding: null, body: value, received: Number(seen.length) });
   });
 
   it('forwards a body express.urlencoded({ extended: true }) parsed, nested fields included', async () => {
