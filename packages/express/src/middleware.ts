@@ -13,10 +13,13 @@ import {
   type RouterOptions,
   stripRouteParams,
 } from '@ringroute/ring-core/http';
+import { routeUpgrade } from '@ringroute/ring-core/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { checkLogger, type RingRouteLogger } from './logger.js';
 import { monitoringHandler } from './monitor/index.js';
-import { Forwarder, hasBody, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
+import { Forwarder, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
 import { send } from './send.js';
 
 export interface RingRouteOptions extends RouterOptions<Request> {
@@ -39,6 +42,13 @@ export interface RingRouteMiddleware extends RequestHandler {
   withKey(key: KeySource<Request>): RequestHandler;
   /** The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin); never shadows an app route. */
   monitor(): RequestHandler;
+  /**
+   * Routes WebSocket (and other) upgrades, which never reach Express: `server.on('upgrade', (req, socket, head) =>
+   * rr.handleUpgrade(req, socket, head, () => wss.handleUpgrade(...)))`. Calls `next` when this node owns the key;
+   * otherwise proxies the handshake to the owner or answers the socket (redirect, 421 with the owner, 4xx, 503)
+   * as `misroute` says. A key function gets the raw IncomingMessage here (no `req.query` or `req.params`).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void): void;
   /** Typed events: 'decision' for every routed request, 'proxy-error' when proxying failed. */
   on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
   off<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
@@ -50,7 +60,8 @@ export interface RingRouteMiddleware extends RequestHandler {
 export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
   const router = createRouter<Request>(options, ['logger', 'proxyTimeouts']);
   const logger = checkLogger(options.logger);
-  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(resolveProxyTimeouts(options.proxyTimeouts), logger) : undefined;
+  const timeouts = resolveProxyTimeouts(options.proxyTimeouts);
+  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(timeouts) : undefined;
   const started = router.start();
   started.catch((error: unknown) => logger.error({ err: error }, 'ringroute: membership failed to start'));
   const stopLogging = logMembership(router.membership, logger);
@@ -70,10 +81,7 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     };
 
   async function proxy(req: Request, res: Response, plan: ProxyPlan): Promise<void> {
-    // Express body parsers consume the stream; a proxied request needs it untouched.
-    if (req.readableEnded && hasBody(req))
-      throw new Error('ringroute: the request body was already read; mount ringRoute() before body parsers to proxy it');
-    const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder!.forward(req, res, url, headers));
+    const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder!.forward(req, res, url, headers), logger);
     if (failed === undefined) return;
     logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
     send(res, failed.answer);
@@ -85,6 +93,15 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     membership: router.membership,
     ready: () => started,
     withKey: (key: KeySource<Request>) => routeWith(compileKey<Request>(key, 'withKey(key)')),
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void) => {
+      routeUpgrade(router, req, socket, head, { timeouts, logger })
+        .then((outcome) => outcome === 'local' && next())
+        // `next` is the app's code (e.g. ws's handleUpgrade): a throw there must not become an unhandled rejection.
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'ringroute: the upgrade handler threw');
+          socket.destroy();
+        });
+    },
     monitor: () => monitoringHandler(createMonitoring(router as RingRouter<never>), logger),
     on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]) {
       router.on(event, listener);

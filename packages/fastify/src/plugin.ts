@@ -1,18 +1,14 @@
-import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from';
+import type { FastifyReplyFromOptions } from '@fastify/reply-from';
 import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
   createMonitoring,
   createRouter,
-  endToEnd,
   logAnswer,
   logMembership,
   routerStats,
-  type AttemptResult,
-  type HttpAnswer,
   type KeyExtractor,
   type KeySource,
-  type ProxyPlan,
   type RequestRoute,
   type RingRouter,
   type RouterOptions,
@@ -20,6 +16,7 @@ import {
 } from '@ringroute/ring-core/http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { ownReplyFrom, proxy, proxyUpgrade, send, type ReplyFrom } from './proxy.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
@@ -59,8 +56,6 @@ declare module 'fastify' {
 
 const ADAPTER_OPTIONS = ['scope', 'replyFrom'] as const;
 
-const send = (reply: FastifyReply, answer: HttpAnswer) => reply.code(answer.status).headers(answer.headers).send(answer.body);
-
 const collision = (method: string, url: string) =>
   new RingRouteConfigError('prefix', `${method} ${url} is both an app route and a RingRoute monitoring route: set \`prefix\` (e.g. '/ringroute') to move RingRoute's routes`);
 
@@ -93,13 +88,15 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   // Monitoring routes never shadow the app's: a route on both sides is a RingRouteConfigError naming `prefix`.
   const { routes } = createMonitoring(router as RingRouter<never>);
   const monitored = new Set(routes.map((r) => `${r.method} ${r.path}`));
-  const ownHandlers = new WeakSet<object>();
+  // onRoute runs synchronously inside route(): this flag tells our own routes (and their HEAD twins) apart.
+  let registeringOwn = false;
   for (const route of routes) if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
 
+  const from = router.options.misroute === 'proxy' ? ownReplyFrom(fastify, options.replyFrom) : undefined;
   // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
   const ownHooks = new WeakSet<object>();
   fastify.addHook('onRoute', (route) => {
-    if (!ownHandlers.has(route.handler))
+    if (!registeringOwn)
       for (const method of [route.method].flat()) if (monitored.has(`${method} ${route.url}`)) throw collision(method, route.url);
     const config = route.config?.ringRoute;
     if (config === false || (scope === 'opt-in' && config === undefined)) return;
@@ -107,7 +104,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
     if (hooks.some((h) => ownHooks.has(h))) return;
-    const hook = routingHook(router, key);
+    const hook = routingHook(router, key, from);
     ownHooks.add(hook);
     route.onRequest = [hook, ...hooks];
   });
@@ -115,8 +112,9 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   for (const monitoring of routes) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers }));
-    ownHandlers.add(handler);
+    registeringOwn = true;
     fastify.route({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
+    registeringOwn = false;
   }
 
   const stopLogging = logMembership(router.membership, fastify.log);
@@ -125,54 +123,20 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     await router.close();
   });
 
-  if (router.options.misroute === 'proxy' && !fastify.hasReplyDecorator('from'))
-    fastify.register(replyFrom, { ...options.replyFrom, disableRequestLogging: true });
   done();
 };
 
-function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>): onRequestHookHandler {
+function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, from: (() => ReplyFrom) | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
     const result = router.handle(request, key);
     if (result.route !== undefined) request.ringRoute = result.route;
     if (result.kind === 'serve') return next();
-    if (result.kind === 'proxy') return void proxy(router, request, reply, result.plan);
+    // @fastify/websocket marks the requests it dispatched from the server's 'upgrade' event (`request.ws`).
+    if (result.kind === 'proxy' && (request as { ws?: unknown }).ws === true) return proxyUpgrade(router, request, reply, result.plan);
+    if (result.kind === 'proxy') return void proxy(router, request, reply, result.plan, from!());
     logAnswer(request.log, result.answer);
     send(reply, result.answer);
   };
-}
-
-/** Forwards through @fastify/reply-from, streaming the raw body; ring-core walks the candidates. */
-async function proxy(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, plan: ProxyPlan): Promise<void> {
-  // The body is not parsed yet (onRequest): hand reply-from the raw stream so it is piped, never buffered.
-  const { headers } = request;
-  if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) request.body = request.raw;
-  const attempt = (url: string, added: Record<string, string>) =>
-    new Promise<AttemptResult>((resolve) => {
-      try {
-        reply.from(url, {
-          rewriteRequestHeaders: (_request, copy) => Object.assign(copy, added),
-          // The owner's response headers are in: the attempt succeeded. Its hop-by-hop headers stay with it.
-          rewriteHeaders: (upstream) => {
-            resolve({ sent: true });
-            return endToEnd(upstream);
-          },
-          onError: (_reply, { error }) => {
-            request.log.warn({ err: error, url }, 'ringroute: proxy attempt failed');
-            resolve({ sent: false, error });
-          },
-        });
-      } catch (error) {
-        // reply-from throws synchronously for inputs it refuses (e.g. a path with '..'): Fastify's error handler answers.
-        reply.send(error);
-        resolve({ sent: true });
-      }
-    });
-  const failed = await router.proxyWithFallback(plan, attempt);
-  if (failed === undefined) return;
-  request.log.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
-  // A body the upstream never took is left unread: the connection cannot be reused, so close it.
-  if (!request.raw.complete) reply.header('connection', 'close');
-  send(reply, failed.answer);
 }
 
 /** `app.register(ringRoute, options)`: routes every keyed request to its owner node. */

@@ -2,11 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { checkNumber, fail } from '@ringroute/ring-core';
 import { endToEnd, type AttemptResult } from '@ringroute/ring-core/http';
+import { bodyHeaders, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
 import { Agent } from 'undici';
-import type { RingRouteLogger } from '../logger.js';
-
-/** undici sets Host from the target origin and refuses Expect; the client's Host travels in X-Forwarded-Host. */
-const NOT_FORWARDED = new Set(['host', 'expect']);
 
 export interface ProxyTimeouts {
   /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
@@ -32,18 +29,18 @@ export function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required
 export class Forwarder {
   private readonly agent: Agent;
 
-  constructor(
-    timeouts: Required<ProxyTimeouts>,
-    private readonly logger: RingRouteLogger,
-  ) {
+  constructor(timeouts: Required<ProxyTimeouts>) {
     this.agent = new Agent({ connectTimeout: timeouts.connect, headersTimeout: timeouts.response, bodyTimeout: timeouts.response });
   }
 
   /** One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path. */
   async forward(req: IncomingMessage, res: ServerResponse, url: string, extraHeaders: Record<string, string>): Promise<AttemptResult> {
     const target = new URL(url);
-    const headers = Object.assign(endToEnd(req.headers, NOT_FORWARDED), extraHeaders);
-    const body = hasBody(req) ? new LazyBody(req) : undefined;
+    // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
+    const forwarded = forwardBody(req as ParsedRequest);
+    const headers = bodyHeaders(Object.assign(endToEnd(req.headers), extraHeaders), forwarded);
+    const lazy = forwarded.kind === 'stream' ? new LazyBody(req) : undefined;
+    const body = forwarded.kind === 'bytes' ? forwarded.bytes : lazy;
     let responded = false;
     try {
       await this.agent.stream(
@@ -61,8 +58,7 @@ export class Forwarder {
         res.destroy(error as Error);
         return { sent: true };
       }
-      body?.release();
-      this.logger.warn({ err: error, url }, 'ringroute: proxy attempt failed');
+      lazy?.release();
       return { sent: false, error: error as Error };
     }
   }
@@ -70,11 +66,6 @@ export class Forwarder {
   close(): Promise<void> {
     return this.agent.close();
   }
-}
-
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Pipes the incoming request only once the upstream reads; destroying it (as undici does on error) spares the source. */

@@ -6,6 +6,11 @@ import { joinUrl, proxyHeaders } from './forward.js';
 import { countsAgainst, isUnreachable, MAX_PROXY_ATTEMPTS } from './proxy.js';
 import type { ProxyAttempt, ProxyFailure, ProxyPlan } from './types.js';
 
+/** Where the loop says it moves on to the next candidate (`(details, message)`, like pino or `console`). */
+export interface ProxyLogger {
+  warn(details: object, message: string): void;
+}
+
 /** What the proxy loop needs from the router. */
 export interface ProxyContext {
   ring: Ring;
@@ -22,10 +27,10 @@ export interface ProxyContext {
  * tried only when the request is retry-safe and the owner was unreachable. Resolves with the answer to send, or
  * undefined when a response went out.
  */
-export async function proxyWithFallback(context: ProxyContext, plan: ProxyPlan, attempt: ProxyAttempt): Promise<ProxyFailure | undefined> {
+export async function proxyWithFallback(context: ProxyContext, plan: ProxyPlan, attempt: ProxyAttempt, logger?: ProxyLogger): Promise<ProxyFailure | undefined> {
   const { ring, ejector } = context;
   const { route, request } = plan;
-  const client = { remoteAddress: request.socket?.remoteAddress, protocol: request.protocol ?? 'http' };
+  const client = { remoteAddress: request.socket?.remoteAddress, protocol: request.protocol ?? (request.socket?.encrypted ? 'https' : 'http') };
   const tried: string[] = [];
   // Ejected owners are skipped before anything is sent, so skipping them is safe for any request.
   const skipped: string[] = [];
@@ -38,6 +43,7 @@ export async function proxyWithFallback(context: ProxyContext, plan: ProxyPlan, 
       continue;
     }
     if (tried.length > 0 && !plan.retry) break;
+    if (tried.length > 0) logger?.warn({ err: error, node: tried.at(-1) }, 'ringroute: owner unreachable, trying the next candidate');
     // The next candidate learns which owners were passed over, so it serves the key instead of sending it back.
     const headers = proxyHeaders(request.headers, client, route.hops + 1, route.epoch, [...skipped, ...tried]) as Record<string, string>;
     tried.push(node.id);

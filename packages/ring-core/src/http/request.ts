@@ -19,8 +19,8 @@ export interface RequestView {
   /** Parsed cookies (e.g. cookie-parser); when absent the Cookie header is parsed. */
   cookies?: unknown;
   /** The connection (Fastify and Express requests have it): its peer address goes into Forwarded when proxying. */
-  socket?: { remoteAddress?: string | undefined };
-  /** 'http' or 'https' as received (Fastify and Express requests have it). Default 'http'. */
+  socket?: { remoteAddress?: string | undefined; encrypted?: boolean };
+  /** 'http' or 'https' as received (Fastify and Express requests have it). Default: 'https' on a TLS socket, else 'http'. */
   protocol?: string;
 }
 

@@ -6,7 +6,7 @@ import { decide, type DecisionReason, type RoutingAction } from '../routing/deci
 import type { Ring } from '../types.js';
 import { errorAnswer, jsonAnswer, nodeView, unavailableAnswer, type HttpAnswer } from './answers.js';
 import { Ejector } from './ejection.js';
-import { proxyWithFallback } from './fallback.js';
+import { proxyWithFallback, type ProxyLogger } from './fallback.js';
 import { EPOCH_PARAM, HOPS_PARAM, readHops, readUnreachable, redirectLocation, stripRouteParams } from './forward.js';
 import { RouterMetrics } from './metrics.js';
 import { resolveRouterOptions, type ResolvedRouterOptions, type RouterOptions } from './options.js';
@@ -183,7 +183,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   }
 
   /** Proxies a planned request through the adapter's `attempt`; resolves with the failure (and its answer) when no candidate took it. */
-  proxyWithFallback(plan: ProxyPlan, attempt: ProxyAttempt): Promise<ProxyFailure | undefined> {
+  proxyWithFallback(plan: ProxyPlan, attempt: ProxyAttempt, logger?: ProxyLogger): Promise<ProxyFailure | undefined> {
     const ring = this.ring;
     if (ring === undefined) return Promise.resolve({ answer: this.unavailable('not-ready', 'this node has no ring yet'), error: new Error('no ring'), tried: [] });
     return proxyWithFallback(
@@ -195,6 +195,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
       },
       plan,
       attempt,
+      logger,
     );
   }
 
