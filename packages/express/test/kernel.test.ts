@@ -20,6 +20,11 @@ describe('options', () => {
     expect(attempt).toThrow('proxyTimeout: unknown option (did you mean `proxyTimeouts`?)');
     expect(() => ringRoute({ nodes: [], self: 'a', key: 'query:k' })).toThrow(/^nodes: must list at least one node/);
   });
+
+  it('validates node ids and URLs as the admin add-node route does', () => {
+    expect(() => ringRoute({ nodes: [{ id: '__proto__', url: 'http://127.0.0.1:1' }], self: '__proto__', key: 'query:k' })).toThrow(/^nodes\[0\]\.id: "__proto__" is reserved/);
+    expect(() => ringRoute({ nodes: [{ id: 'a', url: 'javascript:alert(1)' }], self: 'a', key: 'query:k' })).toThrow(/^nodes\[0\]\.url: must be an http, https, ws or wss URL/);
+  });
 });
 
 for (const { name, express } of EXPRESS_VERSIONS) {

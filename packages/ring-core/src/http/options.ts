@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { checkKnownOptions, checkNumber, checkOneOf, checkString, fail } from '../errors.js';
 import type { StaticMembershipOptions } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
+import { checkRoutedNode } from '../ring/nodes.js';
 import { DEFAULT_MAX_HOPS, type MisroutePolicy } from '../routing/decide.js';
 import type { NodeSpec } from '../types.js';
 import type { HttpAnswer } from './answers.js';
@@ -110,6 +111,7 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
   }
   if (nodes !== undefined && !Array.isArray(nodes)) fail('nodes', 'must be an array of node specs');
   if (nodes?.length === 0) fail('nodes', "must list at least one node (this node's own { id, url } included)");
+  nodes?.forEach((spec, i) => checkRoutedNode(spec, `nodes[${i}]`));
   if (options.healthCheck !== undefined && nodes === undefined) fail('healthCheck', 'only applies to `nodes` (a membership brings its own)');
   const prefix = options.prefix === undefined ? '' : checkString('prefix', options.prefix, { allowEmpty: true });
   if (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))

@@ -1,5 +1,5 @@
 import { RingRouteConfigError } from '../../errors.js';
-import { resolveNode, toSpec } from '../../ring/nodes.js';
+import { checkRoutedNode, toSpec } from '../../ring/nodes.js';
 import type { NodeSpec } from '../../types.js';
 import { errorAnswer, jsonAnswer, nodeView, type HttpAnswer } from '../answers.js';
 import type { RingRouter } from '../router.js';
@@ -28,7 +28,7 @@ export function adminRoutes(router: RingRouter<never>): MonitoringRoute[] {
 
   const addNode = async ({ body }: MonitoringInput): Promise<HttpAnswer> => {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return errorAnswer(400, 'Bad Request', 'invalid-input', 'body must be a JSON node spec { id, url?, weight? }');
-    const node = resolveNode(body as NodeSpec, 'node'); // throws RingRouteConfigError naming the field: 400
+    const node = checkRoutedNode(body as NodeSpec, 'node'); // throws RingRouteConfigError naming the field: 400
     await membership.add(toSpec(node));
     const added = router.ring?.node(node.id);
     return jsonAnswer(201, { added: added && nodeView(added), epoch: router.ring?.epoch });
