@@ -21,6 +21,8 @@ const SIZES = (process.env.SCALE_SIZES ?? '10,100,1000').split(',').filter(Boole
 const MEMBER_VNODES = 10;
 const WINDOW = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Progress on stderr (the tables go to stdout). */
+const progress = (what: string) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${what}\n`);
 
 async function until(predicate: () => boolean, what: string, limit = 120_000): Promise<void> {
   const start = performance.now();
@@ -93,11 +95,13 @@ async function measureSize(n: number) {
     m.on('left', (node, reason) => reason === 'failed' && seen.set(`left:${node.id}`, [...(seen.get(`left:${node.id}`) ?? []), performance.now()]));
     m.on('status', (node, _from, to) => to === 'suspected' && seen.set(`suspected:${node.id}`, [...(seen.get(`suspected:${node.id}`) ?? []), performance.now()]));
   }
+  progress(`${n} members: starting`);
   const startedAt = performance.now();
   for (let i = 0; i < n; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => m.start()));
   const startup = performance.now() - startedAt;
   await sleep(2000); // every member beats and reads a couple of times
 
+  progress(`${n} members: started in ${Math.round(startup)} ms; steady state`);
   // Steady state.
   const calls0 = await commandCalls(admin);
   const received0 = members.reduce((sum, m) => sum + m.stats().received, 0);
@@ -122,6 +126,7 @@ async function measureSize(n: number) {
     cpu: (cpu / seconds / n / 1000) * 100, // percent of one core
   };
 
+  progress(`${n} members: join`);
   // A join: a new member starts; each member's time until it sees the node.
   const joiner = new RedisMembership({ ...options, self: { id: 'joiner', url: url('joiner') } });
   const joinStart = performance.now();
@@ -129,6 +134,7 @@ async function measureSize(n: number) {
   await until(() => (seen.get('joined:joiner')?.length ?? 0) >= n, 'the join');
   const join = summary(seen.get('joined:joiner')!.map((t) => t - joinStart));
 
+  progress(`${n} members: crash`);
   // A crash: a member process is SIGKILLed; each member's time until the failed node is removed.
   const fixture = fileURLToPath(new URL('../test/fixtures/redis-member.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id: 'victim', url: url('victim') } })], {
