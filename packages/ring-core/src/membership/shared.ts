@@ -4,44 +4,34 @@ import { resolveRingParams } from '../ring/params.js';
 import { createRing } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
 import type { NodeSpec, Ring } from '../types.js';
-import type { BackendHooks, BusMessage, ClusterChange, ClusterState, MembershipBackend } from './backend.js';
+import { ClusterView, diffRings } from './apply.js';
+import type { BackendHooks, BusMessage, ClusterChange, MembershipBackend } from './backend.js';
+import { FailureDetector, type FailureDetection } from './detector.js';
+import { isDrained, joinChange, refuteChange } from './refute.js';
+import { loadSnapshot } from './snapshot.js';
 import {
   DROP_REASONS,
   type DropReason,
   type LeaveReason,
   type Membership,
   type MembershipEvents,
+  type MembershipLogger,
   type MembershipStats,
   type RingParams,
 } from './types.js';
 
-/** Heartbeats and failure detection, for members in separate processes. */
-export interface FailureDetection {
-  /** Period of the check of the snapshot's seq (ms). */
-  syncInterval: number;
-  /** Heartbeat period (ms). */
-  heartbeatInterval: number;
-  /** No heartbeat for this long: suspected; for twice as long: removed (ms). */
-  failureTimeout: number;
-}
+export type { FailureDetection } from './detector.js';
 
 export interface SharedMembershipOptions extends RingParams {
   self?: NodeSpec | undefined;
   /** Omitted in one process, where a member can only leave through stop(). */
   detection?: FailureDetection | undefined;
+  /** Where a refused snapshot (and its rebuild) is reported. */
+  logger?: Pick<MembershipLogger, 'error'> | undefined;
 }
 
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
 const MAX_ATTEMPTS = 20;
-
-/**
- * How far another host's wall clock may be behind or ahead of ours when judging a heartbeat's send time (ms). NTP
- * keeps hosts within milliseconds; a second also absorbs a clock step or a briefly paused VM, so a live member is not
- * refused (and then evicted) for its clock, while a captured heartbeat still goes stale soon after failureTimeout.
- */
-const CLOCK_SKEW = 1000;
-
-type Heartbeat = Extract<BusMessage, { kind: 'heartbeat' }>;
 
 type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -49,27 +39,26 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
  * The membership protocol shared by MemoryMembership and RedisMembership: members agree on a snapshot with a
  * sequence number; every change is a compare-and-set on that snapshot plus an ordered delta, so all members apply
  * the same changes in the same order and converge on the same checksum. Gaps trigger a reload of the snapshot.
+ * A member wrongly removed or suspected refutes it with a higher incarnation (SWIM); only a drain keeps it out.
  */
 export class SharedMembership extends TypedEmitter<MembershipEvents> implements Membership {
   readonly self: NodeSpec | undefined;
   private readonly params: RingParams;
-  private readonly detection: FailureDetection | undefined;
+  private readonly detector: FailureDetector | undefined;
+  private readonly logger: Pick<MembershipLogger, 'error'> | undefined;
   /** Distinguishes this instance's own echoes on the bus. */
-  private readonly instance = randomId();
+  private readonly instance = globalThis.crypto.randomUUID();
   private current: Ring | undefined;
   private seq = -1;
-  private members = new Set<string>();
-  private readonly lastHeard = new Map<string, number>();
-  /** Heartbeats this instance has sent: each carries the next number, so receivers can refuse a replayed one. */
+  private view = new ClusterView();
+  /** The incarnation this instance announced for its node: a drain of an older one does not concern it. */
+  private incarnation = 0;
+  /** Heartbeats this instance has sent: each carries the next number, so readers can refuse a replayed one. */
   private beats = 0;
-  /** The last beat heard from each sender instance, and when (to forget instances that fell silent). */
-  private readonly beatsHeard = new Map<string, { beat: number; at: number }>();
-  /** Failure detection is suspended until then (after an outage nobody could heartbeat through). */
-  private graceUntil = 0;
   private phase: Phase = 'idle';
   private started: Promise<void> | undefined;
   private isDegraded = false;
-  /** An operator removed this node: it stops claiming membership until restarted. */
+  /** An operator drained this node: it stays out until restarted. */
   private evicted = false;
   private proposals: Promise<unknown> = Promise.resolve();
   private resyncing: Promise<void> | undefined;
@@ -78,8 +67,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private timer: ReturnType<typeof setInterval> | undefined;
   private tickPeriod = 0;
   private lastTick = 0;
+  private lastSync = 0;
   private lastBeat = 0;
-  private lastCheck = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -100,7 +89,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     super();
     this.self = options.self === undefined ? undefined : toSpec(resolveNode(options.self, 'self'));
     this.params = resolveRingParams(options);
-    this.detection = options.detection;
+    this.detector = options.detection && new FailureDetector(options.detection, (reason, detail) => this.drop(reason, detail));
+    this.logger = options.logger;
   }
 
   get ring(): Ring {
@@ -135,14 +125,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       await this.requestResync();
       const self = this.self;
       if (self) {
-        await this.propose((ring) => {
-          const existing = ring.node(self.id);
-          if (!existing) return { add: [self], join: [self.id] };
-          // A restart under the same id: take the node over with the configured spec.
-          const join = this.members.has(self.id) ? undefined : [self.id];
-          const same = existing.url === self.url && existing.weight === self.weight && existing.status === self.status;
-          return same && !join ? undefined : { update: [self], join };
-        });
+        await this.propose((ring) => joinChange(ring, this.view, self));
       }
     } catch (error) {
       this.phase = 'stopped';
@@ -150,7 +133,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       throw error;
     }
     this.phase = 'running';
-    const { detection } = this;
+    const detection = this.detector?.detection;
     if (detection) {
       this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.heartbeatInterval, detection.failureTimeout / 4));
       this.lastTick = clock();
@@ -184,11 +167,12 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     });
   }
 
+  /** Drains the node: every member removes it, and the node itself (if running) stays out until it restarts. */
   remove(id: string): Promise<void> {
     checkString('id', id);
     return this.propose((ring) => {
       if (!ring.node(id)) fail('id', `unknown node id ${JSON.stringify(id)}`);
-      return { remove: [id], reason: 'removed' };
+      return { remove: [id], reason: 'removed', drain: { [id]: this.view.incarnations.get(id) ?? 0 } };
     });
   }
 
@@ -243,7 +227,6 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.counters.received++;
       if (message.sender === this.instance) return;
       if (message.kind === 'change') this.onChange(message.seq, message.change);
-      else if (message.kind === 'heartbeat') this.onHeartbeat(message);
       else if (this.phase === 'running') {
         this.counters.messages++;
         this.emit('message', { type: message.type, data: message.data, from: message.from });
@@ -263,7 +246,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       if (!this.isDegraded) return;
       this.isDegraded = false;
       // Nobody could heartbeat through the outage: give every member a full timeout before suspecting anyone.
-      this.graceUntil = clock() + (this.detection?.failureTimeout ?? 0);
+      if (this.detector) this.detector.grace(clock() + this.detector.detection.failureTimeout);
       this.requestResync()
         .then(() => {
           if (!this.isDegraded) this.emit('recovered');
@@ -302,62 +285,38 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.emit('dropped', reason, detail);
   }
 
-  private onHeartbeat({ sender, node, seq, beat, sentAt }: Heartbeat): void {
-    const replayed = this.replayed(sender, beat, sentAt);
-    if (replayed) return this.drop('replayed', `heartbeat of ${node}: ${replayed}`);
-    this.beatsHeard.set(sender, { beat, at: clock() });
-    this.counters.heartbeatsReceived++;
-    this.lastHeard.set(node, clock());
-    if (this.current && seq > this.seq) void this.requestResync().catch(() => {});
-  }
-
-  /**
-   * Why a validly signed heartbeat is not fresh (undefined when it is): anyone on the bus could have captured it and
-   * publish it again to keep a dead node looking alive. The beat catches a replay to members that heard the original;
-   * the send time (the wall clock: the only one two hosts share) catches one to members that joined since.
-   */
-  private replayed(sender: string, beat: number, sentAt: number): string | undefined {
-    const last = this.beatsHeard.get(sender)?.beat ?? 0;
-    if (beat <= last) return `beat ${beat}, already heard ${last}`;
-    const age = Date.now() - sentAt;
-    if (age > (this.detection?.failureTimeout ?? Infinity) + CLOCK_SKEW) return `sent ${age} ms ago`;
-    // Dated ahead of our clock by more than the skew: it would stay replayable for that much longer.
-    if (age < -CLOCK_SKEW) return `sent ${-age} ms ahead of this clock`;
-    return undefined;
-  }
-
   private apply(seq: number, next: Ring, change: ClusterChange): void {
     const previous = this.current;
     this.seq = seq;
     this.counters.applied++;
-    for (const id of change.remove ?? []) {
-      this.members.delete(id);
-      this.lastHeard.delete(id);
-    }
-    for (const id of change.join ?? []) {
-      this.members.add(id);
-      this.lastHeard.set(id, clock());
-    }
-    const selfRemoved = this.self && change.remove?.includes(this.self.id);
-    if (selfRemoved && change.reason !== 'failed' && this.phase !== 'stopping') this.evicted = true;
+    this.view.apply(change);
+    const selfId = this.self?.id;
+    if (selfId !== undefined && change.incarnations?.[selfId] !== undefined)
+      this.incarnation = Math.max(this.incarnation, change.incarnations[selfId]);
+    this.track();
+    for (const id of change.join ?? []) this.detector?.heardNow(id, clock());
+    const selfRemoved = selfId !== undefined && change.remove?.includes(selfId);
+    if (selfRemoved && this.phase !== 'stopping' && this.isDrained()) this.evicted = true;
     this.publishRing(next, previous, change.reason ?? 'removed');
-    if (selfRemoved || change.update?.some((u) => u.id === this.self?.id)) this.heal();
+    if (selfRemoved || change.update?.some((u) => u.id === selfId)) this.heal();
+  }
+
+  private isDrained(): boolean {
+    return isDrained(this.view, this.self, this.incarnation);
+  }
+
+  private track(): void {
+    this.detector?.track(this.view.members, this.self?.id ?? this.instance, clock());
   }
 
   /** Emits 'ring' and then one 'joined' / 'left' / 'status' per node that differs between the two snapshots. */
   private publishRing(next: Ring, previous: Ring | undefined, reason: LeaveReason): void {
     this.current = next;
     this.emit('ring', next, previous);
-    if (!previous) {
-      for (const node of next.nodes) this.emit('joined', node);
-      return;
-    }
-    for (const node of next.nodes) {
-      const before = previous.node(node.id);
-      if (!before) this.emit('joined', node);
-      else if (before.status !== node.status) this.emit('status', node, before.status, node.status);
-    }
-    for (const node of previous.nodes) if (!next.node(node.id)) this.emit('left', node, reason);
+    const { joined, status, left } = diffRings(previous, next);
+    for (const node of joined) this.emit('joined', node);
+    for (const [node, from, to] of status) this.emit('status', node, from, to);
+    for (const node of left) this.emit('left', node, reason);
   }
 
   /** Reloads the snapshot; concurrent requests share one reload, and a request during a reload queues one more. */
@@ -381,13 +340,13 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   private async resync(): Promise<void> {
     const before = this.seq;
-    let state = await this.backend.load();
-    if (!state) {
-      // No snapshot (first member ever, or the backend lost its data): seed it with what this member knows.
-      await this.backend.commit(null, this.stateOf(this.current, this.seq + 1, this.members), undefined);
-      state = await this.backend.load();
-      if (!state) throw new Error('membership snapshot could not be created');
-    }
+    const state = await loadSnapshot(this.backend, {
+      own: (seq) => this.view.state(this.current, seq),
+      seq: this.seq,
+      hasRing: this.current !== undefined,
+      wait: this.detector?.detection.heartbeatInterval ?? 100,
+      logger: this.logger,
+    });
     this.counters.resyncs++;
     // A change applied while loading is newer than what we read; a lower seq without one means the backend lost data.
     if (this.current && (state.seq === this.seq || (this.seq !== before && state.seq < this.seq))) return;
@@ -400,9 +359,11 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     });
     if (this.current !== previous) return this.resync(); // a change landed while building: start over
     this.seq = state.seq;
-    this.members = new Set(state.members);
-    const now = clock();
-    for (const id of this.members) if (!this.lastHeard.has(id)) this.lastHeard.set(id, now);
+    this.view = ClusterView.of(state);
+    const selfId = this.self?.id;
+    if (selfId !== undefined) this.incarnation = Math.max(this.incarnation, this.view.incarnations.get(selfId) ?? 0);
+    if (selfId !== undefined && !next.node(selfId) && this.phase === 'running' && this.isDrained()) this.evicted = true;
+    this.track();
     if (previous && previous.checksum === next.checksum) {
       this.current = next;
       return;
@@ -411,84 +372,79 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.heal();
   }
 
-  /** Keeps this node in the ring: re-adds it after a wrongful eviction or data loss, refutes suspicion. */
+  /** Keeps this node in the ring: refutes a removal or suspicion it did not ask for with a higher incarnation. */
   private heal(): void {
     const self = this.self;
     if (!self || this.evicted || this.phase !== 'running' || this.isDegraded) return;
     void this.propose((ring) => {
-      const node = ring.node(self.id);
-      if (!node) return { add: [self], join: [self.id] };
-      if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }] };
-      if (!this.members.has(self.id) && this.detection) return { join: [self.id] };
-      return undefined;
+      if (this.isDrained()) {
+        this.evicted = true;
+        return undefined;
+      }
+      return refuteChange(ring, this.view, self, this.incarnation, this.detector !== undefined);
     }).catch(() => {});
   }
 
-  private tick({ syncInterval, heartbeatInterval, failureTimeout }: FailureDetection): void {
+  private tick({ syncInterval, heartbeatInterval }: FailureDetection): void {
+    const detector = this.detector!;
     const now = clock();
-    // A late tick means this process stalled (GC, CPU starvation): heartbeats may be waiting unread in the socket,
-    // so silence measured across the stall says nothing about the others. Measure it from now instead.
-    if (now - this.lastTick > 2 * this.tickPeriod) this.graceUntil = Math.max(this.graceUntil, now);
+    // A late tick means this process stalled (GC, CPU starvation): silence measured across the stall says nothing
+    // about the others. Measure it from now instead.
+    if (now - this.lastTick > 2 * this.tickPeriod) detector.grace(now);
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    if (this.self && !this.evicted && now - this.lastBeat >= heartbeatInterval) {
+    // Half a tick of slack: a timer firing a hair early must not skip a whole interval.
+    if (now - this.lastBeat >= heartbeatInterval - this.tickPeriod / 2) {
       this.lastBeat = now;
-      this.counters.heartbeatsSent++;
-      this.backend
-        .publish({
-          kind: 'heartbeat',
-          sender: this.instance,
-          node: this.self.id,
-          seq: this.seq,
-          beat: ++this.beats,
-          sentAt: Date.now(),
-        })
-        .catch(() => {});
+      this.beat(detector);
     }
-    if (now - this.lastCheck >= syncInterval) {
-      this.lastCheck = now;
-      this.backend
-        .seq()
-        .then((seq) => {
-          if (seq !== this.seq) return this.requestResync();
-        })
-        .catch(() => {});
+    if (now - this.lastSync >= syncInterval - this.tickPeriod / 2) {
+      this.lastSync = now;
+      this.checkSeq();
     }
-    this.detect(now, failureTimeout);
-    this.forgetSilentSenders(now, failureTimeout);
-  }
-
-  /**
-   * An instance heard last this long ago can only be replayed with heartbeats that are too old by now (its send
-   * times were at most CLOCK_SKEW ahead of ours), so its last beat need not be remembered.
-   */
-  private forgetSilentSenders(now: number, timeout: number): void {
-    for (const [sender, { at }] of this.beatsHeard) if (now - at > timeout + 2 * CLOCK_SKEW) this.beatsHeard.delete(sender);
-  }
-
-  /** Silent for one timeout: suspected. Silent for two: removed as failed. */
-  private detect(now: number, timeout: number): void {
-    for (const id of this.members) {
-      if (id === this.self?.id || this.detecting.has(id)) continue;
-      const silentFor = now - Math.max(this.lastHeard.get(id) ?? now, this.graceUntil);
-      const node = this.current?.node(id);
-      if (!node) continue;
-      let change: ClusterChange | undefined;
-      if (silentFor > 2 * timeout) change = { remove: [id], reason: 'failed' };
-      else if (silentFor > timeout && node.status !== 'suspected' && node.status !== 'dead')
-        change = { update: [{ id, status: 'suspected' }] };
-      if (!change) continue;
-      const heardAt = this.lastHeard.get(id);
+    for (const verdict of detector.verdicts(this.current, now)) {
+      const { id, change, heardAt } = verdict;
+      if (this.detecting.has(id)) continue;
+      const accused = this.view.incarnations.get(id);
       this.detecting.add(id);
       void this.propose((ring) => {
-        // Re-check against the freshest ring: another member may have acted, or the node spoke up.
-        if (!ring.node(id) || this.lastHeard.get(id) !== heardAt) return undefined;
+        // Re-check against the freshest ring: another member may have acted, the node spoke up or refuted.
+        if (!ring.node(id) || detector.heardSince(id, heardAt) || this.view.incarnations.get(id) !== accused) return undefined;
         if (change.update && ring.node(id)!.status === 'suspected') return undefined;
         return change;
       })
         .catch(() => {})
         .finally(() => this.detecting.delete(id));
     }
+  }
+
+  /** One heartbeat's backend work, constant whatever the cluster's size: a beat and one read of the watched. */
+  private beat(detector: FailureDetector): void {
+    const { self } = this;
+    if (self && !this.evicted) {
+      this.counters.heartbeatsSent++;
+      const heartbeat = { sender: this.instance, node: self.id, seq: this.seq, beat: ++this.beats, sentAt: Date.now() };
+      this.backend.beat(heartbeat, detector.detection.failureTimeout).catch(() => {});
+    }
+    const nodes = detector.watching;
+    this.backend
+      .heartbeats(nodes)
+      .then((records) => {
+        const { fresh, seq } = detector.read(nodes, records, clock());
+        this.counters.heartbeatsReceived += fresh;
+        if (seq > this.seq) return this.requestResync();
+      })
+      .catch(() => {});
+  }
+
+  /** The cheap periodic check that heals missed changes: the snapshot's seq. */
+  private checkSeq(): void {
+    this.backend
+      .seq()
+      .then((seq) => {
+        if (seq !== this.seq) return this.requestResync();
+      })
+      .catch(() => {});
   }
 
   /** Serialises this member's changes; each is a compare-and-set retried against the freshest snapshot. */
@@ -501,11 +457,9 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         if (!change) return;
         const next = ring.with(change);
         const seq = this.seq + 1;
-        const members = new Set(this.members);
-        for (const id of change.remove ?? []) members.delete(id);
-        for (const id of change.join ?? []) members.add(id);
+        const state = this.view.clone().apply(change).state(next, seq);
         const message: BusMessage = { kind: 'change', sender: this.instance, seq, change };
-        if (await this.backend.commit(seq - 1, this.stateOf(next, seq, members), message)) {
+        if (await this.backend.commit(seq - 1, state, message)) {
           if (this.seq === seq - 1 && this.current === ring) this.apply(seq, next, change);
           else if (this.seq < seq) await this.requestResync();
           return;
@@ -518,20 +472,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.proposals = result.catch(() => {});
     return result;
   }
-
-  private stateOf(ring: Ring | undefined, seq: number, members: ReadonlySet<string>): ClusterState {
-    return {
-      seq,
-      nodes: ring ? ring.nodes.map(toSpec) : [],
-      pins: ring ? { ...ring.pins } : {},
-      members: [...members].sort(),
-    };
-  }
 }
 
 /** Monotonic milliseconds: failure detection must not jump with the wall clock. */
 const clock = () => performance.now();
-
-function randomId(): string {
-  return globalThis.crypto.randomUUID();
-}
