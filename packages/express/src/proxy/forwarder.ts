@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { checkNumber, fail } from '@ringroute/ring-core';
-import { bodyHeaders, endToEnd, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
+import { endToEnd, type AttemptResult } from '@ringroute/ring-core/http';
+import { bodyHeaders, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
 import { Agent } from 'undici';
 
 export interface ProxyTimeouts {
@@ -20,9 +21,6 @@ export function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required
   return { connect: ms('connect', 2000), response: ms('response', 30_000) };
 }
 
-/** How one forwarding attempt ended: `error` = nothing reached the client, so it can still be answered. */
-export type ForwardResult = { sent: true } | { sent: false; error: Error };
-
 /**
  * Streams the request to an upstream and the response back, through one undici connection pool per middleware.
  * The request body is read only when the upstream connection asks for it, and a failed attempt detaches from it
@@ -35,12 +33,9 @@ export class Forwarder {
     this.agent = new Agent({ connectTimeout: timeouts.connect, headersTimeout: timeouts.response, bodyTimeout: timeouts.response });
   }
 
-  async forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: { origin: string; path: string },
-    extraHeaders: Record<string, string>,
-  ): Promise<ForwardResult> {
+  /** One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path. */
+  async forward(req: IncomingMessage, res: ServerResponse, url: string, extraHeaders: Record<string, string>): Promise<AttemptResult> {
+    const target = new URL(url);
     // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
     const forwarded = forwardBody(req as ParsedRequest);
     const headers = bodyHeaders(Object.assign(endToEnd(req.headers), extraHeaders), forwarded);
@@ -49,7 +44,7 @@ export class Forwarder {
     let responded = false;
     try {
       await this.agent.stream(
-        { origin: target.origin, path: target.path, method: req.method as 'GET', headers, body },
+        { origin: target.origin, path: target.pathname + target.search, method: req.method as 'GET', headers, body },
         ({ statusCode, headers: upstream }) => {
           responded = true;
           res.writeHead(statusCode, endToEnd(upstream));

@@ -17,8 +17,10 @@ import {
 
 /** Heartbeats and failure detection, for members in separate processes. */
 export interface FailureDetection {
-  /** Heartbeat period, and period of the check of the snapshot's seq (ms). */
+  /** Period of the check of the snapshot's seq (ms). */
   syncInterval: number;
+  /** Heartbeat period (ms). */
+  heartbeatInterval: number;
   /** No heartbeat for this long: suspected; for twice as long: removed (ms). */
   failureTimeout: number;
 }
@@ -150,7 +152,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.phase = 'running';
     const { detection } = this;
     if (detection) {
-      this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
+      this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.heartbeatInterval, detection.failureTimeout / 4));
       this.lastTick = clock();
       this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
@@ -213,6 +215,16 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     checkString('type', type);
     if (this.phase !== 'running') throw new Error('membership is not running: await membership.start() first');
     await this.backend.publish({ kind: 'app', sender: this.instance, from: this.self?.id, type, data });
+  }
+
+  /**
+   * Catches up with the backend now: reads its seq and reloads the snapshot when this member is behind. A process
+   * that was paused calls it before acting on its last ring (which may no longer contain it).
+   */
+  async sync(): Promise<void> {
+    if (this.phase !== 'running') return;
+    const seq = await this.backend.seq();
+    if (seq !== this.seq) await this.requestResync();
   }
 
   stats(): MembershipStats {
@@ -412,14 +424,14 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     }).catch(() => {});
   }
 
-  private tick({ syncInterval, failureTimeout }: FailureDetection): void {
+  private tick({ syncInterval, heartbeatInterval, failureTimeout }: FailureDetection): void {
     const now = clock();
     // A late tick means this process stalled (GC, CPU starvation): heartbeats may be waiting unread in the socket,
     // so silence measured across the stall says nothing about the others. Measure it from now instead.
     if (now - this.lastTick > 2 * this.tickPeriod) this.graceUntil = Math.max(this.graceUntil, now);
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    if (this.self && !this.evicted && now - this.lastBeat >= syncInterval) {
+    if (this.self && !this.evicted && now - this.lastBeat >= heartbeatInterval) {
       this.lastBeat = now;
       this.counters.heartbeatsSent++;
       this.backend

@@ -3,7 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpAnswer } from '../http/answers.js';
-import { endToEnd } from './headers.js';
+import { endToEnd } from '../http/forward.js';
+import type { AttemptResult } from '../http/types.js';
 
 export interface UpgradeTimeouts {
   /** ms to open the connection to the owner. Default 2000. */
@@ -13,7 +14,7 @@ export interface UpgradeTimeouts {
 }
 
 /** How one upgrade attempt ended: `error` = nothing reached the client socket, so it can still be answered. */
-export type UpgradeResult = { sent: true } | { sent: false; error: Error };
+export type UpgradeResult = AttemptResult;
 
 /**
  * Forwards an upgrade request (WebSocket handshake) to `targetUrl` (http(s):// or ws(s)://, path and query
