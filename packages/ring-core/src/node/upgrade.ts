@@ -51,8 +51,7 @@ export function proxyUpgrade(
       socket.off('close', onClientClose);
       resolve(result);
     };
-    // Node removes its own error listener before 'upgrade': an unguarded socket error would crash the process.
-    socket.on('error', destroySelf);
+    guard(socket);
     // The client gave up before the owner answered: nothing is left to answer.
     const onClientClose = () => {
       settle({ sent: true });
@@ -100,7 +99,7 @@ export function proxyUpgrade(
  */
 export function writeUpgradeAnswer(socket: Duplex, answer: HttpAnswer): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
-  if (!socket.listeners('error').includes(destroySelf)) socket.on('error', destroySelf);
+  guard(socket);
   const body = Buffer.from(answer.body);
   const lines = headerLines({ ...answer.headers, 'content-length': String(body.length), connection: 'close' });
   socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${lines}\r\n`), body]));
@@ -124,6 +123,11 @@ function join(client: Duplex, upstream: Socket): void {
 
 function destroySelf(this: Duplex): void {
   this.destroy();
+}
+
+/** Node removes its own error listener before 'upgrade': an unguarded socket error would crash the process. */
+function guard(socket: Duplex): void {
+  if (!socket.listeners('error').includes(destroySelf)) socket.on('error', destroySelf);
 }
 
 const statusLine = (answer: IncomingMessage) => `HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ''}\r\n`;
