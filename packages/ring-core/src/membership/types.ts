@@ -1,7 +1,7 @@
 import type { NodeSpec, NodeStatus, Ring, RingNode, RingOptions } from '../types.js';
 
 /** Ring parameters a membership builds its snapshots with. Every member of a cluster must use the same ones. */
-export type RingParams = Pick<RingOptions, 'vnodes' | 'hash' | 'strategy' | 'route'>;
+export type RingParams = Pick<RingOptions, 'vnodes' | 'hash' | 'avalanche' | 'strategy' | 'route'>;
 
 /** Why a node left the ring. */
 export type LeaveReason =
