@@ -82,7 +82,7 @@ async function missing(writers: Writer[], anyNode: { http: string }): Promise<st
 }
 
 describe('fast failover and merge-safe ownership', () => {
-  it('serves a kill -9ed node\'s documents on a survivor within 10 s, with default options', async () => {
+  it('serves a kill -9ed node\'s documents on a survivor within 10 s, with default options; SIGTERM leaves gracefully', async () => {
     const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-kill` };
     const started = await Promise.all(['d1', 'd2', 'd3'].map((id) => spawnNode(id, config)));
     processes.push(...started);
@@ -102,10 +102,24 @@ describe('fast failover and merge-safe ownership', () => {
     writers.forEach((w) => write(w, 'after'));
     await until(() => writers.every((w) => w.acknowledged === 2), 'a survivor to acknowledge', 10_000, 20);
     const served = Date.now() - killedAt;
-    console.log(`kill -9 -> documents served and writable on a survivor after ${served} ms (failureTimeout 3000 ms by default)`);
+    console.log(`kill -9 -> documents served and writable on a survivor after ${served} ms (failureTimeout 2500 ms by default)`);
     expect(served).toBeLessThan(10_000);
     expect(await missing(writers, d1)).toEqual([]);
-  }, 60_000);
+
+    // SIGTERM (the default leaveOnSignals): the node hands its documents over, leaves, and the process ends.
+    const d2 = started[1]!;
+    await client.refreshRing();
+    const leaving = Array.from({ length: 60 }, (_, i) => `terminated-${i}`).filter((name) => client.ring!.owner(name)?.id === 'd2').slice(0, 3);
+    const onD2 = await Promise.all(leaving.map((name) => writer(client, name)));
+    onD2.forEach((w) => write(w, 'before-sigterm'));
+    await until(() => onD2.every((w) => w.acknowledged === 1), 'd2 to acknowledge');
+    await d2.terminate();
+    expect(d2.child.signalCode).toBe('SIGTERM'); // left gracefully, then the signal ended the process as usual
+    await until(() => onD2.every((w) => w.handle.isSynced && w.handle.nodeId === 'd1'), 'the documents on d1', 20_000, 20);
+    const { routing } = await json<{ routing: { waitedForHandover: number; handoverTimeouts: number } }>(`${d1.http}/api/routes/stats`);
+    expect(routing.handoverTimeouts).toBe(0);
+    expect(await missing(onD2, d1)).toEqual([]);
+  }, 90_000);
 
   it('an owner paused past 2 x failureTimeout never stores its stale copies, and ships what it holds: 0 acknowledged updates lost', async () => {
     const failureTimeout = 1000;

@@ -201,7 +201,7 @@ describe('single-node mode (enforceRouting: false, no Redis)', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
     const health = await (await fetch(`${node.http}/health`)).json();
-    expect(health).toMatchObject({ status: 'healthy', node: 'solo' });
+    expect(health).toMatchObject({ status: 'ok', self: 'solo' }); // one /health shape in every adapter
     const ring = await fetch(`${node.http}/api/routes/ring`);
     expect(ring.headers.get('access-control-allow-origin')).toBe('*');
     expect((await ring.json()).nodes.map((n: { id: string }) => n.id)).toEqual(['other', 'solo']);

@@ -85,7 +85,7 @@ export interface SmartRouteOptions {
   syncInterval?: number;
   /**
    * A node silent this long (no heartbeat; heartbeats go out every failureTimeout / 4) is suspected; twice as long,
-   * declared dead and removed, and its documents are served by their new owners at once, ms. Default 3000.
+   * declared dead and removed, and its documents are served by their new owners at once, ms. Default 2500.
    */
   failureTimeout?: number;
   /** How long a new owner waits for a live old owner to hand a document over before loading it anyway, ms. Default 60000. */
@@ -252,7 +252,7 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
     healthCheck: healthCheck(options.healthCheck),
     syncInterval: options.syncInterval === undefined ? 30_000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 }),
     failureTimeout:
-      options.failureTimeout === undefined ? 3000 : checkNumber('failureTimeout', options.failureTimeout, { min: 40, max: 3_600_000 }),
+      options.failureTimeout === undefined ? 2500 : checkNumber('failureTimeout', options.failureTimeout, { min: 40, max: 3_600_000 }),
     migrationTimeout:
       options.migrationTimeout === undefined ? 60_000 : checkNumber('migrationTimeout', options.migrationTimeout, { min: 0, max: 3_600_000 }),
     maxConcurrentHandovers:

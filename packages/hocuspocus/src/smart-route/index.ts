@@ -8,7 +8,7 @@ import type { Relay } from '../relay/index.js';
 import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { newCounters, type SmartRouteCounters } from './counters.js';
 import { HoldDocument } from './refusal.js';
-import { checkMessage, checkStore, createParts, leaveCluster, listen, takeUpgrade, type Host, type Parts, type UpgradePayload } from './parts.js';
+import { checkMessage, checkStore, createParts, leaveCluster, listen, onRing, takeUpgrade, type Host, type Parts, type UpgradePayload } from './parts.js';
 import { onLeaveSignals } from './signals.js';
 
 export { DocumentRefusal } from './refusal.js';
@@ -113,21 +113,17 @@ export class SmartRoute {
 
   /** Adds a node to the ring (shared with every node when the membership is Redis). */
   async addClusterNode(node: ClusterNode): Promise<void> {
-    const spec = clusterNode(node, 'node');
-    const membership = await this.joined();
-    await membership.add(spec);
+    await (await this.joined()).add(clusterNode(node, 'node'));
   }
 
   /** Removes a node from the ring; its documents move to their new owners. */
   async removeClusterNode(id: string): Promise<void> {
-    const membership = await this.joined();
-    await membership.remove(id);
+    await (await this.joined()).remove(id);
   }
 
   /** Pins a document to a node for the whole cluster (null unpins); the current owner hands it over. */
   async pin(documentName: string, nodeId: string | null): Promise<void> {
-    const membership = await this.joined();
-    await membership.pin(documentName, nodeId);
+    await (await this.joined()).pin(documentName, nodeId);
   }
 
   /** Resolves when this node is not handing the document over (any handover in progress finished). */
@@ -178,11 +174,7 @@ export class SmartRoute {
     if (this.config.enforceRouting && !this.parts.admission.ownsHere(documentName)) void this.parts.sender.handOver(documentName, true);
   }
 
-  /**
-   * A document being handed over, or owned elsewhere and not waiting for its turn to move, accepts no more updates:
-   * the connection is closed with the hint. (A connection can finish establishing after its document was handed
-   * over; it must not write to it.)
-   */
+  /** A document moving, owned elsewhere (and not queued to move) or stale takes no more updates: closed with the hint. */
   async beforeHandleMessage({ documentName }: DocumentPayload): Promise<void> {
     await checkMessage(this.parts, this.host, documentName);
   }
@@ -236,12 +228,11 @@ export class SmartRoute {
   private joined(): Promise<Membership> {
     this.starting ??= (async () => {
       const membership = await createMembership(this.config);
-      membership.on('ring', (ring) => this.onRing(ring));
       listen(membership, this.parts, this.host);
       await membership.start();
       this.membership = membership;
       this.coordinated = !(membership instanceof StaticMembership);
-      this.onRing(membership.ring);
+      onRing(this.parts, this.host, membership.ring);
       this.parts.fence.start();
       if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
       this.debug(`joined: epoch ${membership.ring.epoch}, ${membership.ring.nodes.length} node(s)`);
@@ -250,28 +241,9 @@ export class SmartRoute {
     return this.starting;
   }
 
-  private onRing(ring: Ring): void {
-    this.parts.ledger.observe(ring);
-    this.relay.ringChanged(ring);
-    this.parts.admission.prune();
-    if (!this.config.enforceRouting || !this.membership) return;
-    for (const documentName of this.parts.sender.held()) {
-      const owner = ring.owner(documentName);
-      if (owner && owner.id !== this.config.nodeId && !this.parts.fence.isStale(documentName)) void this.parts.sender.handOver(documentName);
-    }
-  }
-
   private async handOverEverything(): Promise<void> {
     this.stopSignals?.();
-    const membership = this.membership;
-    if (!membership?.ready) return;
-    try {
-      await leaveCluster(membership, this.parts, this.host);
-    } finally {
-      this.parts.fence.stop();
-      await membership.stop();
-      this.debug('left the cluster');
-    }
+    if (this.membership?.ready) await leaveCluster(this.membership, this.parts, this.host);
   }
 
   private async broadcast(type: string, data: unknown): Promise<void> {

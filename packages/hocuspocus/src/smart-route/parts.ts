@@ -98,8 +98,9 @@ export function createParts(host: Host): Parts {
   return { relay, ledger, admission, sender, fence, protocol };
 }
 
-/** Feeds the membership's messages and departures to the parts. */
+/** Feeds the membership's rings, messages and departures to the parts. */
 export function listen(membership: Membership, parts: Parts, host: Host): void {
+  membership.on('ring', (ring) => onRing(parts, host, ring));
   membership.on('message', (message) => {
     if (message.type === CHANGES || message.type === CHANGES_MERGED) parts.fence.onMessage(message);
     else onHandoverMessage(message, parts.protocol);
@@ -131,11 +132,17 @@ export async function checkStore({ admission, sender, fence }: Parts, { config, 
   if (document) fence.storing(document);
 }
 
-/** The document side of a graceful leave: mark this node leaving, hand everything over, announce it. */
-export async function leaveCluster(membership: Membership, { sender }: Parts, { config, broadcast }: Host): Promise<void> {
-  if (config.enforceRouting && membership.ring.node(config.nodeId)) await membership.update(config.nodeId, { status: 'leaving' });
-  if (config.enforceRouting) await sender.handOverEverything();
-  await broadcast(HANDED_OVER_ALL, {});
+/** A graceful leave: mark this node leaving, hand everything over, announce it, then stop the membership. */
+export async function leaveCluster(membership: Membership, { sender, fence }: Parts, { config, broadcast, debug }: Host): Promise<void> {
+  try {
+    if (config.enforceRouting && membership.ring.node(config.nodeId)) await membership.update(config.nodeId, { status: 'leaving' });
+    if (config.enforceRouting) await sender.handOverEverything();
+    await broadcast(HANDED_OVER_ALL, {});
+  } finally {
+    fence.stop();
+    await membership.stop();
+    debug('left the cluster');
+  }
 }
 
 export interface UpgradePayload {
@@ -150,4 +157,16 @@ export function takeUpgrade({ relay }: Parts, { config }: Host, { request, socke
   if (!link && (config.misroute !== 'relay' || !config.enforceRouting)) return false;
   relay.handleUpgrade(request, socket, head);
   return true;
+}
+
+/** A new ring: remember it for handovers, and hand over every held document this node no longer owns. */
+export function onRing({ ledger, relay, admission, sender, fence }: Parts, { config, membership }: Host, ring: Ring): void {
+  ledger.observe(ring);
+  relay.ringChanged(ring);
+  admission.prune();
+  if (!config.enforceRouting || !membership()) return;
+  for (const documentName of sender.held()) {
+    const owner = ring.owner(documentName);
+    if (owner && owner.id !== config.nodeId && !fence.isStale(documentName)) void sender.handOver(documentName);
+  }
 }
