@@ -77,6 +77,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private lastTick = 0;
   private lastBeat = 0;
   private lastCheck = 0;
+  /** When this member last heard its own heartbeat back: until then, at least, the bus carried heartbeats to it. */
+  private lastEcho = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -150,7 +152,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     const { detection } = this;
     if (detection) {
       this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
-      this.lastTick = clock();
+      this.lastTick = this.lastEcho = clock();
       this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
     }
@@ -228,7 +230,10 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private readonly hooks: BackendHooks = {
     message: (message) => {
       this.counters.received++;
-      if (message.sender === this.instance) return;
+      if (message.sender === this.instance) {
+        if (message.kind === 'heartbeat') this.lastEcho = clock();
+        return;
+      }
       if (message.kind === 'change') this.onChange(message.seq, message.change);
       else if (message.kind === 'heartbeat') this.onHeartbeat(message);
       else if (this.phase === 'running') {
@@ -441,7 +446,10 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         })
         .catch(() => {});
     }
-    this.detect(now, failureTimeout);
+    // Silence counts only up to the last time this member's own heartbeats came back: when they stop (a store
+    // failover, a broken subscription) it hears nobody, and the others' silence says nothing about them.
+    const heardUntil = this.self && !this.evicted ? Math.min(now, this.lastEcho + syncInterval) : now;
+    this.detect(heardUntil, failureTimeout);
     this.forgetSilentSenders(now, failureTimeout);
   }
 
