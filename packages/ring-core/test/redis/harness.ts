@@ -39,7 +39,7 @@ export function testRedis(): { readonly client: Redis; cluster(name: string): st
 }
 
 /** Fails loudly when the Redis the tests need is missing. */
-async function requireRedis(url = REDIS_URL): Promise<Redis> {
+export async function requireRedis(url = REDIS_URL): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
   redis.on('error', () => {}); // the failure surfaces below, with the URL
   try {

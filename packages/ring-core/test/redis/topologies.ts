@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { freePort } from './harness.js';
+import { freePort, requireRedis } from './harness.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,25 +29,17 @@ class ServerProcess {
   async start(): Promise<void> {
     const child = spawn(this.command, this.args, { stdio: 'ignore' });
     this.child = child;
-    const failed = new Promise<never>((_, reject) => {
-      child.once('error', (error) => reject(new Error(`cannot start ${this.command} (is it installed?): ${error.message}`)));
-    });
-    failed.catch(() => {});
-    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await Promise.race([probe.connect().then(() => probe.ping()), failed]);
-          return;
-        } catch (error) {
-          if (attempt > 100 || child.exitCode !== null) throw error;
-          probe.disconnect();
-          await sleep(50);
-        }
+    let failed: Error | undefined;
+    child.once('error', (error) => (failed = new Error(`cannot start ${this.command} (is it installed?): ${error.message}`)));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        (await requireRedis(`redis://127.0.0.1:${this.port}`)).disconnect();
+        return;
+      } catch (error) {
+        if (failed) throw failed;
+        if (attempt > 100 || child.exitCode !== null) throw error;
+        await sleep(50);
       }
-    } finally {
-      probe.disconnect();
     }
   }
 
@@ -146,10 +137,9 @@ export class RedisClusterProcesses {
     await until(async () => (await this.masterOf(key)) !== port, `failover of ${key} away from ${port}`);
   }
 
-  /** Restarts a killed node (it rejoins as a replica) and waits for a healthy cluster. */
+  /** Restarts a killed node; it rejoins as a replica (`healthy()` waits for that). */
   async restart(port: number): Promise<void> {
     await this.servers.find((s) => s.port === port)!.start();
-    await this.healthy();
   }
 
   async stop(): Promise<void> {
@@ -228,10 +218,9 @@ export class SentinelProcesses {
     await until(async () => (await this.masterPort()) !== port, `failover away from ${port}`);
   }
 
-  /** Restarts a killed server; the sentinels turn it into a replica of the new master. */
+  /** Restarts a killed server; the sentinels turn it into a replica of the new master (`healthy()` waits for that). */
   async restart(port: number): Promise<void> {
     await this.redis.find((s) => s.port === port)!.start();
-    await this.healthy();
   }
 
   async stop(): Promise<void> {
