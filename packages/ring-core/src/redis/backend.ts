@@ -117,7 +117,7 @@ export class RedisBackend implements MembershipBackend {
   private async command<T>(run: () => Promise<T>, retryFor = RETRY_FOR): Promise<T> {
     const deadline = Date.now() + retryFor;
     const cluster = isCluster(this.client);
-    for (let delay = 50; ; delay = Math.min(2 * delay, 1000)) {
+    for (let delay = 50; ; delay = Math.min(2 * delay, 250)) {
       const unanswered = cluster ? setTimeout(() => this.commandsFail(new Error(`no answer for ${UNANSWERED} ms`)), UNANSWERED) : undefined;
       try {
         const result = await run();
