@@ -1,5 +1,12 @@
 import type { Cluster } from 'ioredis';
-import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from '../membership/backend.js';
+import {
+  RefusedSnapshot,
+  type BackendHooks,
+  type BusMessage,
+  type ClusterState,
+  type Heartbeat,
+  type MembershipBackend,
+} from '../membership/backend.js';
 import { Codec, Rejected } from './codec.js';
 import { isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
 
@@ -26,8 +33,9 @@ const PROBE_EVERY = 250;
 const UNANSWERED = 1000;
 
 /**
- * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes and heartbeats on channel
- * `channel` -- sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a Redis 7 Cluster, plain pub/sub elsewhere. `client` runs
+ * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes on channel `channel` --
+ * sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a Redis 7 Cluster, plain pub/sub elsewhere -- and each member's
+ * heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs
  * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
  * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
  * a failing command reports degraded and a probe reports recovered. Commands are retried with backoff, so a
@@ -82,7 +90,8 @@ export class RedisBackend implements MembershipBackend {
     } catch (error) {
       const { reason, message } = error as Rejected; // the codec throws nothing else
       this.hooks?.dropped(reason, `snapshot ${this.key}: ${message}`);
-      throw new Error(`membership snapshot ${this.key} was refused (${reason}: ${message})`);
+      const stored = /^\d+$/.test(seq) ? Number(seq) : null;
+      throw new RefusedSnapshot(stored, `membership snapshot ${this.key} was refused (${reason}: ${message})`);
     }
   }
 
@@ -101,8 +110,36 @@ export class RedisBackend implements MembershipBackend {
 
   async publish(message: BusMessage): Promise<void> {
     const text = this.codec.encode(message);
-    // Not retried: a late heartbeat is superseded by the next one, and a broadcast's caller sees the error.
+    // Not retried: a broadcast's caller sees the error.
     await this.command(() => (this.sharded ? this.client.spublish(this.channel, text) : this.client.publish(this.channel, text)), 0);
+  }
+
+  async beat(heartbeat: Heartbeat, ttl: number): Promise<void> {
+    const text = this.codec.encode({ kind: 'heartbeat', ...heartbeat });
+    await this.command(() => this.client.set(this.beatKey(heartbeat.node), text, 'PX', ttl), 0); // the next beat supersedes it
+  }
+
+  async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {
+    if (nodes.length === 0) return [];
+    // Not retried: a late read says nothing about now, and the next sync reads again.
+    const texts = await this.command(() => this.client.mget(...nodes.map((node) => this.beatKey(node))), 0);
+    return texts.map((text, i) => {
+      if (text === null) return null;
+      try {
+        const heartbeat = this.codec.decodeHeartbeat(text);
+        if (heartbeat.node !== nodes[i]) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${nodes[i]}`);
+        return heartbeat;
+      } catch (error) {
+        const { reason, message } = error as Rejected; // the codec throws nothing else
+        this.hooks?.dropped(reason, `heartbeat of ${nodes[i]}: ${message}`);
+        return null;
+      }
+    });
+  }
+
+  /** Shares the snapshot key's prefix, and so its hash tag on a Redis Cluster (one MGET reads them all). */
+  beatKey(node: string): string {
+    return `${this.key}:beat:${node}`;
   }
 
   async close(): Promise<void> {

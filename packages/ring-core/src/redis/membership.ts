@@ -1,7 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { checkNumber, checkString, fail } from '../errors.js';
 import { SharedMembership } from '../membership/shared.js';
-import type { RingParams } from '../membership/types.js';
+import type { MembershipLogger, RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { RedisBackend } from './backend.js';
 import { Codec } from './codec.js';
@@ -25,25 +25,28 @@ export interface RedisMembershipOptions extends RingParams {
   /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
   secret?: string;
   /**
-   * Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`. On a Redis
-   * Cluster both are hash-tagged, `{<prefix>:<cluster>}` and `{<prefix>:<cluster>}:bus`, so they share one slot.
+   * Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`, heartbeats
+   * `<prefix>:<cluster>:beat:<node id>`. On a Redis Cluster `<prefix>:<cluster>` is a hash tag, `{<prefix>:<cluster>}`,
+   * so all of them share one slot.
    * Default 'ringroute'.
    */
   prefix?: string;
   /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
   maxMessageBytes?: number;
+  /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
+  logger?: Pick<MembershipLogger, 'error'>;
 }
 
 /**
  * Membership over Redis (ioredis): a snapshot in a Redis hash for late joiners plus ordered pub/sub deltas, heartbeats
- * with failure detection (suspected after one `failureTimeout`, removed after the next), graceful leave, signed and
+ * in per-member expiring keys (each member reads only a few) with failure detection (suspected after one `failureTimeout`, removed after the next), graceful leave, signed and
  * schema-checked messages. Redis is never on the request path: while it is unreachable `degraded` is true, routing
  * continues on the last ring, nobody is evicted, and the ring is resynchronised when Redis returns.
  */
 export class RedisMembership extends SharedMembership {
   /** The Redis hash holding the snapshot. */
   readonly key: string;
-  /** The pub/sub channel carrying changes, heartbeats and app messages. */
+  /** The pub/sub channel carrying changes and app messages. */
   readonly channel: string;
 
   constructor(options: RedisMembershipOptions) {
@@ -71,6 +74,7 @@ export function redisBackend(options: RedisMembershipOptions) {
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
   const target = checkRedis(options.redis);
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
   if (target.cluster && /[{}]/.test(`${prefix}${cluster}`))
     fail(/[{}]/.test(prefix) ? 'prefix' : 'cluster', 'must not contain { or } on a Redis Cluster (the keys carry a hash tag)');
   // On a Cluster the snapshot CAS and its publish run in one script, so key and channel must share a hash slot.
