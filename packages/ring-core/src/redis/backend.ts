@@ -23,8 +23,8 @@ return 1
 `;
 
 /**
- * How long a command is retried before it fails (ms). A Cluster failover (node timeout plus an election) or a
- * Sentinel switch takes seconds, during which ioredis gives up on a command ("Too many Cluster redirections").
+ * How long a Cluster command is retried before it fails (ms). A failover (node timeout plus an election) takes
+ * seconds, during which ioredis gives up on a command ("Too many Cluster redirections").
  */
 const RETRY_FOR = 30_000;
 /** While a Cluster is unreachable, how often the backend checks whether it is back (ms). */
@@ -38,7 +38,7 @@ const UNANSWERED = 1000;
  * heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs
  * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
  * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
- * a failing command reports degraded and a probe reports recovered. Commands are retried with backoff, so a
+ * a failing command reports degraded and a probe reports recovered. Its commands are retried with backoff, so a
  * member that starts during a failover joins once the store is back.
  */
 export class RedisBackend implements MembershipBackend {
@@ -152,18 +152,21 @@ export class RedisBackend implements MembershipBackend {
     await Promise.all([this.subscriber ? end(this.subscriber) : undefined, this.ownsClient ? end(this.client) : undefined]);
   }
 
-  /** Runs a command, retrying failures with backoff for up to `retryFor` ms. */
+  /**
+   * Runs a command; on a Cluster, retries failures with backoff for up to `retryFor` ms. A standalone or Sentinel
+   * client already holds commands in its offline queue while it reconnects (to the promoted master).
+   */
   private async command<T>(run: () => Promise<T>, retryFor = RETRY_FOR): Promise<T> {
+    if (!isCluster(this.client)) return run();
     const deadline = Date.now() + retryFor;
-    const cluster = isCluster(this.client);
     for (let delay = 50; ; delay = Math.min(2 * delay, 250)) {
       const timer = { id: undefined as ReturnType<typeof setTimeout> | undefined };
       try {
-        const result = cluster ? await Promise.race([run(), this.abandon(timer)]) : await run();
+        const result = await Promise.race([run(), this.abandon(timer)]);
         this.commandsWork();
         return result;
       } catch (error) {
-        if (cluster) this.commandsFail(error as Error);
+        this.commandsFail(error as Error);
         if (this.closed || Date.now() + delay > deadline) throw error;
         await Promise.race([new Promise((r) => setTimeout(r, delay)), this.back.promise]);
       } finally {
