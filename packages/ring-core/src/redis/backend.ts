@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from '../membership/backend.js';
-import { Codec, Rejected } from './codec.js';
+import { Codec, Rejected } from '../membership/codec.js';
 
 /** Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. */
 const COMMIT = `

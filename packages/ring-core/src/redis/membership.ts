@@ -4,7 +4,7 @@ import { SharedMembership } from '../membership/shared.js';
 import type { RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { RedisBackend } from './backend.js';
-import { Codec } from './codec.js';
+import { Codec } from '../membership/codec.js';
 
 export interface RedisMembershipOptions extends RingParams {
   /**

@@ -1,0 +1,110 @@
+import type { Etcd3, IKeyValue, Namespace, Watcher } from 'etcd3';
+import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from '../membership/backend.js';
+import { Codec, Rejected } from '../membership/codec.js';
+
+/** Keys under the cluster's root. `seq` and `state` always change together, in one transaction. */
+const SEQ = 'seq';
+const STATE = 'state';
+/** Every message is a put of this key: the watch delivers each put, in revision order, to every member. */
+const BUS = 'bus';
+
+/**
+ * The etcd transport: the snapshot in keys `<root>state` (signed, like every message) and `<root>seq` (the compare of
+ * the compare-and-set transaction), messages as successive puts of `<root>bus`, read through one watch of that key.
+ * The watch resumes from its last revision after a reconnect, so no message is lost across a short outage; its
+ * connection drives degraded/recovered.
+ */
+export class EtcdBackend implements MembershipBackend {
+  private hooks: BackendHooks | undefined;
+  private client!: Etcd3;
+  private ns!: Namespace;
+  private watcher: Watcher | undefined;
+  /** Whether this backend created the client (and so closes it). */
+  private ownsClient = false;
+  private closed = false;
+
+  constructor(
+    /** Returns the client, and whether this backend created it. Called once, on open. */
+    private readonly connect: () => [Etcd3, boolean],
+    /** Key prefix of this cluster, ending with '/'. */
+    readonly root: string,
+    private readonly codec: Codec,
+  ) {}
+
+  async open(hooks: BackendHooks): Promise<void> {
+    this.hooks = hooks;
+    [this.client, this.ownsClient] = this.connect();
+    this.ns = this.client.namespace(this.root);
+    await this.watch();
+  }
+
+  async load(): Promise<ClusterState | null> {
+    const text = await this.ns.get(STATE).string();
+    if (text === null) return null;
+    try {
+      return this.codec.decodeState(text);
+    } catch (error) {
+      const { reason, message } = error as Rejected; // the codec throws nothing else
+      this.hooks?.dropped(reason, `snapshot ${this.root}${STATE}: ${message}`);
+      throw new Error(`membership snapshot ${this.root}${STATE} was refused (${reason}: ${message})`);
+    }
+  }
+
+  async seq(): Promise<number | null> {
+    const seq = await this.ns.get(SEQ).string();
+    return seq === null ? null : Number(seq);
+  }
+
+  async commit(expected: number | null, state: ClusterState, change: BusMessage | undefined): Promise<boolean> {
+    const writes = [this.ns.put(SEQ).value(String(state.seq)), this.ns.put(STATE).value(this.codec.encode(state))];
+    if (change) writes.push(this.ns.put(BUS).value(this.codec.encode(change)));
+    const guard = expected === null ? this.ns.if(SEQ, 'Version', '==', 0) : this.ns.if(SEQ, 'Value', '==', String(expected));
+    return (await guard.then(...writes).commit()).succeeded;
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    await this.ns.put(BUS).value(this.codec.encode(message));
+  }
+
+  async close(): Promise<void> {
+    if (!this.hooks || this.closed) return; // never opened, or closed already
+    this.closed = true;
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    await watcher?.cancel().catch(() => {});
+    if (this.ownsClient) this.client.close();
+  }
+
+  /** Watches the bus from now on; waits for etcd while it is unreachable (as a Redis client queues commands). */
+  private async watch(): Promise<void> {
+    const watcher = await this.ns.watch().key(BUS).create();
+    if (this.closed) return void watcher.cancel().catch(() => {});
+    this.watcher = watcher;
+    watcher.on('put', (kv: IKeyValue) => this.receive(kv.value.toString()));
+    watcher.on('disconnected', (error: Error) => this.hooks?.degraded(error));
+    watcher.on('connected', () => this.hooks?.recovered());
+    // A canceled watch (its revision compacted away while disconnected): watch again from now, then resync.
+    watcher.on('error', (error: Error) => {
+      if (this.watcher !== watcher) return;
+      this.watcher = undefined;
+      this.hooks?.degraded(error);
+      void watcher.cancel().catch(() => {});
+      this.watch().then(
+        () => this.hooks?.recovered(),
+        () => {},
+      );
+    });
+  }
+
+  private receive(text: string): void {
+    let message: BusMessage;
+    try {
+      message = this.codec.decodeMessage(text);
+    } catch (error) {
+      const { reason, message } = error as Rejected; // the codec throws nothing else
+      this.hooks?.dropped(reason, message);
+      return;
+    }
+    this.hooks?.message(message);
+  }
+}
