@@ -41,28 +41,34 @@ export class RedisMembership extends SharedMembership {
   readonly channel: string;
 
   constructor(options: RedisMembershipOptions) {
-    if (options === null || typeof options !== 'object') fail('options', 'must be an object with redis and cluster');
-    const cluster = checkString('cluster', options.cluster);
-    const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
-    const syncInterval =
-      options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
-    const failureTimeout =
-      options.failureTimeout === undefined
-        ? 5 * syncInterval
-        : checkNumber('failureTimeout', options.failureTimeout, { min: 2 * syncInterval, max: 86_400_000 });
-    const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
-    const maxMessageBytes =
-      options.maxMessageBytes === undefined
-        ? 65_536
-        : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
-    const connect = checkRedis(options.redis);
-    const key = `${prefix}:${cluster}`;
-    const channel = `${key}:bus`;
-    const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));
-    super(backend, { ...options, detection: { syncInterval, failureTimeout } });
+    const { backend, key, channel, detection } = redisBackend(options);
+    super(backend, { ...options, detection });
     this.key = key;
     this.channel = channel;
   }
+}
+
+/** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
+export function redisBackend(options: RedisMembershipOptions) {
+  if (options === null || typeof options !== 'object') fail('options', 'must be an object with redis and cluster');
+  const cluster = checkString('cluster', options.cluster);
+  const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
+  const syncInterval =
+    options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
+  const failureTimeout =
+    options.failureTimeout === undefined
+      ? 5 * syncInterval
+      : checkNumber('failureTimeout', options.failureTimeout, { min: 2 * syncInterval, max: 86_400_000 });
+  const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
+  const maxMessageBytes =
+    options.maxMessageBytes === undefined
+      ? 65_536
+      : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
+  const connect = checkRedis(options.redis);
+  const key = `${prefix}:${cluster}`;
+  const channel = `${key}:bus`;
+  const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));
+  return { backend, key, channel, detection: { syncInterval, failureTimeout } };
 }
 
 /** Checks the redis option now; the returned function connects later, in start(). */
