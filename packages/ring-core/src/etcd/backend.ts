@@ -1,18 +1,29 @@
 import type { Etcd3, IKeyValue, Namespace, Watcher } from 'etcd3';
-import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from '../membership/backend.js';
+import {
+  RefusedSnapshot,
+  type BackendHooks,
+  type BusMessage,
+  type ClusterState,
+  type Heartbeat,
+  type MembershipBackend,
+} from '../membership/backend.js';
 import { Codec, Rejected } from '../membership/codec.js';
+import { MemberLease } from './lease.js';
 
 /** Keys under the cluster's root. `seq` and `state` always change together, in one transaction. */
 const SEQ = 'seq';
 const STATE = 'state';
 /** Every message is a put of this key: the watch delivers each put, in revision order, to every member. */
 const BUS = 'bus';
+/** `<root>beat/<node id>`: a member's heartbeat, under its lease. Nobody watches these; each member reads a few. */
+const BEAT = 'beat/';
 
 /**
  * The etcd transport: the snapshot in keys `<root>state` (signed, like every message) and `<root>seq` (the compare of
  * the compare-and-set transaction), messages as successive puts of `<root>bus`, read through one watch of that key.
  * The watch resumes from its last revision after a reconnect, so no message is lost across a short outage; its
- * connection drives degraded/recovered.
+ * connection drives degraded/recovered. Each member's heartbeat is the key `<root>beat/<node id>`, put through the
+ * member's lease (TTL = failureTimeout): a crashed member's heartbeat vanishes with its lease.
  */
 export class EtcdBackend implements MembershipBackend {
   private hooks: BackendHooks | undefined;
@@ -22,6 +33,7 @@ export class EtcdBackend implements MembershipBackend {
   /** Whether this backend created the client (and so closes it). */
   private ownsClient = false;
   private closed = false;
+  private lease: MemberLease | undefined;
 
   constructor(
     /** Returns the client, and whether this backend created it. Called once, on open. */
@@ -35,6 +47,7 @@ export class EtcdBackend implements MembershipBackend {
     this.hooks = hooks;
     [this.client, this.ownsClient] = this.connect();
     this.ns = this.client.namespace(this.root);
+    this.lease = new MemberLease(this.ns);
     await this.watch();
   }
 
@@ -46,13 +59,14 @@ export class EtcdBackend implements MembershipBackend {
     } catch (error) {
       const { reason, message } = error as Rejected; // the codec throws nothing else
       this.hooks?.dropped(reason, `snapshot ${this.root}${STATE}: ${message}`);
-      throw new Error(`membership snapshot ${this.root}${STATE} was refused (${reason}: ${message})`);
+      // `seq` changes with `state` in one transaction: it is what a commit replacing this snapshot must expect.
+      throw new RefusedSnapshot(await this.seq(), `membership snapshot ${this.root}${STATE} was refused (${reason}: ${message})`);
     }
   }
 
   async seq(): Promise<number | null> {
     const seq = await this.ns.get(SEQ).string();
-    return seq === null ? null : Number(seq);
+    return seq !== null && /^\d+$/.test(seq) ? Number(seq) : null;
   }
 
   async commit(expected: number | null, state: ClusterState, change: BusMessage | undefined): Promise<boolean> {
@@ -66,12 +80,33 @@ export class EtcdBackend implements MembershipBackend {
     await this.ns.put(BUS).value(this.codec.encode(message));
   }
 
+  async beat(heartbeat: Heartbeat, ttl: number): Promise<void> {
+    await this.lease!.put(BEAT + heartbeat.node, this.codec.encode({ kind: 'heartbeat', ...heartbeat }), ttl);
+  }
+
+  async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {
+    const texts = await Promise.all(nodes.map((node) => this.ns.get(BEAT + node).string()));
+    return texts.map((text, i) => {
+      if (text === null) return null; // never beat, or its lease expired
+      try {
+        const heartbeat = this.codec.decodeHeartbeat(text);
+        if (heartbeat.node !== nodes[i]) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${nodes[i]}`);
+        return heartbeat;
+      } catch (error) {
+        const { reason, message } = error as Rejected; // the codec throws nothing else
+        this.hooks?.dropped(reason, `heartbeat of ${nodes[i]}: ${message}`);
+        return null;
+      }
+    });
+  }
+
   async close(): Promise<void> {
     if (!this.hooks || this.closed) return; // never opened, or closed already
     this.closed = true;
     const watcher = this.watcher;
     this.watcher = undefined;
     await watcher?.cancel().catch(() => {});
+    await this.lease?.revoke(); // after a graceful leave: the heartbeat goes at once
     if (this.ownsClient) this.client.close();
   }
 

@@ -1,17 +1,13 @@
-import type { Membership } from '../membership/types.js';
+import type { Membership, MembershipLogger } from '../membership/types.js';
 import type { NodeStatus, RingNode } from '../types.js';
 
-/** How RingRoute logs: `(details, message)`, which pino, bunyan, winston child loggers and `console` all accept. */
-export interface MembershipLogger {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-}
+export type { MembershipLogger };
 
 /**
  * Logs the membership's health through the app's logger: the backend lost and regained (routing goes on on the
  * last ring meanwhile) and every node status change. Returns the function that stops logging.
  */
-export function logMembership(membership: Membership, logger: MembershipLogger): () => void {
+export function logMembership(membership: Membership, logger: Pick<MembershipLogger, 'info' | 'warn'>): () => void {
   const degraded = (error: Error) => logger.warn({ err: error }, 'ringroute: membership degraded, routing on the last ring');
   const recovered = () => logger.info({}, 'ringroute: membership recovered');
   const status = (node: RingNode, from: NodeStatus, to: NodeStatus) => logger.info({ node: node.id, from, to }, 'ringroute: node status changed');

@@ -9,6 +9,10 @@ export interface ClusterState {
   pins: Record<string, string>;
   /** Ids of nodes that joined themselves and send heartbeats; failure detection watches only these. */
   members: string[];
+  /** Each member's incarnation: the member raises it to refute a removal or suspicion it did not ask for. */
+  incarnations?: Record<string, number>;
+  /** Nodes an operator drained, with the incarnation drained: that instance stays out, in its own view too. */
+  drained?: Record<string, number>;
 }
 
 /** One committed change, as published to the other members. */
@@ -17,28 +21,37 @@ export interface ClusterChange extends RingChange {
   join?: string[];
   /** Why `remove` removes (default 'removed'). */
   reason?: LeaveReason;
+  /** Incarnations announced by members joining or refuting. */
+  incarnations?: Record<string, number>;
+  /** Removed nodes that an operator drained, with their incarnation: they do not rejoin until a new instance starts. */
+  drain?: Record<string, number>;
 }
 
-/** Everything that travels on the bus. `sender` identifies the publishing instance (to skip its own echo). */
+/** What travels on the bus. `sender` identifies the publishing instance (to skip its own echo). */
 export type BusMessage =
   | { kind: 'change'; sender: string; seq: number; change: ClusterChange }
-  | {
-      kind: 'heartbeat';
-      sender: string;
-      node: string;
-      /** The sender's ring seq: a receiver behind it resyncs. */
-      seq: number;
-      /** Counts the sender instance's heartbeats from 1: a beat not above the last one heard is a replay. */
-      beat: number;
-      /** The sender's wall clock when sending (ms since the epoch): a captured heartbeat goes stale. */
-      sentAt: number;
-    }
   | { kind: 'app'; sender: string; from: string | undefined; type: string; data: unknown };
+
+/**
+ * A member's liveness record: each member overwrites its own, with a time to live; a few others read it. So a
+ * heartbeat costs O(1) backend operations per member, whatever the cluster's size.
+ */
+export interface Heartbeat {
+  /** The sender instance (a restart under the same node id is a new sender). */
+  sender: string;
+  node: string;
+  /** The sender's ring seq: a reader behind it resyncs. */
+  seq: number;
+  /** Counts the sender instance's heartbeats from 1: a beat not above the last one read is a replay. */
+  beat: number;
+  /** The sender's wall clock when sending (ms since the epoch): a captured heartbeat goes stale. */
+  sentAt: number;
+}
 
 export interface BackendHooks {
   /** A message that passed every check. */
   message(message: BusMessage): void;
-  /** A message that was refused (never applied). */
+  /** A message, heartbeat or snapshot that was refused (never applied). */
   dropped(reason: DropReason, detail: string): void;
   /** The backend became unreachable. */
   degraded(error: Error): void;
@@ -46,18 +59,35 @@ export interface BackendHooks {
   recovered(): void;
 }
 
+/** The snapshot exists but failed to decode or verify; `seq` is its stored seq (the `expected` of a commit replacing it). */
+export class RefusedSnapshot extends Error {
+  constructor(
+    readonly seq: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * What a shared membership needs from its transport: an atomic compare-and-set snapshot plus an ordered broadcast.
- * `commit` must publish `change` only if the snapshot's seq still equals `expected` (null = no snapshot yet), in
- * one atomic step, so every member sees changes in seq order.
+ * What a shared membership needs from its store: an atomic compare-and-set snapshot, an ordered broadcast, and
+ * per-member heartbeats that expire. `commit` must publish `change` only if the snapshot's seq still equals
+ * `expected` (null = no snapshot yet), in one atomic step, so every member sees changes in seq order.
  */
 export interface MembershipBackend {
   open(hooks: BackendHooks): Promise<void>;
-  /** The snapshot, or null when there is none (first start, or the backend lost its data). */
+  /** The snapshot, or null when there is none (first start, or the backend lost its data). Throws RefusedSnapshot. */
   load(): Promise<ClusterState | null>;
   /** The snapshot's seq without reading it (null when absent): the cheap periodic check. */
   seq(): Promise<number | null>;
   commit(expected: number | null, state: ClusterState, change: BusMessage | undefined): Promise<boolean>;
   publish(message: BusMessage): Promise<void>;
+  /** Stores this member's heartbeat, replacing its previous one; it expires after `ttl` ms. */
+  beat(heartbeat: Heartbeat, ttl: number): Promise<void>;
+  /**
+   * The current heartbeat of each node (null: none, or expired), in order. A refused record is reported through
+   * `dropped` and read as null.
+   */
+  heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { BusMessage, ClusterChange, ClusterState } from './backend.js';
+import type { BusMessage, ClusterChange, ClusterState, Heartbeat } from './backend.js';
 import type { DropReason, LeaveReason } from './types.js';
 
 /** Wire format version; a message with another version is refused as 'schema'. */
@@ -29,7 +29,7 @@ export class Codec {
     readonly maxBytes: number,
   ) {}
 
-  encode(payload: BusMessage | ClusterState): string {
+  encode(payload: BusMessage | ClusterState | (Heartbeat & { kind: 'heartbeat' })): string {
     const body = JSON.stringify({ v: VERSION, cluster: this.cluster, ...payload });
     const text = JSON.stringify(this.secret === undefined ? { body } : { body, sig: this.sign(body) });
     if (Buffer.byteLength(text) > this.maxBytes)
@@ -39,8 +39,15 @@ export class Codec {
 
   decodeMessage(text: string): BusMessage {
     const body = this.open(text);
-    if (!isBusMessage(body)) throw new Rejected('schema', 'not a change, heartbeat or app message');
+    if (!isBusMessage(body)) throw new Rejected('schema', 'not a change or app message');
     return stripEnvelope(body) as BusMessage;
+  }
+
+  decodeHeartbeat(text: string): Heartbeat {
+    const body = this.open(text);
+    if (!isHeartbeat(body)) throw new Rejected('schema', 'heartbeat does not match the schema');
+    const { kind: _kind, ...heartbeat } = stripEnvelope(body);
+    return heartbeat as unknown as Heartbeat;
   }
 
   decodeState(text: string): ClusterState {
@@ -102,15 +109,26 @@ function isBusMessage(body: Record<string, unknown>): boolean {
   switch (body.kind) {
     case 'change':
       return isSeq(body.seq) && isChange(body.change);
-    case 'heartbeat':
-      // beat and sentAt (ms since the epoch) are non-negative integers too; without them a replay goes unnoticed.
-      return typeof body.node === 'string' && isSeq(body.seq) && isSeq(body.beat) && isSeq(body.sentAt);
     case 'app':
       return typeof body.type === 'string' && optional(body.from, (f) => typeof f === 'string');
     default:
       return false;
   }
 }
+
+function isHeartbeat(body: Record<string, unknown>): boolean {
+  // beat and sentAt (ms since the epoch) are non-negative integers too; without them a replay goes unnoticed.
+  return (
+    body.kind === 'heartbeat' &&
+    typeof body.sender === 'string' &&
+    typeof body.node === 'string' &&
+    isSeq(body.seq) &&
+    isSeq(body.beat) &&
+    isSeq(body.sentAt)
+  );
+}
+
+const isIncarnations = (value: unknown) => isObject(value) && Object.values(value).every(isSeq);
 
 function isChange(change: unknown): change is ClusterChange {
   return (
@@ -120,6 +138,8 @@ function isChange(change: unknown): change is ClusterChange {
     optional(change.update, isSpecArray) &&
     optional(change.join, isStringArray) &&
     optional(change.reason, (r) => LEAVE_REASONS.includes(r as LeaveReason)) &&
+    optional(change.incarnations, isIncarnations) &&
+    optional(change.drain, isIncarnations) &&
     optional(change.pins, (p) => isObject(p) && Object.values(p).every((t) => t === null || typeof t === 'string'))
   );
 }
@@ -130,6 +150,8 @@ function isState(body: Record<string, unknown>): boolean {
     isSpecArray(body.nodes) &&
     isObject(body.pins) &&
     Object.values(body.pins).every((t) => typeof t === 'string') &&
-    isStringArray(body.members)
+    isStringArray(body.members) &&
+    optional(body.incarnations, isIncarnations) &&
+    optional(body.drained, isIncarnations)
   );
 }

@@ -3,6 +3,7 @@ export type {
   DropReason,
   LeaveReason,
   Membership,
+  MembershipLogger,
   MembershipEvent,
   MembershipEvents,
   MembershipStats,

@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import { resolveNodes, toSpec } from '../ring/nodes.js';
 import type { NodeSpec } from '../types.js';
-import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from './backend.js';
+import type { BackendHooks, BusMessage, ClusterState, Heartbeat, MembershipBackend } from './backend.js';
 import { SharedMembership } from './shared.js';
 import type { RingParams } from './types.js';
 
@@ -12,6 +12,7 @@ import type { RingParams } from './types.js';
 export class MemoryBus {
   private state: ClusterState | null = null;
   private readonly subscribers = new Set<BackendHooks>();
+  private readonly beats = new Map<string, { heartbeat: Heartbeat; expires: number }>();
 
   /** `initial` seeds the shared ring (a demo's fixed nodes, StaticMembership's list). */
   constructor(initial: { nodes?: readonly NodeSpec[]; pins?: Readonly<Record<string, string>> } = {}) {
@@ -40,6 +41,14 @@ export class MemoryBus {
         return true;
       },
       publish: async (message) => this.deliver(message),
+      beat: async (heartbeat, ttl) => {
+        this.beats.set(heartbeat.node, { heartbeat: structuredClone(heartbeat), expires: Date.now() + ttl });
+      },
+      heartbeats: async (nodes) =>
+        nodes.map((node) => {
+          const entry = this.beats.get(node);
+          return entry && entry.expires > Date.now() ? structuredClone(entry.heartbeat) : null;
+        }),
       close: async () => {
         if (hooks) this.subscribers.delete(hooks);
       },

@@ -3,42 +3,34 @@ import { TypedEmitter } from '../events/emitter.js';
 import { createRing, resolveRingParams } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
 import type { NodeSpec, Ring } from '../types.js';
-import type { BackendHooks, BusMessage, ClusterChange, ClusterState, MembershipBackend } from './backend.js';
+import { ClusterView, diffRings } from './apply.js';
+import { RefusedSnapshot, type BackendHooks, type BusMessage, type ClusterChange, type ClusterState, type MembershipBackend } from './backend.js';
+import { FailureDetector, type FailureDetection } from './detector.js';
 import {
   DROP_REASONS,
   type DropReason,
   type LeaveReason,
   type Membership,
   type MembershipEvents,
+  type MembershipLogger,
   type MembershipStats,
   type RingParams,
 } from './types.js';
 
-/** Heartbeats and failure detection, for members in separate processes. */
-export interface FailureDetection {
-  /** Heartbeat period, and period of the check of the snapshot's seq (ms). */
-  syncInterval: number;
-  /** No heartbeat for this long: suspected; for twice as long: removed (ms). */
-  failureTimeout: number;
-}
+export type { FailureDetection } from './detector.js';
 
 export interface SharedMembershipOptions extends RingParams {
   self?: NodeSpec | undefined;
   /** Omitted in one process, where a member can only leave through stop(). */
   detection?: FailureDetection | undefined;
+  /** Where a refused snapshot (and its rebuild) is reported. */
+  logger?: Pick<MembershipLogger, 'error'> | undefined;
 }
 
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
 const MAX_ATTEMPTS = 20;
-
-/**
- * How far another host's wall clock may be behind or ahead of ours when judging a heartbeat's send time (ms). NTP
- * keeps hosts within milliseconds; a second also absorbs a clock step or a briefly paused VM, so a live member is not
- * refused (and then evicted) for its clock, while a captured heartbeat still goes stale soon after failureTimeout.
- */
-const CLOCK_SKEW = 1000;
-
-type Heartbeat = Extract<BusMessage, { kind: 'heartbeat' }>;
+/** Reloads a member without a ring waits (one sync interval each) for the running members to rebuild a refused snapshot. */
+const REBUILD_WAITS = 3;
 
 type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -46,27 +38,26 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
  * The membership protocol shared by MemoryMembership and RedisMembership: members agree on a snapshot with a
  * sequence number; every change is a compare-and-set on that snapshot plus an ordered delta, so all members apply
  * the same changes in the same order and converge on the same checksum. Gaps trigger a reload of the snapshot.
+ * A member wrongly removed or suspected refutes it with a higher incarnation (SWIM); only a drain keeps it out.
  */
 export class SharedMembership extends TypedEmitter<MembershipEvents> implements Membership {
   readonly self: NodeSpec | undefined;
   private readonly params: RingParams;
-  private readonly detection: FailureDetection | undefined;
+  private readonly detector: FailureDetector | undefined;
+  private readonly logger: Pick<MembershipLogger, 'error'> | undefined;
   /** Distinguishes this instance's own echoes on the bus. */
-  private readonly instance = randomId();
+  private readonly instance = globalThis.crypto.randomUUID();
   private current: Ring | undefined;
   private seq = -1;
-  private members = new Set<string>();
-  private readonly lastHeard = new Map<string, number>();
-  /** Heartbeats this instance has sent: each carries the next number, so receivers can refuse a replayed one. */
+  private view = new ClusterView();
+  /** The incarnation this instance announced for its node: a drain of an older one does not concern it. */
+  private incarnation = 0;
+  /** Heartbeats this instance has sent: each carries the next number, so readers can refuse a replayed one. */
   private beats = 0;
-  /** The last beat heard from each sender instance, and when (to forget instances that fell silent). */
-  private readonly beatsHeard = new Map<string, { beat: number; at: number }>();
-  /** Failure detection is suspended until then (after an outage nobody could heartbeat through). */
-  private graceUntil = 0;
   private phase: Phase = 'idle';
   private started: Promise<void> | undefined;
   private isDegraded = false;
-  /** An operator removed this node: it stops claiming membership until restarted. */
+  /** An operator drained this node: it stays out until restarted. */
   private evicted = false;
   private proposals: Promise<unknown> = Promise.resolve();
   private resyncing: Promise<void> | undefined;
@@ -75,8 +66,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private timer: ReturnType<typeof setInterval> | undefined;
   private tickPeriod = 0;
   private lastTick = 0;
-  private lastBeat = 0;
-  private lastCheck = 0;
+  private lastSync = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -97,7 +87,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     super();
     this.self = options.self === undefined ? undefined : toSpec(resolveNode(options.self, 'self'));
     this.params = resolveRingParams(options);
-    this.detection = options.detection;
+    this.detector = options.detection && new FailureDetector(options.detection, (reason, detail) => this.drop(reason, detail));
+    this.logger = options.logger;
   }
 
   get ring(): Ring {
@@ -134,11 +125,14 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       if (self) {
         await this.propose((ring) => {
           const existing = ring.node(self.id);
-          if (!existing) return { add: [self], join: [self.id] };
+          const known = this.view.incarnations.get(self.id);
+          const incarnations = { [self.id]: Math.max(Date.now(), (known ?? 0) + 1) };
+          if (!existing) return { add: [self], join: [self.id], incarnations };
           // A restart under the same id: take the node over with the configured spec.
-          const join = this.members.has(self.id) ? undefined : [self.id];
+          const member = this.view.members.has(self.id) && known !== undefined && !this.view.drained.has(self.id);
           const same = existing.url === self.url && existing.weight === self.weight && existing.status === self.status;
-          return same && !join ? undefined : { update: [self], join };
+          if (same && member) return undefined;
+          return { update: [self], join: member ? undefined : [self.id], incarnations };
         });
       }
     } catch (error) {
@@ -147,7 +141,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       throw error;
     }
     this.phase = 'running';
-    const { detection } = this;
+    const detection = this.detector?.detection;
     if (detection) {
       this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
       this.lastTick = clock();
@@ -181,11 +175,12 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     });
   }
 
+  /** Drains the node: every member removes it, and the node itself (if running) stays out until it restarts. */
   remove(id: string): Promise<void> {
     checkString('id', id);
     return this.propose((ring) => {
       if (!ring.node(id)) fail('id', `unknown node id ${JSON.stringify(id)}`);
-      return { remove: [id], reason: 'removed' };
+      return { remove: [id], reason: 'removed', drain: { [id]: this.view.incarnations.get(id) ?? 0 } };
     });
   }
 
@@ -230,7 +225,6 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.counters.received++;
       if (message.sender === this.instance) return;
       if (message.kind === 'change') this.onChange(message.seq, message.change);
-      else if (message.kind === 'heartbeat') this.onHeartbeat(message);
       else if (this.phase === 'running') {
         this.counters.messages++;
         this.emit('message', { type: message.type, data: message.data, from: message.from });
@@ -250,7 +244,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       if (!this.isDegraded) return;
       this.isDegraded = false;
       // Nobody could heartbeat through the outage: give every member a full timeout before suspecting anyone.
-      this.graceUntil = clock() + (this.detection?.failureTimeout ?? 0);
+      if (this.detector) this.detector.grace(clock() + this.detector.detection.failureTimeout);
       this.requestResync()
         .then(() => {
           if (!this.isDegraded) this.emit('recovered');
@@ -289,62 +283,40 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.emit('dropped', reason, detail);
   }
 
-  private onHeartbeat({ sender, node, seq, beat, sentAt }: Heartbeat): void {
-    const replayed = this.replayed(sender, beat, sentAt);
-    if (replayed) return this.drop('replayed', `heartbeat of ${node}: ${replayed}`);
-    this.beatsHeard.set(sender, { beat, at: clock() });
-    this.counters.heartbeatsReceived++;
-    this.lastHeard.set(node, clock());
-    if (this.current && seq > this.seq) void this.requestResync().catch(() => {});
-  }
-
-  /**
-   * Why a validly signed heartbeat is not fresh (undefined when it is): anyone on the bus could have captured it and
-   * publish it again to keep a dead node looking alive. The beat catches a replay to members that heard the original;
-   * the send time (the wall clock: the only one two hosts share) catches one to members that joined since.
-   */
-  private replayed(sender: string, beat: number, sentAt: number): string | undefined {
-    const last = this.beatsHeard.get(sender)?.beat ?? 0;
-    if (beat <= last) return `beat ${beat}, already heard ${last}`;
-    const age = Date.now() - sentAt;
-    if (age > (this.detection?.failureTimeout ?? Infinity) + CLOCK_SKEW) return `sent ${age} ms ago`;
-    // Dated ahead of our clock by more than the skew: it would stay replayable for that much longer.
-    if (age < -CLOCK_SKEW) return `sent ${-age} ms ahead of this clock`;
-    return undefined;
-  }
-
   private apply(seq: number, next: Ring, change: ClusterChange): void {
     const previous = this.current;
     this.seq = seq;
     this.counters.applied++;
-    for (const id of change.remove ?? []) {
-      this.members.delete(id);
-      this.lastHeard.delete(id);
-    }
-    for (const id of change.join ?? []) {
-      this.members.add(id);
-      this.lastHeard.set(id, clock());
-    }
-    const selfRemoved = this.self && change.remove?.includes(this.self.id);
-    if (selfRemoved && change.reason !== 'failed' && this.phase !== 'stopping') this.evicted = true;
+    this.view.apply(change);
+    const selfId = this.self?.id;
+    if (selfId !== undefined && change.incarnations?.[selfId] !== undefined)
+      this.incarnation = Math.max(this.incarnation, change.incarnations[selfId]);
+    this.track();
+    for (const id of change.join ?? []) this.detector?.heardNow(id, clock());
+    const selfRemoved = selfId !== undefined && change.remove?.includes(selfId);
+    if (selfRemoved && this.phase !== 'stopping' && this.isDrained()) this.evicted = true;
     this.publishRing(next, previous, change.reason ?? 'removed');
-    if (selfRemoved || change.update?.some((u) => u.id === this.self?.id)) this.heal();
+    if (selfRemoved || change.update?.some((u) => u.id === selfId)) this.heal();
+  }
+
+  /** Whether an operator drained this instance (a drain of an older incarnation concerns an earlier instance). */
+  private isDrained(): boolean {
+    const drained = this.self ? this.view.drained.get(this.self.id) : undefined;
+    return drained !== undefined && drained >= this.incarnation;
+  }
+
+  private track(): void {
+    this.detector?.track(this.view.members, this.self?.id ?? this.instance, clock());
   }
 
   /** Emits 'ring' and then one 'joined' / 'left' / 'status' per node that differs between the two snapshots. */
   private publishRing(next: Ring, previous: Ring | undefined, reason: LeaveReason): void {
     this.current = next;
     this.emit('ring', next, previous);
-    if (!previous) {
-      for (const node of next.nodes) this.emit('joined', node);
-      return;
-    }
-    for (const node of next.nodes) {
-      const before = previous.node(node.id);
-      if (!before) this.emit('joined', node);
-      else if (before.status !== node.status) this.emit('status', node, before.status, node.status);
-    }
-    for (const node of previous.nodes) if (!next.node(node.id)) this.emit('left', node, reason);
+    const { joined, status, left } = diffRings(previous, next);
+    for (const node of joined) this.emit('joined', node);
+    for (const [node, from, to] of status) this.emit('status', node, from, to);
+    for (const node of left) this.emit('left', node, reason);
   }
 
   /** Reloads the snapshot; concurrent requests share one reload, and a request during a reload queues one more. */
@@ -368,13 +340,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   private async resync(): Promise<void> {
     const before = this.seq;
-    let state = await this.backend.load();
-    if (!state) {
-      // No snapshot (first member ever, or the backend lost its data): seed it with what this member knows.
-      await this.backend.commit(null, this.stateOf(this.current, this.seq + 1, this.members), undefined);
-      state = await this.backend.load();
-      if (!state) throw new Error('membership snapshot could not be created');
-    }
+    const state = await this.load();
     this.counters.resyncs++;
     // A change applied while loading is newer than what we read; a lower seq without one means the backend lost data.
     if (this.current && (state.seq === this.seq || (this.seq !== before && state.seq < this.seq))) return;
@@ -387,9 +353,11 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     });
     if (this.current !== previous) return this.resync(); // a change landed while building: start over
     this.seq = state.seq;
-    this.members = new Set(state.members);
-    const now = clock();
-    for (const id of this.members) if (!this.lastHeard.has(id)) this.lastHeard.set(id, now);
+    this.view = ClusterView.of(state);
+    const selfId = this.self?.id;
+    if (selfId !== undefined) this.incarnation = Math.max(this.incarnation, this.view.incarnations.get(selfId) ?? 0);
+    if (selfId !== undefined && !next.node(selfId) && this.phase === 'running' && this.isDrained()) this.evicted = true;
+    this.track();
     if (previous && previous.checksum === next.checksum) {
       this.current = next;
       return;
@@ -398,84 +366,106 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.heal();
   }
 
-  /** Keeps this node in the ring: re-adds it after a wrongful eviction or data loss, refutes suspicion. */
+  /**
+   * The snapshot; seeded when absent. A refused one (tampered, or signed with another secret) is logged and rebuilt
+   * from this member's state: at once by a member that has a ring, after a few intervals by a newcomer (so the
+   * running members, who know more, normally rebuild it first).
+   */
+  private async load(): Promise<ClusterState> {
+    for (let attempt = 0; attempt < REBUILD_WAITS + MAX_ATTEMPTS; attempt++) {
+      let state: ClusterState | null;
+      try {
+        state = await this.backend.load();
+      } catch (error) {
+        if (!(error instanceof RefusedSnapshot)) throw error;
+        const waiting = !this.current && attempt < REBUILD_WAITS;
+        this.logger?.error(
+          { err: error, seq: error.seq },
+          waiting
+            ? 'ringroute: membership snapshot refused; waiting for the running members to rebuild it'
+            : "ringroute: membership snapshot refused; rebuilding it from this member's state",
+        );
+        if (waiting) await sleep(this.detector?.detection.syncInterval ?? 100);
+        else await this.backend.commit(error.seq, this.view.state(this.current, Math.max(error.seq ?? 0, this.seq) + 1), undefined);
+        continue;
+      }
+      if (state) return state;
+      // No snapshot (first member ever, or the backend lost its data): seed it with what this member knows.
+      await this.backend.commit(null, this.view.state(this.current, this.seq + 1), undefined);
+    }
+    throw new Error('membership snapshot could not be loaded, created or rebuilt');
+  }
+
+  /** Keeps this node in the ring: refutes a removal or suspicion it did not ask for with a higher incarnation. */
   private heal(): void {
     const self = this.self;
     if (!self || this.evicted || this.phase !== 'running' || this.isDegraded) return;
     void this.propose((ring) => {
+      if (this.isDrained()) {
+        this.evicted = true;
+        return undefined;
+      }
       const node = ring.node(self.id);
-      if (!node) return { add: [self], join: [self.id] };
-      if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }] };
-      if (!this.members.has(self.id) && this.detection) return { join: [self.id] };
+      const incarnations = { [self.id]: Math.max(Date.now(), this.incarnation + 1) };
+      if (!node) return { add: [self], join: [self.id], incarnations };
+      // Suspicion is the detector's; a status an operator set (dead, updating...) stands.
+      if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }], incarnations };
+      if (!this.view.members.has(self.id) && this.detector) return { join: [self.id], incarnations };
       return undefined;
     }).catch(() => {});
   }
 
-  private tick({ syncInterval, failureTimeout }: FailureDetection): void {
+  private tick({ syncInterval }: FailureDetection): void {
+    const detector = this.detector!;
     const now = clock();
-    // A late tick means this process stalled (GC, CPU starvation): heartbeats may be waiting unread in the socket,
-    // so silence measured across the stall says nothing about the others. Measure it from now instead.
-    if (now - this.lastTick > 2 * this.tickPeriod) this.graceUntil = Math.max(this.graceUntil, now);
+    // A late tick means this process stalled (GC, CPU starvation): silence measured across the stall says nothing
+    // about the others. Measure it from now instead.
+    if (now - this.lastTick > 2 * this.tickPeriod) detector.grace(now);
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    if (this.self && !this.evicted && now - this.lastBeat >= syncInterval) {
-      this.lastBeat = now;
-      this.counters.heartbeatsSent++;
-      this.backend
-        .publish({
-          kind: 'heartbeat',
-          sender: this.instance,
-          node: this.self.id,
-          seq: this.seq,
-          beat: ++this.beats,
-          sentAt: Date.now(),
-        })
-        .catch(() => {});
+    if (now - this.lastSync >= syncInterval) {
+      this.lastSync = now;
+      this.sync(detector);
     }
-    if (now - this.lastCheck >= syncInterval) {
-      this.lastCheck = now;
-      this.backend
-        .seq()
-        .then((seq) => {
-          if (seq !== this.seq) return this.requestResync();
-        })
-        .catch(() => {});
-    }
-    this.detect(now, failureTimeout);
-    this.forgetSilentSenders(now, failureTimeout);
-  }
-
-  /**
-   * An instance heard last this long ago can only be replayed with heartbeats that are too old by now (its send
-   * times were at most CLOCK_SKEW ahead of ours), so its last beat need not be remembered.
-   */
-  private forgetSilentSenders(now: number, timeout: number): void {
-    for (const [sender, { at }] of this.beatsHeard) if (now - at > timeout + 2 * CLOCK_SKEW) this.beatsHeard.delete(sender);
-  }
-
-  /** Silent for one timeout: suspected. Silent for two: removed as failed. */
-  private detect(now: number, timeout: number): void {
-    for (const id of this.members) {
-      if (id === this.self?.id || this.detecting.has(id)) continue;
-      const silentFor = now - Math.max(this.lastHeard.get(id) ?? now, this.graceUntil);
-      const node = this.current?.node(id);
-      if (!node) continue;
-      let change: ClusterChange | undefined;
-      if (silentFor > 2 * timeout) change = { remove: [id], reason: 'failed' };
-      else if (silentFor > timeout && node.status !== 'suspected' && node.status !== 'dead')
-        change = { update: [{ id, status: 'suspected' }] };
-      if (!change) continue;
-      const heardAt = this.lastHeard.get(id);
+    for (const verdict of detector.verdicts(this.current, now)) {
+      const { id, change, heardAt } = verdict;
+      if (this.detecting.has(id)) continue;
+      const accused = this.view.incarnations.get(id);
       this.detecting.add(id);
       void this.propose((ring) => {
-        // Re-check against the freshest ring: another member may have acted, or the node spoke up.
-        if (!ring.node(id) || this.lastHeard.get(id) !== heardAt) return undefined;
+        // Re-check against the freshest ring: another member may have acted, the node spoke up or refuted.
+        if (!ring.node(id) || detector.heardSince(id, heardAt) || this.view.incarnations.get(id) !== accused) return undefined;
         if (change.update && ring.node(id)!.status === 'suspected') return undefined;
         return change;
       })
         .catch(() => {})
         .finally(() => this.detecting.delete(id));
     }
+  }
+
+  /** One sync interval's backend work, constant whatever the cluster's size: a beat, a seq check, one heartbeat read. */
+  private sync(detector: FailureDetector): void {
+    const { self } = this;
+    if (self && !this.evicted) {
+      this.counters.heartbeatsSent++;
+      const heartbeat = { sender: this.instance, node: self.id, seq: this.seq, beat: ++this.beats, sentAt: Date.now() };
+      this.backend.beat(heartbeat, detector.detection.failureTimeout).catch(() => {});
+    }
+    this.backend
+      .seq()
+      .then((seq) => {
+        if (seq !== this.seq) return this.requestResync();
+      })
+      .catch(() => {});
+    const nodes = detector.watching;
+    this.backend
+      .heartbeats(nodes)
+      .then((records) => {
+        const { fresh, seq } = detector.read(nodes, records, clock());
+        this.counters.heartbeatsReceived += fresh;
+        if (seq > this.seq) return this.requestResync();
+      })
+      .catch(() => {});
   }
 
   /** Serialises this member's changes; each is a compare-and-set retried against the freshest snapshot. */
@@ -488,11 +478,9 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         if (!change) return;
         const next = ring.with(change);
         const seq = this.seq + 1;
-        const members = new Set(this.members);
-        for (const id of change.remove ?? []) members.delete(id);
-        for (const id of change.join ?? []) members.add(id);
+        const state = this.view.clone().apply(change).state(next, seq);
         const message: BusMessage = { kind: 'change', sender: this.instance, seq, change };
-        if (await this.backend.commit(seq - 1, this.stateOf(next, seq, members), message)) {
+        if (await this.backend.commit(seq - 1, state, message)) {
           if (this.seq === seq - 1 && this.current === ring) this.apply(seq, next, change);
           else if (this.seq < seq) await this.requestResync();
           return;
@@ -505,20 +493,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.proposals = result.catch(() => {});
     return result;
   }
-
-  private stateOf(ring: Ring | undefined, seq: number, members: ReadonlySet<string>): ClusterState {
-    return {
-      seq,
-      nodes: ring ? ring.nodes.map(toSpec) : [],
-      pins: ring ? { ...ring.pins } : {},
-      members: [...members].sort(),
-    };
-  }
 }
 
 /** Monotonic milliseconds: failure detection must not jump with the wall clock. */
 const clock = () => performance.now();
-
-function randomId(): string {
-  return globalThis.crypto.randomUUID();
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

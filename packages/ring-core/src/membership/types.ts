@@ -1,5 +1,12 @@
 import type { NodeSpec, NodeStatus, Ring, RingNode, RingOptions } from '../types.js';
 
+/** How RingRoute logs: `(details, message)`, which pino, bunyan, winston child loggers and `console` all accept. */
+export interface MembershipLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
 /** Ring parameters a membership builds its snapshots with. Every member of a cluster must use the same ones. */
 export type RingParams = Pick<RingOptions, 'vnodes' | 'hash' | 'strategy' | 'route'>;
 
@@ -9,7 +16,7 @@ export type LeaveReason =
   | 'graceful'
   /** Failure detection declared it dead (no heartbeat for two failure timeouts). */
   | 'failed'
-  /** An operator removed it (membership.remove(id)). */
+  /** An operator drained it (membership.remove(id)): it stays out, in its own view too, until restarted. */
   | 'removed'
   /** A resynchronisation from the shared snapshot no longer contains it. */
   | 'resync';

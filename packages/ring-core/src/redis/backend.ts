@@ -1,5 +1,12 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { BackendHooks, BusMessage, ClusterState, MembershipBackend } from '../membership/backend.js';
+import {
+  RefusedSnapshot,
+  type BackendHooks,
+  type BusMessage,
+  type ClusterState,
+  type Heartbeat,
+  type MembershipBackend,
+} from '../membership/backend.js';
 import { Codec, Rejected } from '../membership/codec.js';
 
 /** Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. */
@@ -14,8 +21,8 @@ return 1
 type Client = Redis | Cluster;
 
 /**
- * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes and heartbeats on pub/sub
- * channel `channel`. `client` runs commands; `subscriber` (its duplicate) only listens. Connection events on either
+ * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes on pub/sub channel `channel`,
+ * each member's heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs commands; `subscriber` (its duplicate) only listens. Connection events on either
  * one drive degraded/recovered; ioredis reconnects with its own backoff.
  */
 export class RedisBackend implements MembershipBackend {
@@ -60,7 +67,8 @@ export class RedisBackend implements MembershipBackend {
     } catch (error) {
       const { reason, message } = error as Rejected; // the codec throws nothing else
       this.hooks?.dropped(reason, `snapshot ${this.key}: ${message}`);
-      throw new Error(`membership snapshot ${this.key} was refused (${reason}: ${message})`);
+      const stored = /^\d+$/.test(seq) ? Number(seq) : null;
+      throw new RefusedSnapshot(stored, `membership snapshot ${this.key} was refused (${reason}: ${message})`);
     }
   }
 
@@ -77,6 +85,32 @@ export class RedisBackend implements MembershipBackend {
 
   async publish(message: BusMessage): Promise<void> {
     await this.client.publish(this.channel, this.codec.encode(message));
+  }
+
+  async beat(heartbeat: Heartbeat, ttl: number): Promise<void> {
+    await this.client.set(this.beatKey(heartbeat.node), this.codec.encode({ kind: 'heartbeat', ...heartbeat }), 'PX', ttl);
+  }
+
+  async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {
+    if (nodes.length === 0) return [];
+    const texts = await this.client.mget(...nodes.map((node) => this.beatKey(node)));
+    return texts.map((text, i) => {
+      if (text === null) return null;
+      try {
+        const heartbeat = this.codec.decodeHeartbeat(text);
+        if (heartbeat.node !== nodes[i]) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${nodes[i]}`);
+        return heartbeat;
+      } catch (error) {
+        const { reason, message } = error as Rejected; // the codec throws nothing else
+        this.hooks?.dropped(reason, `heartbeat of ${nodes[i]}: ${message}`);
+        return null;
+      }
+    });
+  }
+
+  /** Shares the snapshot key's prefix (and so its hash tag on a Redis Cluster). */
+  beatKey(node: string): string {
+    return `${this.key}:beat:${node}`;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { checkNumber, checkString, fail } from '../errors.js';
 import { SharedMembership } from '../membership/shared.js';
-import type { RingParams } from '../membership/types.js';
+import type { MembershipLogger, RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { RedisBackend } from './backend.js';
 import { Codec } from '../membership/codec.js';
@@ -26,18 +26,20 @@ export interface RedisMembershipOptions extends RingParams {
   prefix?: string;
   /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
   maxMessageBytes?: number;
+  /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
+  logger?: Pick<MembershipLogger, 'error'>;
 }
 
 /**
  * Membership over Redis (ioredis): a snapshot in a Redis hash for late joiners plus ordered pub/sub deltas, heartbeats
- * with failure detection (suspected after one `failureTimeout`, removed after the next), graceful leave, signed and
+ * in per-member expiring keys (each member reads only a few) with failure detection (suspected after one `failureTimeout`, removed after the next), graceful leave, signed and
  * schema-checked messages. Redis is never on the request path: while it is unreachable `degraded` is true, routing
  * continues on the last ring, nobody is evicted, and the ring is resynchronised when Redis returns.
  */
 export class RedisMembership extends SharedMembership {
   /** The Redis hash holding the snapshot. */
   readonly key: string;
-  /** The pub/sub channel carrying changes, heartbeats and app messages. */
+  /** The pub/sub channel carrying changes and app messages. */
   readonly channel: string;
 
   constructor(options: RedisMembershipOptions) {
@@ -65,6 +67,7 @@ export function redisBackend(options: RedisMembershipOptions) {
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
   const connect = checkRedis(options.redis);
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
   const key = `${prefix}:${cluster}`;
   const channel = `${key}:bus`;
   const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import { requireRedis } from './server.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { freePort, REDIS_URL, requireRedis, SpawnedRedis } from './server.js';
+
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/redis-member.ts', import.meta.url));
 
@@ -36,20 +37,6 @@ export function testRedis(): { readonly client: Redis; cluster(name: string): st
       return c;
     },
   };
-}
-
-/** Fails loudly when the Redis the tests need is missing. */
-async function requireRedis(url = REDIS_URL): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
-  redis.on('error', () => {}); // the failure surfaces below, with the URL
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(`these tests need a Redis at ${url} (set REDIS_URL): ${(error as Error).message}`);
-  }
-  return redis;
 }
 
 export interface MemberEvent {
@@ -146,47 +133,4 @@ export class ChildMember {
 export async function converged(members: ChildMember[], predicate: (ring: MemberEvent) => boolean): Promise<MemberEvent[]> {
   while (!members.every((m) => m.ring && predicate(m.ring))) await new Promise((r) => setTimeout(r, 10));
   return members.map((m) => m.ring!);
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A throwaway redis-server (no persistence) that a test may kill and restart on the same port. */
-export class SpawnedRedis {
-  private process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    this.process = child;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        (await requireRedis(this.url)).disconnect();
-        return;
-      } catch (error) {
-        if (attempt > 100 || child.exitCode !== null) throw error;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
-
-  async kill(): Promise<void> {
-    const child = this.process;
-    this.process = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
 }

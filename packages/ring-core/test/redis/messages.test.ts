@@ -92,18 +92,29 @@ describe('RedisMembership messages', () => {
     expect(a.stats().resyncs).toBeGreaterThan(1);
   });
 
-  it('a tampered snapshot is refused: the member keeps its ring, and a new member refuses to start on it', async () => {
+  it('a tampered snapshot is logged loudly and rebuilt from the members\' own state: rings are kept and a new member joins', async () => {
     const name = cluster('snapshot');
-    const a = member({ cluster: name, secret: SECRET, self: { id: 'a' } });
+    const logged: { details: object; message: string }[] = [];
+    const logger = { error: (details: object, message: string) => logged.push({ details, message }) };
+    const a = member({ cluster: name, secret: SECRET, self: { id: 'a' }, logger });
     await a.start();
     const key = (a as RedisMembership).key;
+    const checksum = a.ring.checksum;
     const state = JSON.stringify({ v: 1, cluster: name, seq: 99, nodes: [{ id: 'intruder' }], pins: {}, members: [] });
     await redis.client.hset(key, 'seq', '99', 'state', envelope(JSON.parse(state), 'wrong-secret'));
-    await until([a], (m) => m.stats().dropped.signature > 0);
+    // A newcomer starts on the tampered snapshot at once: it joins on the rebuilt one instead of failing.
+    const b = member({ cluster: name, secret: SECRET, self: { id: 'b' }, logger });
+    await b.start();
+    await until([a, b], (m) => m.ring.nodes.length === 2 && m.ring.checksum === a.ring.checksum);
+
+    expect(a.stats().dropped.signature).toBeGreaterThan(0);
     expect(a.ring.node('intruder')).toBeUndefined();
-    expect(a.ring.node('a')).toBeDefined();
-    const b = member({ cluster: name, secret: SECRET, self: { id: 'b' } });
-    await expect(b.start()).rejects.toThrow(/refused \(signature/);
+    expect(b.ring.nodes.map((n) => n.id).sort()).toEqual(['a', 'b']);
+    expect(a.ring.checksum).not.toBe(checksum); // b joined
+    expect(Number(await redis.client.hget(key, 'seq'))).toBeGreaterThan(99);
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.some(({ message }) => /snapshot refused; rebuilding it/.test(message))).toBe(true);
+    for (const { details } of logged) expect(details).toMatchObject({ seq: 99, err: expect.objectContaining({ message: expect.stringMatching(/refused \(signature/) }) });
   });
 
   it('members share pins and admin changes; broadcast reaches the others, not the sender', async () => {
