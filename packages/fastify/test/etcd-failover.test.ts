@@ -4,10 +4,11 @@ import { EtcdMembership } from '@ringroute/ring-core/etcd';
 import { SpawnedEtcd } from '../../ring-core/test/etcd/harness.js';
 import { converge, keyOwnedBy, nodeSpecs, startNode, waitFor, type TestNode } from './helpers.js';
 
-const SYNC_INTERVAL = 250;
-/** Also each member's lease TTL. The outage lasts longer than detection would need to evict everyone. */
-const FAILURE_TIMEOUT = 1000;
-const OUTAGE = 3 * FAILURE_TIMEOUT;
+const SYNC_INTERVAL = 500;
+/** Also the TTL of each member's lease (2 s: a loaded 2-core CI machine can stall a 1 s lease's renewals). */
+const FAILURE_TIMEOUT = 2000;
+/** Longer than failure detection needs to evict a silent member (2 x FAILURE_TIMEOUT). */
+const OUTAGE = 2.5 * FAILURE_TIMEOUT;
 
 interface Outcome {
   status: number;
