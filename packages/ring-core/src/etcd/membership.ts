@@ -2,7 +2,7 @@ import type { Etcd3, IOptions } from 'etcd3';
 import { checkNumber, checkString, fail } from '../errors.js';
 import { Codec } from '../membership/codec.js';
 import { SharedMembership } from '../membership/shared.js';
-import type { RingParams } from '../membership/types.js';
+import type { MembershipLogger, RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { EtcdBackend } from './backend.js';
 import { createClient } from './client.js';
@@ -31,12 +31,15 @@ export interface EtcdMembershipOptions extends RingParams {
   prefix?: string;
   /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
   maxMessageBytes?: number;
+  /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
+  logger?: Pick<MembershipLogger, 'error'>;
 }
 
 /**
  * Membership over etcd v3 (the `etcd3` client): the snapshot under compare-and-set transactions, changes and
- * application messages through a watch (in revision order, resumed after a reconnect), heartbeats with failure
- * detection, graceful leave, signed and schema-checked messages. etcd is never on the request path: while it is
+ * application messages through a watch (in revision order, resumed after a reconnect), each member's heartbeat
+ * under its own lease (TTL = failureTimeout: a crashed member's heartbeat vanishes) with failure detection reading
+ * only a few members' heartbeats each, graceful leave, signed and schema-checked messages. etcd is never on the request path: while it is
  * unreachable `degraded` is true, routing continues on the last ring, nobody is evicted, and the ring is
  * resynchronised when etcd returns.
  */
@@ -67,6 +70,7 @@ export function etcdBackend(options: EtcdMembershipOptions) {
     options.maxMessageBytes === undefined
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 1024 * 1024, integer: true });
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
   // Reconnect (gRPC and watch) at least twice per heartbeat, so a member is back within one heartbeat of etcd.
   const connect = checkEtcd(options.etcd, Math.min(500, syncInterval / 2));
   const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, new Codec(cluster, secret, maxMessageBytes));

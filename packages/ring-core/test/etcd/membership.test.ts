@@ -1,9 +1,15 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingRouteConfigError } from '@ringroute/ring-core';
 import { EtcdMembership, type EtcdMembershipOptions } from '@ringroute/ring-core/etcd';
 import { SpawnedEtcd } from './harness.js';
 
+const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+const fixture = fileURLToPath(new URL('../fixtures/etcd-member.ts', import.meta.url));
 const self = (id: string) => ({ id, url: `http://127.0.0.1/${id}` });
 
 describe('EtcdMembership options', () => {
@@ -22,6 +28,7 @@ describe('EtcdMembership options', () => {
     ['secret', { ...valid, secret: '' }],
     ['maxMessageBytes', { ...valid, maxMessageBytes: 10 }],
     ['self.id', { ...valid, self: { url: 'http://x' } }],
+    ['logger', { ...valid, logger: { info() {} } }],
   ];
   it.each(cases)('refuses a bad %s at construction, naming it', (option, options) => {
     let error: unknown;
@@ -86,5 +93,47 @@ describe('EtcdMembership on a real etcd', () => {
     expect(membership.stats().dropped).toMatchObject({ malformed: 1, oversized: 1, cluster: 1, schema: 1 });
     expect(membership.ring.checksum).toBe(checksum);
     await membership.stop();
+  });
+  it("puts each member's heartbeat under a lease of failureTimeout: revoked on stop, expired after a kill -9", async () => {
+    const name = cluster();
+    const options = { etcd: etcd.url, cluster: name, syncInterval: 100, failureTimeout: 2000 };
+    const beat = async (id: string) => (await client.get(`ringroute/${name}/beat/${id}`).exec()).kvs;
+    const crashing = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: self('a') })], {
+      cwd: packageDir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const leaving = new EtcdMembership({ ...options, self: self('b') });
+    await Promise.all([once(createInterface({ input: crashing.stdout! }), 'line'), leaving.start()]);
+    await expect.poll(async () => (await beat('a')).length).toBe(1);
+    await expect.poll(async () => (await beat('b')).length).toBe(1);
+    const { grantedTTL } = await client.leaseClient.leaseTimeToLive({ ID: (await beat('a'))[0]!.lease });
+    expect(Number(grantedTTL)).toBe(2); // seconds
+
+    await leaving.stop();
+    expect(await beat('b')).toEqual([]); // revoked at once
+
+    crashing.kill('SIGKILL');
+    await once(crashing, 'exit');
+    const killed = performance.now();
+    await expect.poll(async () => (await beat('a')).length, { timeout: 6000, interval: 50 }).toBe(0);
+    expect(performance.now() - killed).toBeGreaterThan(1000); // the lease outlived the process by about its TTL
+  });
+
+  it('rebuilds a snapshot that fails to verify, logging it, so that a new member can still join', async () => {
+    const name = cluster();
+    const options = { etcd: etcd.url, cluster: name, secret: 'etcd-secret', syncInterval: 100, failureTimeout: 1000 };
+    const errors: string[] = [];
+    const logger = { error: (_details: object, message: string) => errors.push(message) };
+    const a = new EtcdMembership({ ...options, self: self('a'), logger });
+    await a.start();
+    const state = `ringroute/${name}/state`;
+    const tampered = (await client.get(state).string())!.replace('"body":"{', '"body":"{ ');
+    await client.put(state).value(tampered);
+    const b = new EtcdMembership({ ...options, self: self('b'), logger });
+    await b.start();
+    await expect.poll(() => [a, b].every((m) => m.ring.nodes.length === 2), { timeout: 5000 }).toBe(true);
+    expect(errors.some((message) => message.includes('snapshot refused'))).toBe(true);
+    expect(await client.get(state).string()).not.toBe(tampered);
+    await Promise.all([a.stop(), b.stop()]);
   });
 });
