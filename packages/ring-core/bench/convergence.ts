@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MemoryBus, MemoryMembership, type Membership } from '../src/index.js';
 import { RedisMembership } from '../src/redis/index.js';
+import { summary } from './support/measure.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MEMBERS = 10;
@@ -21,15 +22,6 @@ const detection = { syncInterval: 100, failureTimeout: 500 };
 
 const cluster = (name: string) => `bench-${name}-${process.pid}-${Date.now()}`;
 const clusters: string[] = [];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function summary(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
-}
 
 /** Tracks when each member last changed its ring; resolves when all hold `checksum` through changes made after `since`. */
 function watch(members: Membership[]) {

@@ -47,3 +47,13 @@ export function table(title: string, head: string[], rows: (string | number)[][]
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   console.log('');
 }
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Count, p50, p99 and max of a sample. */
+export function summary(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
+}

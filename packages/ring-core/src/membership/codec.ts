@@ -29,10 +29,11 @@ export class Codec {
     readonly maxBytes: number,
   ) {}
 
+  /** The snapshot is exempt from maxBytes: it grows with the cluster (about 100 bytes per member). */
   encode(payload: BusMessage | ClusterState | (Heartbeat & { kind: 'heartbeat' })): string {
     const body = JSON.stringify({ v: VERSION, cluster: this.cluster, ...payload });
     const text = JSON.stringify(this.secret === undefined ? { body } : { body, sig: this.sign(body) });
-    if (Buffer.byteLength(text) > this.maxBytes)
+    if (!('nodes' in payload) && Buffer.byteLength(text) > this.maxBytes)
       throw new RangeError(`membership message is ${Buffer.byteLength(text)} bytes; maxMessageBytes is ${this.maxBytes}`);
     return text;
   }
@@ -51,14 +52,14 @@ export class Codec {
   }
 
   decodeState(text: string): ClusterState {
-    const body = this.open(text);
+    const body = this.open(text, Infinity);
     if (!isState(body)) throw new Rejected('schema', 'snapshot does not match the schema');
     return stripEnvelope(body) as unknown as ClusterState;
   }
 
   /** Size, envelope, signature, body JSON, version and cluster: everything before the message's own schema. */
-  private open(text: string): Record<string, unknown> {
-    if (Buffer.byteLength(text) > this.maxBytes) throw new Rejected('oversized', `${Buffer.byteLength(text)} bytes`);
+  private open(text: string, maxBytes = this.maxBytes): Record<string, unknown> {
+    if (Buffer.byteLength(text) > maxBytes) throw new Rejected('oversized', `${Buffer.byteLength(text)} bytes`);
     const envelope = parse(text);
     if (!isObject(envelope) || typeof envelope.body !== 'string') throw new Rejected('malformed', 'not a membership envelope');
     if (this.secret !== undefined) {

@@ -4,8 +4,10 @@ import { createRing, resolveRingParams } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
 import type { NodeSpec, Ring } from '../types.js';
 import { ClusterView, diffRings } from './apply.js';
-import { RefusedSnapshot, type BackendHooks, type BusMessage, type ClusterChange, type ClusterState, type MembershipBackend } from './backend.js';
+import type { BackendHooks, BusMessage, ClusterChange, MembershipBackend } from './backend.js';
 import { FailureDetector, type FailureDetection } from './detector.js';
+import { isDrained, joinChange, refuteChange } from './refute.js';
+import { loadSnapshot } from './snapshot.js';
 import {
   DROP_REASONS,
   type DropReason,
@@ -29,8 +31,6 @@ export interface SharedMembershipOptions extends RingParams {
 
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
 const MAX_ATTEMPTS = 20;
-/** Reloads a member without a ring waits (one sync interval each) for the running members to rebuild a refused snapshot. */
-const REBUILD_WAITS = 3;
 
 type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -123,17 +123,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       await this.requestResync();
       const self = this.self;
       if (self) {
-        await this.propose((ring) => {
-          const existing = ring.node(self.id);
-          const known = this.view.incarnations.get(self.id);
-          const incarnations = { [self.id]: Math.max(Date.now(), (known ?? 0) + 1) };
-          if (!existing) return { add: [self], join: [self.id], incarnations };
-          // A restart under the same id: take the node over with the configured spec.
-          const member = this.view.members.has(self.id) && known !== undefined && !this.view.drained.has(self.id);
-          const same = existing.url === self.url && existing.weight === self.weight && existing.status === self.status;
-          if (same && member) return undefined;
-          return { update: [self], join: member ? undefined : [self.id], incarnations };
-        });
+        await this.propose((ring) => joinChange(ring, this.view, self));
       }
     } catch (error) {
       this.phase = 'stopped';
@@ -299,10 +289,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     if (selfRemoved || change.update?.some((u) => u.id === selfId)) this.heal();
   }
 
-  /** Whether an operator drained this instance (a drain of an older incarnation concerns an earlier instance). */
   private isDrained(): boolean {
-    const drained = this.self ? this.view.drained.get(this.self.id) : undefined;
-    return drained !== undefined && drained >= this.incarnation;
+    return isDrained(this.view, this.self, this.incarnation);
   }
 
   private track(): void {
@@ -340,7 +328,13 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   private async resync(): Promise<void> {
     const before = this.seq;
-    const state = await this.load();
+    const state = await loadSnapshot(this.backend, {
+      own: (seq) => this.view.state(this.current, seq),
+      seq: this.seq,
+      hasRing: this.current !== undefined,
+      wait: this.detector?.detection.syncInterval ?? 100,
+      logger: this.logger,
+    });
     this.counters.resyncs++;
     // A change applied while loading is newer than what we read; a lower seq without one means the backend lost data.
     if (this.current && (state.seq === this.seq || (this.seq !== before && state.seq < this.seq))) return;
@@ -366,36 +360,6 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.heal();
   }
 
-  /**
-   * The snapshot; seeded when absent. A refused one (tampered, or signed with another secret) is logged and rebuilt
-   * from this member's state: at once by a member that has a ring, after a few intervals by a newcomer (so the
-   * running members, who know more, normally rebuild it first).
-   */
-  private async load(): Promise<ClusterState> {
-    for (let attempt = 0; attempt < REBUILD_WAITS + MAX_ATTEMPTS; attempt++) {
-      let state: ClusterState | null;
-      try {
-        state = await this.backend.load();
-      } catch (error) {
-        if (!(error instanceof RefusedSnapshot)) throw error;
-        const waiting = !this.current && attempt < REBUILD_WAITS;
-        this.logger?.error(
-          { err: error, seq: error.seq },
-          waiting
-            ? 'ringroute: membership snapshot refused; waiting for the running members to rebuild it'
-            : "ringroute: membership snapshot refused; rebuilding it from this member's state",
-        );
-        if (waiting) await sleep(this.detector?.detection.syncInterval ?? 100);
-        else await this.backend.commit(error.seq, this.view.state(this.current, Math.max(error.seq ?? 0, this.seq) + 1), undefined);
-        continue;
-      }
-      if (state) return state;
-      // No snapshot (first member ever, or the backend lost its data): seed it with what this member knows.
-      await this.backend.commit(null, this.view.state(this.current, this.seq + 1), undefined);
-    }
-    throw new Error('membership snapshot could not be loaded, created or rebuilt');
-  }
-
   /** Keeps this node in the ring: refutes a removal or suspicion it did not ask for with a higher incarnation. */
   private heal(): void {
     const self = this.self;
@@ -405,13 +369,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         this.evicted = true;
         return undefined;
       }
-      const node = ring.node(self.id);
-      const incarnations = { [self.id]: Math.max(Date.now(), this.incarnation + 1) };
-      if (!node) return { add: [self], join: [self.id], incarnations };
-      // Suspicion is the detector's; a status an operator set (dead, updating...) stands.
-      if (node.status === 'suspected') return { update: [{ id: self.id, status: self.status }], incarnations };
-      if (!this.view.members.has(self.id) && this.detector) return { join: [self.id], incarnations };
-      return undefined;
+      return refuteChange(ring, this.view, self, this.incarnation, this.detector !== undefined);
     }).catch(() => {});
   }
 
@@ -423,7 +381,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     if (now - this.lastTick > 2 * this.tickPeriod) detector.grace(now);
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
-    if (now - this.lastSync >= syncInterval) {
+    // Half a tick of slack: a timer firing a hair early must not skip a whole interval.
+    if (now - this.lastSync >= syncInterval - this.tickPeriod / 2) {
       this.lastSync = now;
       this.sync(detector);
     }
@@ -497,4 +456,3 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
 /** Monotonic milliseconds: failure detection must not jump with the wall clock. */
 const clock = () => performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -24,7 +24,10 @@ export interface RedisMembershipOptions extends RingParams {
   secret?: string;
   /** Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`. Default 'ringroute'. */
   prefix?: string;
-  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
+  /**
+   * Larger messages and heartbeats are refused on receipt and rejected on send (bytes). The snapshot is exempt: it
+   * grows with the cluster. Default 65536.
+   */
   maxMessageBytes?: number;
   /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
   logger?: Pick<MembershipLogger, 'error'>;

@@ -121,28 +121,43 @@ export const buildRing: PlacementBuilder = ({ nodes, hash, vnodes, previous }: P
   nodes.forEach((node, i) => reused[i] === 1 || hashPoints(node, i, vnodes, hash, fresh));
   const added = Float64Array.from(fresh).sort();
 
-  // Merge the kept points (still sorted: remapping preserves the order of node indexes) with the new ones.
+  // The kept points, owners renumbered (still sorted: remapping preserves the order of node indexes), in one pass.
+  const oldPositions = old?.positions ?? new Uint32Array(0);
+  const oldOwners = old?.owners ?? new Uint16Array(0);
+  const keptPositions = new Uint32Array(keptCount);
+  const keptOwners = new Uint16Array(keptCount);
+  for (let a = 0, k = 0; a < oldPositions.length; a++) {
+    const owner = remap[oldOwners[a]!]!;
+    if (owner < 0) continue;
+    keptPositions[k] = oldPositions[a]!;
+    keptOwners[k++] = owner;
+  }
+  // Merge the few new points in: block copies of the kept runs between them, each found by binary search.
   const total = keptCount + added.length;
   const positions = new Uint32Array(total);
   const owners = new Uint16Array(total);
-  const oldPositions = old?.positions ?? new Uint32Array(0);
-  const oldOwners = old?.owners ?? new Uint16Array(0);
-  const skip = (a: number) => {
-    while (a < oldPositions.length && remap[oldOwners[a]!]! < 0) a++;
-    return a;
-  };
-  for (let i = 0, a = skip(0), b = 0; i < total; i++) {
-    if (b < added.length && (a >= oldPositions.length || added[b]! < oldPositions[a]! * SHIFT + remap[oldOwners[a]!]!)) {
-      const packed = added[b++]!;
-      const position = Math.floor(packed / SHIFT);
-      positions[i] = position;
-      owners[i] = packed - position * SHIFT;
-    } else {
-      positions[i] = oldPositions[a]!;
-      owners[i] = remap[oldOwners[a]!]!;
-      a = skip(a + 1);
+  let out = 0;
+  let from = 0;
+  for (const packed of added) {
+    const position = Math.floor(packed / SHIFT);
+    const owner = packed - position * SHIFT;
+    let lo = from;
+    let hi = keptCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = keptPositions[mid]!;
+      if (p < position || (p === position && keptOwners[mid]! < owner)) lo = mid + 1;
+      else hi = mid;
     }
+    positions.set(keptPositions.subarray(from, lo), out);
+    owners.set(keptOwners.subarray(from, lo), out);
+    out += lo - from;
+    from = lo;
+    positions[out] = position;
+    owners[out++] = owner;
   }
+  positions.set(keptPositions.subarray(from), out);
+  owners.set(keptOwners.subarray(from), out);
   const holders = nodes.reduce((count, node) => count + (pointCount(node, vnodes) > 0 ? 1 : 0), 0);
   return new RingPlacement(positions, owners, holders);
 };
