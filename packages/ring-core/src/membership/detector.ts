@@ -45,6 +45,12 @@ export class FailureDetector {
   private readonly beatsHeard = new Map<string, { beat: number; at: number }>();
   /** Accusations are suspended until then (after an outage or a stall, nobody's silence means anything). */
   private graceUntil = 0;
+  /**
+   * When a heartbeat read last succeeded. Silence counts only up to shortly after it: while reads fail or hang (a
+   * Redis Cluster or Sentinel failover, before the backend reports degraded) this member hears nobody, and the
+   * others' silence says nothing about them.
+   */
+  private readAt = -Infinity;
 
   constructor(
     readonly detection: FailureDetection,
@@ -74,6 +80,7 @@ export class FailureDetector {
 
   /** Takes the records read for `nodes`; returns how many were fresh heartbeats and the highest seq they carry. */
   read(nodes: readonly string[], records: readonly (Heartbeat | null)[], now: number): { fresh: number; seq: number } {
+    this.readAt = now;
     let fresh = 0;
     let seq = -1;
     nodes.forEach((node, i) => {
@@ -94,12 +101,13 @@ export class FailureDetector {
   /** Silent for one timeout: suspected. Silent for two: removed as failed. */
   verdicts(ring: Ring, now: number): Verdict[] {
     const timeout = this.detection.failureTimeout;
+    const heardUntil = Math.min(now, this.readAt + this.detection.syncInterval);
     const verdicts: Verdict[] = [];
     for (const id of this.watching) {
       const node = ring.node(id);
       const heardAt = this.lastHeard.get(id);
       if (!node || heardAt === undefined) continue;
-      const silentFor = now - Math.max(heardAt, this.graceUntil);
+      const silentFor = heardUntil - Math.max(heardAt, this.graceUntil);
       if (silentFor > 2 * timeout) verdicts.push({ id, heardAt, change: { remove: [id], reason: 'failed' } });
       else if (silentFor > timeout && node.status !== 'suspected' && node.status !== 'dead')
         verdicts.push({ id, heardAt, change: { update: [{ id, status: 'suspected' }] } });

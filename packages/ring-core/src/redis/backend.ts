@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import {
   RefusedSnapshot,
   type BackendHooks,
@@ -8,22 +8,38 @@ import {
   type MembershipBackend,
 } from '../membership/backend.js';
 import { Codec, Rejected } from '../membership/codec.js';
+import { isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
 
-/** Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. */
+/**
+ * Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. The channel
+ * is KEYS[2] (it shares the snapshot's hash slot on a Cluster); ARGV[4] is PUBLISH or SPUBLISH.
+ */
 const COMMIT = `
 local current = redis.call('HGET', KEYS[1], 'seq') or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3])
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+if ARGV[5] ~= '' then redis.call(ARGV[4], KEYS[2], ARGV[5]) end
 return 1
 `;
 
-type Client = Redis | Cluster;
+/**
+ * How long a command is retried before it fails (ms). A Cluster failover (node timeout plus an election) or a
+ * Sentinel switch takes seconds, during which ioredis gives up on a command ("Too many Cluster redirections").
+ */
+const RETRY_FOR = 10_000;
+/** While a Cluster is unreachable, how often the backend checks whether it is back (ms). */
+const PROBE_EVERY = 250;
+/** A Cluster command unanswered this long means its slot has no reachable master: ioredis holds it through a failover. */
+const UNANSWERED = 1000;
 
 /**
- * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes on pub/sub channel `channel`,
- * each member's heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs commands; `subscriber` (its duplicate) only listens. Connection events on either
- * one drive degraded/recovered; ioredis reconnects with its own backoff.
+ * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes on channel `channel` --
+ * sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a Redis 7 Cluster, plain pub/sub elsewhere -- and each member's
+ * heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs
+ * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
+ * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
+ * a failing command reports degraded and a probe reports recovered. Commands are retried with backoff, so a
+ * member that starts during a failover joins once the store is back.
  */
 export class RedisBackend implements MembershipBackend {
   private hooks: BackendHooks | undefined;
@@ -31,12 +47,15 @@ export class RedisBackend implements MembershipBackend {
   private subscriber!: Client;
   /** Whether this backend created `client` (and so quits it on close). The subscriber is always ours. */
   private ownsClient = false;
-  private readonly down = new Set<Client>();
+  private sharded = false;
+  /** Connections reported closed, plus 'commands' while a Cluster's commands fail. */
+  private readonly down = new Set<Client | 'commands'>();
+  private probe: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
   private readonly listeners: [Client, string, (...args: never[]) => void][] = [];
 
   constructor(
-    /** Returns the command client, and whether this backend created it. Called once, on open (not before start()). */
-    private readonly connect: () => [Client, boolean],
+    private readonly target: RedisTarget,
     private readonly key: string,
     private readonly channel: string,
     private readonly codec: Codec,
@@ -44,21 +63,25 @@ export class RedisBackend implements MembershipBackend {
 
   async open(hooks: BackendHooks): Promise<void> {
     this.hooks = hooks;
-    [this.client, this.ownsClient] = this.connect();
-    this.subscriber = this.client.duplicate();
+    [this.client, this.ownsClient] = this.target.connect();
+    const cluster = isCluster(this.client);
+    this.sharded = cluster && (await this.command(() => majorVersion(this.client))) >= 7;
+    this.subscriber = cluster
+      ? (this.client as Cluster).duplicate([], { shardedSubscribers: this.sharded })
+      : this.client.duplicate();
     for (const client of [this.client, this.subscriber]) {
-      this.listen(client, 'error', () => {}); // reported through 'close'; an unhandled 'error' would be logged by ioredis
+      this.listen(client, 'error', () => {}); // reported through 'close' or failing commands; ioredis would log it
       this.listen(client, 'close', () => this.lost(client));
       this.listen(client, 'ready', () => this.regained(client));
     }
-    this.listen(this.subscriber, 'message', (channel: string, text: string) => {
+    this.listen(this.subscriber, this.sharded ? 'smessage' : 'message', (channel: string, text: string) => {
       if (channel === this.channel) this.receive(text);
     });
-    await this.subscriber.subscribe(this.channel);
+    await this.command(() => (this.sharded ? this.subscriber.ssubscribe(this.channel) : this.subscriber.subscribe(this.channel)));
   }
 
   async load(): Promise<ClusterState | null> {
-    const [seq, state] = await this.client.hmget(this.key, 'seq', 'state');
+    const [seq, state] = await this.command(() => this.client.hmget(this.key, 'seq', 'state'));
     if (seq == null || state == null) return null;
     try {
       const decoded = this.codec.decodeState(state);
@@ -73,27 +96,33 @@ export class RedisBackend implements MembershipBackend {
   }
 
   async seq(): Promise<number | null> {
-    const seq = await this.client.hget(this.key, 'seq');
+    const seq = await this.command(() => this.client.hget(this.key, 'seq'));
     return seq === null ? null : Number(seq);
   }
 
   async commit(expected: number | null, state: ClusterState, change: BusMessage | undefined): Promise<boolean> {
     const message = change ? this.codec.encode(change) : '';
-    const args = [expected === null ? '' : String(expected), String(state.seq), this.codec.encode(state), this.channel, message];
-    return (await this.client.eval(COMMIT, 1, this.key, ...args)) === 1;
+    const publish = this.sharded ? 'SPUBLISH' : 'PUBLISH';
+    const args = [expected === null ? '' : String(expected), String(state.seq), this.codec.encode(state), publish, message];
+    // A retry after a lost reply finds the seq moved and answers false; the member then resyncs and sees its change.
+    return (await this.command(() => this.client.eval(COMMIT, 2, this.key, this.channel, ...args))) === 1;
   }
 
   async publish(message: BusMessage): Promise<void> {
-    await this.client.publish(this.channel, this.codec.encode(message));
+    const text = this.codec.encode(message);
+    // Not retried: a broadcast's caller sees the error.
+    await this.command(() => (this.sharded ? this.client.spublish(this.channel, text) : this.client.publish(this.channel, text)), 0);
   }
 
   async beat(heartbeat: Heartbeat, ttl: number): Promise<void> {
-    await this.client.set(this.beatKey(heartbeat.node), this.codec.encode({ kind: 'heartbeat', ...heartbeat }), 'PX', ttl);
+    const text = this.codec.encode({ kind: 'heartbeat', ...heartbeat });
+    await this.command(() => this.client.set(this.beatKey(heartbeat.node), text, 'PX', ttl), 0); // the next beat supersedes it
   }
 
   async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {
     if (nodes.length === 0) return [];
-    const texts = await this.client.mget(...nodes.map((node) => this.beatKey(node)));
+    // Not retried: a late read says nothing about now, and the next sync reads again.
+    const texts = await this.command(() => this.client.mget(...nodes.map((node) => this.beatKey(node))), 0);
     return texts.map((text, i) => {
       if (text === null) return null;
       try {
@@ -108,18 +137,59 @@ export class RedisBackend implements MembershipBackend {
     });
   }
 
-  /** Shares the snapshot key's prefix (and so its hash tag on a Redis Cluster). */
+  /** Shares the snapshot key's prefix, and so its hash tag on a Redis Cluster (one MGET reads them all). */
   beatKey(node: string): string {
     return `${this.key}:beat:${node}`;
   }
 
   async close(): Promise<void> {
-    if (!this.hooks) return; // never opened
+    if (!this.hooks || this.closed) return; // never opened, or closed already
+    this.closed = true;
+    clearInterval(this.probe);
     for (const [client, event, listener] of this.listeners.splice(0)) client.off(event, listener as (...args: unknown[]) => void);
-    await Promise.all([
-      end(this.subscriber),
-      this.ownsClient ? end(this.client) : Promise.resolve(),
-    ]);
+    await Promise.all([this.subscriber ? end(this.subscriber) : undefined, this.ownsClient ? end(this.client) : undefined]);
+  }
+
+  /** Runs a command, retrying failures with backoff for up to `retryFor` ms. */
+  private async command<T>(run: () => Promise<T>, retryFor = RETRY_FOR): Promise<T> {
+    const deadline = Date.now() + retryFor;
+    const cluster = isCluster(this.client);
+    for (let delay = 50; ; delay = Math.min(2 * delay, 250)) {
+      const unanswered = cluster ? setTimeout(() => this.commandsFail(new Error(`no answer for ${UNANSWERED} ms`)), UNANSWERED) : undefined;
+      try {
+        const result = await run();
+        this.commandsWork();
+        return result;
+      } catch (error) {
+        if (cluster) this.commandsFail(error as Error);
+        if (this.closed || Date.now() + delay > deadline) throw error;
+        await new Promise((r) => setTimeout(r, delay));
+      } finally {
+        clearTimeout(unanswered);
+      }
+    }
+  }
+
+  private commandsFail(error: Error): void {
+    if (this.down.has('commands') || this.closed || !this.hooks) return;
+    this.down.add('commands');
+    this.hooks?.degraded(new Error(`Redis Cluster commands fail: ${error.message}`));
+    let probing = false;
+    this.probe = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      this.client
+        .hget(this.key, 'seq')
+        .then(() => this.commandsWork())
+        .catch(() => {})
+        .finally(() => (probing = false));
+    }, PROBE_EVERY);
+  }
+
+  private commandsWork(): void {
+    if (!this.down.delete('commands')) return;
+    clearInterval(this.probe);
+    if (this.down.size === 0) this.hooks?.recovered();
   }
 
   private receive(text: string): void {
@@ -140,7 +210,7 @@ export class RedisBackend implements MembershipBackend {
   }
 
   private regained(client: Client): void {
-    this.down.delete(client);
+    if (!this.down.delete(client)) return;
     if (this.down.size === 0) this.hooks?.recovered();
   }
 

@@ -1,1 +1,2 @@
 export { RedisMembership, type RedisMembershipOptions } from './membership.js';
+export type { RedisClusterConfig } from './connection.js';

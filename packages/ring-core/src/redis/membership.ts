@@ -1,17 +1,19 @@
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { checkNumber, checkString, fail } from '../errors.js';
 import { SharedMembership } from '../membership/shared.js';
 import type { MembershipLogger, RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { RedisBackend } from './backend.js';
 import { Codec } from '../membership/codec.js';
+import { checkRedis, type RedisClusterConfig } from './connection.js';
 
 export interface RedisMembershipOptions extends RingParams {
   /**
-   * A Redis URL, ioredis options (Sentinel: `{ sentinels, name }`), or an existing ioredis `Redis` / `Cluster`
-   * client. A client you pass is used for commands and left open on stop(); its `duplicate()` subscribes.
+   * A Redis URL, ioredis options (Sentinel: `{ sentinels, name }`), a Redis Cluster's startup nodes and ioredis
+   * cluster options (`{ nodes, ...options }`), or an existing ioredis `Redis` / `Cluster` client. A client you pass
+   * is used for commands and left open on stop(); its `duplicate()` subscribes.
    */
-  redis: string | RedisOptions | Redis | Cluster;
+  redis: string | RedisOptions | RedisClusterConfig | Redis | Cluster;
   /** Cluster name: members with the same name (and prefix) share one ring; several clusters can share one Redis. */
   cluster: string;
   /** This process's node; omit for an observer that follows the ring without joining it. */
@@ -22,12 +24,14 @@ export interface RedisMembershipOptions extends RingParams {
   failureTimeout?: number;
   /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
   secret?: string;
-  /** Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`. Default 'ringroute'. */
-  prefix?: string;
   /**
-   * Larger messages and heartbeats are refused on receipt and rejected on send (bytes). The snapshot is exempt: it
-   * grows with the cluster. Default 65536.
+   * Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`, heartbeats
+   * `<prefix>:<cluster>:beat:<node id>`. On a Redis Cluster `<prefix>:<cluster>` is a hash tag, `{<prefix>:<cluster>}`,
+   * so all of them share one slot.
+   * Default 'ringroute'.
    */
+  prefix?: string;
+  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
   maxMessageBytes?: number;
   /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
   logger?: Pick<MembershipLogger, 'error'>;
@@ -69,23 +73,13 @@ export function redisBackend(options: RedisMembershipOptions) {
     options.maxMessageBytes === undefined
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 512 * 1024 * 1024, integer: true });
-  const connect = checkRedis(options.redis);
+  const target = checkRedis(options.redis);
   if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
-  const key = `${prefix}:${cluster}`;
+  if (target.cluster && /[{}]/.test(`${prefix}${cluster}`))
+    fail(/[{}]/.test(prefix) ? 'prefix' : 'cluster', 'must not contain { or } on a Redis Cluster (the keys carry a hash tag)');
+  // On a Cluster the snapshot CAS and its publish run in one script, so key and channel must share a hash slot.
+  const key = target.cluster ? `{${prefix}:${cluster}}` : `${prefix}:${cluster}`;
   const channel = `${key}:bus`;
-  const backend = new RedisBackend(connect, key, channel, new Codec(cluster, secret, maxMessageBytes));
+  const backend = new RedisBackend(target, key, channel, new Codec(cluster, secret, maxMessageBytes));
   return { backend, key, channel, detection: { syncInterval, failureTimeout } };
-}
-
-/** Checks the redis option now; the returned function connects later, in start(). */
-function checkRedis(redis: RedisMembershipOptions['redis']): () => [Redis | Cluster, boolean] {
-  if (typeof redis === 'string') {
-    checkString('redis', redis);
-    if (!/^rediss?:\/\//.test(redis) || !URL.canParse(redis))
-      fail('redis', `must be a redis:// or rediss:// URL, ioredis options or an ioredis client (got ${JSON.stringify(redis)})`);
-    return () => [new Redis(redis), true];
-  }
-  if (redis === null || typeof redis !== 'object') fail('redis', 'must be a Redis URL, ioredis options or an ioredis client');
-  if (typeof (redis as Redis).duplicate === 'function') return () => [redis as Redis | Cluster, false];
-  return () => [new Redis(redis as RedisOptions), true];
 }

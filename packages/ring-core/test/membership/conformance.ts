@@ -15,8 +15,11 @@ export interface BackendFixture {
   connect(cluster: string, options: { secret?: string }): MembershipBackend;
   /** Heartbeat timing for the checks (keep it short: the crash and outage checks wait a few failure timeouts). */
   detection: FailureDetection;
-  /** Makes the store unreachable (kill -9) and brings it back (restart; it may come back empty). */
-  outage?: { kill(): Promise<void>; restart(): Promise<void> };
+  /**
+   * Makes the store holding `cluster` unreachable (kill -9 of the server, or of the master holding its keys) and
+   * brings it back (restart; it may come back empty, or as a replica after a failover).
+   */
+  outage?: { kill(cluster: string): Promise<void>; restart(): Promise<void> };
   /** Removes what the checks left in the store and stops it. */
   close?(): Promise<void>;
 }
@@ -143,7 +146,7 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       const before = owners(group[0]!.membership.ring);
       const checksum = group[0]!.membership.ring.checksum;
 
-      await outage.kill();
+      await outage.kill(cluster);
       await until(() => group.every((m) => m.membership.degraded), 'degraded', 10_000);
       await sleep(3 * fixture.detection.failureTimeout); // longer than failure detection would take
       for (const m of group) expect(owners(m.membership.ring)).toEqual(before); // routing continues on the last ring
@@ -170,6 +173,7 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       const forged: BusMessage[] = [
         { kind: 'change', sender: 'evil', seq: seq + 1, change: { add: [{ id: 'intruder' }] } },
         { kind: 'change', sender: 'evil', seq: seq + 1, change: { remove: ['b'], reason: 'removed' } },
+        { kind: 'app', sender: 'evil', from: 'b', type: 'release', data: { doc: 'd1' } },
       ];
       // Someone with access to the store but without the secret: wrong signature, then no signature at all.
       for (const attacker of ['not-the-secret', undefined]) {
@@ -180,8 +184,9 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       }
       await until(() => [a!, b!].every((m) => m.dropped.length >= 2 * forged.length), 'drops', 5000);
       for (const m of [a!, b!]) {
-        expect([...m.dropped].sort()).toEqual([...Array(2).fill('signature'), ...Array(2).fill('unsigned')]);
-        expect(m.membership.stats().dropped.signature).toBe(2);
+        expect([...m.dropped].sort()).toEqual([...Array(3).fill('signature'), ...Array(3).fill('unsigned')]);
+        expect(m.membership.stats().dropped.signature).toBe(3);
+        expect(m.messages).toEqual([]);
       }
       await sleep(2 * fixture.detection.syncInterval);
       for (const m of [a!, b!]) {

@@ -1,6 +1,6 @@
 import { membershipBackendSuite } from '../membership/conformance.js';
 import { redisBackend } from '../../src/redis/membership.js';
-import { freePort, SpawnedRedis } from './harness.js';
+import { freePort, SpawnedRedis } from './server.js';
 
 // A redis-server of its own, so the outage check can kill and restart it.
 membershipBackendSuite('Redis standalone', async () => {

@@ -1,0 +1,58 @@
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisMembership } from '@ringroute/ring-core/redis';
+import { membershipBackendSuite } from '../membership/conformance.js';
+import { redisBackend } from '../../src/redis/membership.js';
+import { RedisClusterProcesses } from './topologies.js';
+
+const servers = new RedisClusterProcesses();
+let killed: number | undefined;
+beforeAll(() => servers.start(), 60_000);
+afterAll(() => servers.stop());
+
+// The outage kills the master holding the cluster's hash slot; a replica takes over, the old master returns as a replica.
+membershipBackendSuite('Redis Cluster', async () => {
+  const detection = { syncInterval: 100, failureTimeout: 400 };
+  return {
+    detection,
+    connect: (cluster, { secret }) => redisBackend({ redis: { nodes: servers.nodes }, cluster, secret, ...detection }).backend,
+    outage: {
+      kill: async (cluster) => {
+        killed = await servers.killMasterOf(`{ringroute:${cluster}}`);
+      },
+      restart: () => servers.restart(killed!),
+    },
+  };
+});
+
+describe('RedisMembership on a Redis Cluster', () => {
+  it('takes an ioredis Cluster; key and channel share a hash slot; messages go through sharded pub/sub', async () => {
+    const client = new Cluster(servers.nodes);
+    const cluster = `sharded-${Date.now()}`;
+    const [a, b] = ['a', 'b'].map((id) => new RedisMembership({ redis: client, cluster, self: { id }, syncInterval: 100 }));
+    try {
+      await Promise.all([a!.start(), b!.start()]);
+      expect(a!.key).toBe(`{ringroute:${cluster}}`);
+      expect(a!.channel).toBe(`{ringroute:${cluster}}:bus`);
+      expect(await client.cluster('KEYSLOT', a!.channel)).toBe(await client.cluster('KEYSLOT', a!.key));
+      while (b!.ring.nodes.length < 2) await new Promise((r) => setTimeout(r, 10));
+      // Both subscribers listen on the master owning the slot through SSUBSCRIBE, none through SUBSCRIBE.
+      const port = await servers.masterOf(a!.channel);
+      const master = client.nodes('master').find((node) => node.options.port === port)!;
+      expect(await master.call('PUBSUB', 'SHARDNUMSUB', a!.channel)).toEqual([a!.channel, 2]);
+      for (const node of client.nodes('all')) expect(await node.call('PUBSUB', 'NUMSUB', a!.channel)).toEqual([a!.channel, 0]);
+      await a!.pin('doc-1', 'b');
+      while (b!.ring.pins['doc-1'] !== 'b') await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await Promise.all([a!.stop(), b!.stop()]);
+      await client.del(`{ringroute:${cluster}}`);
+      client.disconnect();
+    }
+  });
+
+  it('rejects cluster options it cannot use, naming them', () => {
+    expect(() => new RedisMembership({ redis: { nodes: [] }, cluster: 'c' })).toThrow(/^redis\.nodes/);
+    expect(() => new RedisMembership({ redis: { nodes: servers.nodes }, cluster: 'c', prefix: 'a{b}' })).toThrow(/^prefix/);
+    expect(() => new RedisMembership({ redis: { nodes: servers.nodes }, cluster: '{c}' })).toThrow(/^cluster/);
+  });
+});
