@@ -60,13 +60,14 @@ describe('etcd killed with SIGKILL and restarted on the same data (3 Fastify nod
     })();
 
     await waitFor(() => outcomes.length > 50, 'load before the outage');
+    const beforeOutage = outcomes.length;
     await etcd.kill();
     await waitFor(() => nodes.every((n) => n.membership.degraded), 'degraded');
     // A node joining now waits for etcd; the others keep routing on their last ring.
     const joiner = await startNode(late.spec, late.port, membership(late.spec), { misroute: 'proxy' });
     watch(joiner.membership);
     await new Promise((r) => setTimeout(r, OUTAGE));
-    const duringOutage = outcomes.length;
+    const duringOutage = outcomes.length - beforeOutage;
 
     await etcd.start();
     const back = performance.now();
@@ -83,7 +84,7 @@ describe('etcd killed with SIGKILL and restarted on the same data (3 Fastify nod
     expect(evictions).toEqual([]);
     expect(all.every((n) => !n.membership.degraded)).toBe(true);
     expect(new Set(all.map((n) => n.membership.ring.checksum)).size).toBe(1);
-    expect(duringOutage).toBeGreaterThan(100);
+    expect(duringOutage).toBeGreaterThan(20); // the load went on through the outage
     // Zero routing errors: every answer is a 200 from the owner of its key (n3 takes over some keys once it joins).
     const errors = outcomes.filter((o) => o.status !== 200 || o.node !== o.owner || o.reason !== 'owner');
     expect(errors).toEqual([]);

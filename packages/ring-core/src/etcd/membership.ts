@@ -71,8 +71,8 @@ export function etcdBackend(options: EtcdMembershipOptions) {
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 1024 * 1024, integer: true });
   if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
-  // Reconnect (gRPC and watch) at least twice per heartbeat, so a member is back within one heartbeat of etcd.
-  const connect = checkEtcd(options.etcd, Math.min(500, syncInterval / 2));
+  // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
+  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, syncInterval / 4)));
   const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, new Codec(cluster, secret, maxMessageBytes));
   return { backend, detection: { syncInterval, failureTimeout } };
 }
