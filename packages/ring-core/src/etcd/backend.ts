@@ -34,6 +34,8 @@ export class EtcdBackend implements MembershipBackend {
   private ownsClient = false;
   private closed = false;
   private lease: MemberLease | undefined;
+  /** Rejects a watch still waiting for etcd (set while open() waits). */
+  private abandon: (() => void) | undefined;
 
   constructor(
     /** Returns the client, and whether this backend created it. Called once, on open. */
@@ -103,6 +105,7 @@ export class EtcdBackend implements MembershipBackend {
   async close(): Promise<void> {
     if (!this.hooks || this.closed) return; // never opened, or closed already
     this.closed = true;
+    this.abandon?.();
     const watcher = this.watcher;
     this.watcher = undefined;
     await watcher?.cancel().catch(() => {});
@@ -110,11 +113,19 @@ export class EtcdBackend implements MembershipBackend {
     if (this.ownsClient) this.client.close();
   }
 
-  /** Watches the bus from now on; waits for etcd while it is unreachable (as a Redis client queues commands). */
+  /**
+   * Watches the bus from now on. Waits for etcd while it is unreachable (as a Redis client queues commands), until
+   * close() gives up on it.
+   */
   private async watch(): Promise<void> {
-    const watcher = await this.ns.watch().key(BUS).create();
-    if (this.closed) return void watcher.cancel().catch(() => {});
+    // watcher() rather than create(): the watcher exists while it connects, so that close() can cancel it.
+    const watcher = this.ns.watch().key(BUS).watcher();
     this.watcher = watcher;
+    await new Promise<void>((resolve, reject) => {
+      watcher.once('connected', () => resolve());
+      watcher.once('error', reject);
+      this.abandon = () => reject(new Error('membership closed before etcd was reachable'));
+    }).finally(() => (this.abandon = undefined));
     watcher.on('put', (kv: IKeyValue) => this.receive(kv.value.toString()));
     watcher.on('disconnected', (error: Error) => this.hooks?.degraded(error));
     watcher.on('connected', () => this.hooks?.recovered());

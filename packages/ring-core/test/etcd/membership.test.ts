@@ -6,6 +6,8 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingRouteConfigError } from '@ringroute/ring-core';
 import { EtcdMembership, type EtcdMembershipOptions } from '@ringroute/ring-core/etcd';
+import { etcdBackend } from '../../src/etcd/membership.js';
+import { freePort } from '../redis/harness.js';
 import { SpawnedEtcd } from './harness.js';
 
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,6 +41,17 @@ describe('EtcdMembership options', () => {
     }
     expect(error).toBeInstanceOf(RingRouteConfigError);
     expect((error as RingRouteConfigError).option).toBe(option);
+  });
+
+  it('waits for an unreachable etcd in open(), until close() gives up on it', async () => {
+    const { backend } = etcdBackend({ ...valid, etcd: `http://127.0.0.1:${await freePort()}` });
+    const hooks = { message() {}, dropped() {}, degraded() {}, recovered() {} };
+    let settled = false;
+    const opening = backend.open(hooks).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false);
+    await backend.close();
+    await expect(opening).rejects.toThrow('membership closed before etcd was reachable');
   });
 
   it('connects nothing before start()', () => {
