@@ -67,6 +67,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private tickPeriod = 0;
   private lastTick = 0;
   private lastSync = 0;
+  /** When this member last read heartbeats successfully: silence after that says nothing about the others. */
+  private lastRead = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -134,7 +136,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     const detection = this.detector?.detection;
     if (detection) {
       this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
-      this.lastTick = clock();
+      this.lastTick = this.lastRead = clock();
       this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
     }
@@ -386,7 +388,10 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.lastSync = now;
       this.sync(detector);
     }
-    for (const verdict of detector.verdicts(this.current, now)) {
+    // Silence counts only up to the last successful read (plus its interval): while reads fail (a store failover
+    // that closes no connection, a slow shard) this member hears nobody, and that accuses no one.
+    const heardUntil = Math.min(now, this.lastRead + syncInterval);
+    for (const verdict of detector.verdicts(this.current, heardUntil)) {
       const { id, change, heardAt } = verdict;
       if (this.detecting.has(id)) continue;
       const accused = this.view.incarnations.get(id);
@@ -420,7 +425,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.backend
       .heartbeats(nodes)
       .then((records) => {
-        const { fresh, seq } = detector.read(nodes, records, clock());
+        this.lastRead = clock();
+        const { fresh, seq } = detector.read(nodes, records, this.lastRead);
         this.counters.heartbeatsReceived += fresh;
         if (seq > this.seq) return this.requestResync();
       })
