@@ -67,8 +67,6 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private tickPeriod = 0;
   private lastTick = 0;
   private lastSync = 0;
-  /** When this member last read heartbeats successfully: silence after that says nothing about the others. */
-  private lastRead = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -136,7 +134,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     const detection = this.detector?.detection;
     if (detection) {
       this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
-      this.lastTick = this.lastRead = clock();
+      this.lastTick = clock();
       this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
     }
@@ -388,10 +386,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.lastSync = now;
       this.sync(detector);
     }
-    // Silence counts only up to the last successful read (plus its interval): while reads fail (a store failover
-    // that closes no connection, a slow shard) this member hears nobody, and that accuses no one.
-    const heardUntil = Math.min(now, this.lastRead + syncInterval);
-    for (const verdict of detector.verdicts(this.current, heardUntil)) {
+    for (const verdict of detector.verdicts(this.current, now)) {
       const { id, change, heardAt } = verdict;
       if (this.detecting.has(id)) continue;
       const accused = this.view.incarnations.get(id);
@@ -425,8 +420,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.backend
       .heartbeats(nodes)
       .then((records) => {
-        this.lastRead = clock();
-        const { fresh, seq } = detector.read(nodes, records, this.lastRead);
+        const { fresh, seq } = detector.read(nodes, records, clock());
         this.counters.heartbeatsReceived += fresh;
         if (seq > this.seq) return this.requestResync();
       })
