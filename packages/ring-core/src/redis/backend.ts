@@ -23,10 +23,10 @@ return 1
 `;
 
 /**
- * How long a command is retried before it fails (ms). A Cluster failover (node timeout plus an election) or a
- * Sentinel switch takes seconds, during which ioredis gives up on a command ("Too many Cluster redirections").
+ * How long a Cluster command is retried before it fails (ms). A failover (node timeout plus an election) takes
+ * seconds, during which ioredis gives up on a command ("Too many Cluster redirections").
  */
-const RETRY_FOR = 10_000;
+const RETRY_FOR = 30_000;
 /** While a Cluster is unreachable, how often the backend checks whether it is back (ms). */
 const PROBE_EVERY = 250;
 /** A Cluster command unanswered this long means its slot has no reachable master: ioredis holds it through a failover. */
@@ -38,7 +38,7 @@ const UNANSWERED = 1000;
  * heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs
  * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
  * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
- * a failing command reports degraded and a probe reports recovered. Commands are retried with backoff, so a
+ * a failing command reports degraded and a probe reports recovered. Its commands are retried with backoff, so a
  * member that starts during a failover joins once the store is back.
  */
 export class RedisBackend implements MembershipBackend {
@@ -51,6 +51,8 @@ export class RedisBackend implements MembershipBackend {
   /** Connections reported closed, plus 'commands' while a Cluster's commands fail. */
   private readonly down = new Set<Client | 'commands'>();
   private probe: ReturnType<typeof setInterval> | undefined;
+  /** Resolves when a Cluster's commands work again: retries waiting for it go out at once. */
+  private back = signal();
   private closed = false;
   private readonly listeners: [Client, string, (...args: never[]) => void][] = [];
 
@@ -150,45 +152,59 @@ export class RedisBackend implements MembershipBackend {
     await Promise.all([this.subscriber ? end(this.subscriber) : undefined, this.ownsClient ? end(this.client) : undefined]);
   }
 
-  /** Runs a command, retrying failures with backoff for up to `retryFor` ms. */
+  /**
+   * Runs a command; on a Cluster, retries failures with backoff for up to `retryFor` ms. A standalone or Sentinel
+   * client already holds commands in its offline queue while it reconnects (to the promoted master).
+   */
   private async command<T>(run: () => Promise<T>, retryFor = RETRY_FOR): Promise<T> {
+    if (!isCluster(this.client)) return run();
     const deadline = Date.now() + retryFor;
-    const cluster = isCluster(this.client);
     for (let delay = 50; ; delay = Math.min(2 * delay, 250)) {
-      const unanswered = cluster ? setTimeout(() => this.commandsFail(new Error(`no answer for ${UNANSWERED} ms`)), UNANSWERED) : undefined;
+      const timer = { id: undefined as ReturnType<typeof setTimeout> | undefined };
       try {
-        const result = await run();
+        const result = await Promise.race([run(), this.abandon(timer)]);
         this.commandsWork();
         return result;
       } catch (error) {
-        if (cluster) this.commandsFail(error as Error);
+        this.commandsFail(error as Error);
         if (this.closed || Date.now() + delay > deadline) throw error;
-        await new Promise((r) => setTimeout(r, delay));
+        await Promise.race([new Promise((r) => setTimeout(r, delay)), this.back.promise]);
       } finally {
-        clearTimeout(unanswered);
+        clearTimeout(timer.id);
       }
     }
+  }
+
+  /**
+   * Rejects when a Cluster command should be given up and sent again: ioredis held it for UNANSWERED ms, or the slot
+   * came back meanwhile (the next attempt goes out with the refreshed slot map). A held commit that lands later is
+   * harmless: the retry's compare-and-set fails, or the held one's does.
+   */
+  private abandon(timer: { id: ReturnType<typeof setTimeout> | undefined }): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      timer.id = setTimeout(() => reject(new Error(`no answer for ${UNANSWERED} ms`)), UNANSWERED);
+      if (this.down.has('commands')) void this.back.promise.then(() => reject(new Error('the Cluster is back: retry')));
+    });
   }
 
   private commandsFail(error: Error): void {
     if (this.down.has('commands') || this.closed || !this.hooks) return;
     this.down.add('commands');
     this.hooks?.degraded(new Error(`Redis Cluster commands fail: ${error.message}`));
-    let probing = false;
+    // Not one probe at a time: ioredis may hold a probe through the failover, and a fresh one sees the new slot map.
     this.probe = setInterval(() => {
-      if (probing) return;
-      probing = true;
       this.client
         .hget(this.key, 'seq')
         .then(() => this.commandsWork())
-        .catch(() => {})
-        .finally(() => (probing = false));
+        .catch(() => {});
     }, PROBE_EVERY);
   }
 
   private commandsWork(): void {
-    if (!this.down.delete('commands')) return;
+    if (this.closed || !this.down.delete('commands')) return;
     clearInterval(this.probe);
+    this.back.resolve();
+    this.back = signal();
     if (this.down.size === 0) this.hooks?.recovered();
   }
 
@@ -224,4 +240,10 @@ export class RedisBackend implements MembershipBackend {
 async function end(client: Client): Promise<void> {
   if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
   else client.disconnect();
+}
+
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
