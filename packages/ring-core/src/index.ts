@@ -1,6 +1,6 @@
 export type * from './types.js';
 export { checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
-export { djb2, murmur3, loadHash } from './hash/index.js';
+export { crc32, djb2, fullHash, murmur3, loadHash, sdbm, wt6 } from './hash/index.js';
 export { TypedEmitter, type EventListeners, type PayloadListeners } from './events/emitter.js';
 export { createRing, ringFromJSON } from './ring/ring.js';
 export { isRoutable, NODE_STATUSES } from './ring/nodes.js';

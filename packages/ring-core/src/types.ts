@@ -12,6 +12,13 @@ export interface NodeSpec {
   status?: NodeStatus;
   /** Free-form metadata, carried with the node through membership. */
   meta?: Record<string, unknown>;
+  /**
+   * Strategy 'nginx': the address exactly as the proxy's `server` line writes it (`host:port`, `name:port`, `unix:/path`),
+   * which is what nginx hashes. Default: host and port of `url`.
+   */
+  server?: string;
+  /** Strategy 'haproxy': the server's numeric id (the generated config writes `id N`), which is what HAProxy hashes. */
+  serverId?: number;
 }
 
 /** A node as the ring holds it: every field resolved. */
@@ -23,13 +30,16 @@ export interface RingNode {
   readonly meta: Readonly<Record<string, unknown>> | undefined;
   /** ms since epoch of the last status change seen by this ring (0 when never changed). */
   readonly since: number;
+  readonly server: string | undefined;
+  readonly serverId: number | undefined;
 }
 
-export type HashName = 'xxh64' | 'xxh32' | 'murmur3' | 'djb2';
+export type HashName = 'xxh64' | 'xxh32' | 'murmur3' | 'djb2' | 'crc32' | 'sdbm' | 'wt6';
 /** A hash maps a key to an unsigned 32-bit ring position. */
 export type HashFunction = (key: string) => number;
 
-export type StrategyName = 'ring' | 'maglev' | 'rendezvous';
+/** 'nginx' and 'haproxy' pick exactly what those proxies' consistent hashing picks (see the README). */
+export type StrategyName = 'ring' | 'maglev' | 'rendezvous' | 'nginx' | 'haproxy';
 
 /** Overrides the strategy for some keys: return a node (or its id), or null/undefined to fall back to hashing. */
 export type RoutingFunction = (
@@ -42,6 +52,11 @@ export interface RingOptions {
   /** Virtual nodes per unit of weight (ring strategy). Default 150. */
   vnodes?: number;
   hash?: HashName | HashFunction;
+  /**
+   * Applies HAProxy's avalanche step (full_hash) to the key's hash. Default: true for strategy 'haproxy' without a
+   * `hash` (as a bare `hash-type consistent`), false otherwise.
+   */
+  avalanche?: boolean;
   strategy?: StrategyName;
   /** Starting epoch (membership implementations carry it forward). Default 0. */
   epoch?: number;
@@ -76,6 +91,7 @@ export interface Ring {
   readonly vnodes: number;
   readonly strategy: StrategyName;
   readonly hashName: HashName | 'custom';
+  readonly avalanche: boolean;
   readonly pins: Readonly<Record<string, string>>;
   /** The first routable candidate, or undefined when no node is routable. */
   owner(key: string): RingNode | undefined;
@@ -101,6 +117,8 @@ export interface RingSnapshotJSON {
   checksum: string;
   vnodes: number;
   hash: HashName;
+  /** Present (true) only when the avalanche step is on. */
+  avalanche?: boolean;
   strategy: StrategyName;
   nodes: NodeSpec[];
   pins: Record<string, string>;

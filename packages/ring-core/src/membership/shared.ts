@@ -1,6 +1,7 @@
 import { checkString, fail } from '../errors.js';
 import { TypedEmitter } from '../events/emitter.js';
-import { createRing, resolveRingParams } from '../ring/ring.js';
+import { resolveRingParams } from '../ring/params.js';
+import { createRing } from '../ring/ring.js';
 import { resolveNode, toSpec } from '../ring/nodes.js';
 import type { NodeSpec, Ring } from '../types.js';
 import { ClusterView, diffRings } from './apply.js';

@@ -8,7 +8,7 @@ export interface MembershipLogger {
 }
 
 /** Ring parameters a membership builds its snapshots with. Every member of a cluster must use the same ones. */
-export type RingParams = Pick<RingOptions, 'vnodes' | 'hash' | 'strategy' | 'route'>;
+export type RingParams = Pick<RingOptions, 'vnodes' | 'hash' | 'avalanche' | 'strategy' | 'route'>;
 
 /** Why a node left the ring. */
 export type LeaveReason =

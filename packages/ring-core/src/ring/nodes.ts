@@ -21,8 +21,12 @@ export function resolveNode(spec: NodeSpec, field: string, previous?: RingNode, 
   }
   if (spec.meta !== undefined && (spec.meta === null || typeof spec.meta !== 'object'))
     fail(`${field}.meta`, 'must be an object');
+  const server = spec.server === undefined ? undefined : checkString(`${field}.server`, spec.server);
+  if (server !== undefined && /\s/.test(server)) fail(`${field}.server`, `must not contain whitespace (got ${JSON.stringify(server)})`);
+  const serverId =
+    spec.serverId === undefined ? undefined : checkNumber(`${field}.serverId`, spec.serverId, { min: 1, max: 0xfffff, integer: true });
   const since = previous && previous.status === status ? previous.since : previous ? now : 0;
-  return Object.freeze({ id, url: spec.url, weight, status, meta: spec.meta, since });
+  return Object.freeze({ id, url: spec.url, weight, status, meta: spec.meta, since, server, serverId });
 }
 
 /** Resolves a member list, rejecting duplicate ids, and sorts it by id so every router agrees on order. */
@@ -44,5 +48,7 @@ export function toSpec(node: RingNode): NodeSpec {
   const spec: NodeSpec = { id: node.id, weight: node.weight, status: node.status };
   if (node.url !== undefined) spec.url = node.url;
   if (node.meta !== undefined) spec.meta = { ...node.meta };
+  if (node.server !== undefined) spec.server = node.server;
+  if (node.serverId !== undefined) spec.serverId = node.serverId;
   return spec;
 }

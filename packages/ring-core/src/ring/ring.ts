@@ -1,6 +1,6 @@
-import { checkNumber, checkOneOf, fail } from '../errors.js';
+import { checkNumber, fail } from '../errors.js';
 import { murmur3 } from '../hash/murmur3.js';
-import { HASH_NAMES, loadHash } from '../hash/index.js';
+import { fullHash, loadHash } from '../hash/index.js';
 import { STRATEGIES, type Placement } from '../strategy/index.js';
 import type {
   HashFunction,
@@ -15,8 +15,8 @@ import type {
   RoutingFunction,
   StrategyName,
 } from '../types.js';
-import type { RingParams } from '../membership/types.js';
 import { byId, isRoutable, resolveNode, resolveNodes, toSpec } from './nodes.js';
+import { resolveRingParams } from './params.js';
 
 interface RingState {
   epoch: number;
@@ -24,6 +24,7 @@ interface RingState {
   vnodes: number;
   hash: HashFunction;
   hashName: HashName | 'custom';
+  avalanche: boolean;
   strategy: StrategyName;
   pins: Readonly<Record<string, string>>;
   route: RoutingFunction | undefined;
@@ -37,6 +38,7 @@ class HashRing implements Ring {
   readonly vnodes: number;
   readonly strategy: StrategyName;
   readonly hashName: HashName | 'custom';
+  readonly avalanche: boolean;
   readonly pins: Readonly<Record<string, string>>;
   readonly checksum: string;
   private readonly hash: HashFunction;
@@ -55,6 +57,7 @@ class HashRing implements Ring {
     this.vnodes = state.vnodes;
     this.strategy = state.strategy;
     this.hashName = state.hashName;
+    this.avalanche = state.avalanche;
     this.pins = Object.freeze({ ...state.pins });
     this.hash = state.hash;
     this.route = state.route;
@@ -198,6 +201,7 @@ class HashRing implements Ring {
       vnodes: this.vnodes,
       hash: this.hash,
       hashName: this.hashName,
+      avalanche: this.avalanche,
       strategy: this.strategy,
       pins,
       route: this.route,
@@ -220,6 +224,7 @@ class HashRing implements Ring {
       checksum: this.checksum,
       vnodes: this.vnodes,
       hash: this.hashName,
+      ...(this.avalanche ? { avalanche: true } : {}),
       strategy: this.strategy,
       nodes: this.nodes.map(toSpec),
       pins: { ...this.pins },
@@ -228,42 +233,32 @@ class HashRing implements Ring {
 }
 
 function checksumOf(ring: HashRing): string {
-  const members = ring.nodes.map((n) => `${n.id}\u0001${n.url ?? ''}\u0001${n.weight}\u0001${n.status}`).join('\u0002');
+  // Edge identities (server, serverId) join only when set, so rings without them keep their checksums.
+  const edge = (n: RingNode) => (n.server === undefined && n.serverId === undefined ? '' : `\u0001${n.server ?? ''}\u0001${n.serverId ?? ''}`);
+  const members = ring.nodes.map((n) => `${n.id}\u0001${n.url ?? ''}\u0001${n.weight}\u0001${n.status}${edge(n)}`).join('\u0002');
   const pins = Object.keys(ring.pins)
     .sort()
     .map((key) => `${key}\u0001${ring.pins[key]}`)
     .join('\u0002');
-  const canonical = `v1\u0003${ring.strategy}\u0003${ring.hashName}\u0003${ring.vnodes}\u0003${members}\u0003${pins}`;
+  const canonical = `v1\u0003${ring.strategy}\u0003${ring.hashName}${ring.avalanche ? '+avalanche' : ''}\u0003${ring.vnodes}\u0003${members}\u0003${pins}`;
   const hex = (n: number) => n.toString(16).padStart(8, '0');
   return hex(murmur3(canonical, 0x52494e47)) + hex(murmur3(canonical, 0x524f5554));
-}
-
-/**
- * Checks the ring parameters and fills in their defaults. Memberships call it in their constructors, so a typo
- * fails where it is written rather than at start().
- */
-export function resolveRingParams(options: RingParams) {
-  const vnodes = options.vnodes === undefined ? 150 : checkNumber('vnodes', options.vnodes, { min: 1, max: 10_000, integer: true });
-  const strategy = options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
-  const hash =
-    options.hash === undefined ? 'xxh32' : typeof options.hash === 'function' ? options.hash : checkOneOf('hash', options.hash, HASH_NAMES);
-  if (options.route !== undefined && typeof options.route !== 'function') fail('route', 'must be a function');
-  return { vnodes, strategy, hash, route: options.route };
 }
 
 /** Builds a ring snapshot. Async because xxHash's WebAssembly module is instantiated on first use. */
 export async function createRing(options: RingOptions): Promise<Ring> {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
   const nodes = resolveNodes(options.nodes);
-  const { vnodes, strategy, hash: chosen, route } = resolveRingParams(options);
+  const { vnodes, strategy, hash: chosen, avalanche, route } = resolveRingParams(options);
   const epoch = options.epoch === undefined ? 0 : checkNumber('epoch', options.epoch, { min: 0, integer: true });
   const pins = options.pins ?? {};
   for (const [key, target] of Object.entries(pins)) if (typeof target !== 'string') fail(`pins.${key}`, 'must be a node id');
 
   const hashName = typeof chosen === 'function' ? 'custom' : chosen;
-  const hash = typeof chosen === 'function' ? chosen : await loadHash(chosen);
+  const base = typeof chosen === 'function' ? chosen : await loadHash(chosen);
+  const hash = avalanche ? (key: string) => fullHash(base(key)) : base;
   const placement = STRATEGIES[strategy]({ nodes, hash, vnodes });
-  return new HashRing({ epoch, nodes, vnodes, hash, hashName, strategy, pins, route, placement });
+  return new HashRing({ epoch, nodes, vnodes, hash, hashName, avalanche, strategy, pins, route, placement });
 }
 
 /** Recreates a ring from its JSON form (a membership snapshot, or the ring a client fetched). */
@@ -272,6 +267,7 @@ export function ringFromJSON(json: RingSnapshotJSON, extra: Pick<RingOptions, 'r
     nodes: json.nodes as NodeSpec[],
     vnodes: json.vnodes,
     hash: json.hash,
+    avalanche: json.avalanche ?? false,
     strategy: json.strategy,
     epoch: json.epoch,
     pins: json.pins,

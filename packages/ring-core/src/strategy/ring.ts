@@ -15,7 +15,7 @@ export const pointCount = (node: RingNode, vnodes: number) =>
  * A bucket index over the top bits of a position (n/4 to n/2 buckets, at most 2 bytes per point) narrows
  * the search to a few points, so a lookup is a couple of reads instead of a dozen binary-search branches.
  */
-class RingPlacement implements Placement {
+export class RingPlacement implements Placement {
   private readonly shift: number;
   /** buckets[b] = the first point at or after the start of bucket b; buckets[length - 1] = the point count. */
   private readonly buckets: Uint16Array | Uint32Array;
