@@ -167,11 +167,12 @@ async function measureOn(server: SpawnedRedis, n: number) {
   const crash = observed(seen.get('left:victim'), killedAt);
   const suspected = observed(seen.get('suspected:victim'), killedAt);
 
-  admin.disconnect();
-  await server.kill(); // members turn degraded, so stop() below leaves without a change per member
-  await Promise.all([...members, joiner].map((m) => m.stop()));
   const result = { n, startup, steady, join, crash, suspected };
   print(result);
+  admin.disconnect();
+  await server.kill(); // members turn degraded, so stop() below leaves without a change per member
+  // Bounded: a change a member was proposing when the server died waits for ioredis's retries.
+  await Promise.race([Promise.all([...members, joiner].map((m) => m.stop())), sleep(5000)]);
   return result;
 }
 

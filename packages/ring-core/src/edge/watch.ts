@@ -11,7 +11,7 @@ export interface EdgeWriterOptions extends EdgeConfigOptions {
   file: string;
   /** Runs after each write that changed the config, e.g. nginxReloader() or haproxyReloader(). */
   reload?: () => Promise<void>;
-  logger?: MembershipLogger;
+  logger?: Pick<MembershipLogger, 'info' | 'warn'>;
 }
 
 /** The config without its header comment (epoch, checksum), which changes on every ring, even when servers do not. */
