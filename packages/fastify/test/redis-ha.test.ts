@@ -85,8 +85,7 @@ async function failoverScenario(store: Store): Promise<void> {
     await load.stop();
 
     expect(load.sent).toBeGreaterThan(100);
-    expect(load.errors).toEqual([]);
-    expect(evictions).toEqual([]);
+    expect({ errors: load.errors, evictions }).toEqual({ errors: [], evictions: [] });
     // Every member lost the store and got it back (the joiner too, when it started before the store was back); the
     // joiner reached all of them within 2 heartbeats of the last return.
     expect(recoveredAt.length).toBeGreaterThanOrEqual(3);

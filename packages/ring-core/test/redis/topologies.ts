@@ -4,7 +4,7 @@
  * key and restart it. Start each once per test file; missing binaries fail loudly.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,9 +53,12 @@ class ServerProcess {
   }
 }
 
-const redisArgs = (port: number, dir: string) => [
-  '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-];
+/** One directory per server: replicas' full syncs go through dump.rdb files that must not be shared. */
+function redisArgs(port: number, root: string): string[] {
+  const dir = join(root, String(port));
+  mkdirSync(dir, { recursive: true });
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
+}
 
 /** Polls until the check passes (or throws after timeoutMs). */
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -100,14 +103,16 @@ export class RedisClusterProcesses {
     await this.healthy();
   }
 
-  /** Every running node reports cluster_state:ok and the same view of 3 masters with a replica each. */
+  /** Every running node reports cluster_state:ok, and every replica has completed its sync (a failover promotes it). */
   async healthy(): Promise<void> {
     await until(async () => {
       for (const server of this.servers.filter((s) => s.running)) {
         if (!(await cli(server.port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+        const replication = await cli(server.port, 'info', 'replication');
+        if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false;
       }
       return true;
-    }, 'cluster_state:ok');
+    }, 'cluster_state:ok and replicas in sync');
   }
 
   /** The port of the master currently serving `key`'s slot, asked of a running node. */
