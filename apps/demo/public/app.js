@@ -135,7 +135,7 @@ function renderNodes() {
     const c = n.counters;
     const label = statusLabel(n);
     const buttons = n.running
-      ? `<button data-action="drain" ${n.weight === 0 ? 'disabled' : ''}>Drain</button>
+      ? `${n.weight === 0 ? '<button data-action="undrain">Undrain</button>' : '<button data-action="drain">Drain</button>'}
          <button data-action="remove">Remove</button>
          <button data-action="kill" class="danger">Kill</button>`
       : `<button data-action="revive">Revive</button><button data-action="remove">Remove</button>`;
@@ -153,7 +153,8 @@ function renderNodes() {
           <span title="requests this node served as the owner"><b>${c.served}</b> served</span>
           <span title="misrouted requests answered with a redirect"><b>${c.redirected}</b> redirected</span>
           <span title="misrouted requests forwarded to the owner"><b>${c.proxied}</b> proxied</span>
-          <span title="misrouted requests refused (421) or loops stopped (508)"><b>${c.refused}</b> refused</span>
+          <span title="misrouted requests refused (421)"><b>${c.refused}</b> refused</span>
+          <span title="requests answered with an error: no ring or owner (503), proxy failed, loop stopped (508), bad key (4xx)" class="${c.errors ? 'errors' : ''}"><b>${c.errors}</b> errors</span>
           <span class="rate" title="requests per second reaching this node"><b>${n.rate}</b>/s</span>
         </span>
         <span class="node-actions">${buttons}</span>
@@ -188,7 +189,8 @@ function renderHeader() {
   $('membership').textContent = state.membership;
   $('policy').textContent = state.policy;
   const t = $('traffic-toggle');
-  t.textContent = state.traffic.running ? `■ traffic ${state.traffic.perSecond}/s` : '▶ traffic';
+  const { perSecond, failed, latencyMs } = state.traffic;
+  t.textContent = state.traffic.running ? `■ traffic ${perSecond}/s · ${latencyMs} ms · ${failed} failed` : '▶ traffic';
   t.classList.toggle('on', state.traffic.running);
 }
 
@@ -242,7 +244,11 @@ async function act(path, body) {
 $('lookup-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const key = $('key-input').value.trim();
-  if (key) lookup(key);
+  if (key) return void lookup(key);
+  // An empty lookup shows nothing rather than an empty result card.
+  lookedUp = null;
+  $('lookup-result').hidden = true;
+  drawMarker();
 });
 $('add-node').addEventListener('click', () => act('/api/nodes'));
 $('traffic-toggle').addEventListener('click', () => act('/api/traffic', { running: !state?.traffic.running }));

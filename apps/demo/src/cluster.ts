@@ -182,6 +182,11 @@ export class DemoCluster {
     await this.observer.update(id, { weight: 0 });
   }
 
+  /** Weight 1 again: the drained node takes its keys back. */
+  async undrain(id: string): Promise<void> {
+    await this.observer.update(id, { weight: 1 });
+  }
+
   /** Graceful leave for a running node; for a killed one, the operator removes it from the ring. */
   async remove(id: string): Promise<void> {
     const node = this.nodes.get(id);

@@ -41,6 +41,8 @@ interface Counters {
   redirected: number;
   proxied: number;
   refused: number;
+  /** Requests the node answered with an error (no ring, no owner, proxy failed, loop stopped, bad key). */
+  errors: number;
 }
 
 interface LogEntry {
@@ -155,7 +157,7 @@ export class Dashboard {
       share: share.get(node.id) ?? 0,
       ranges: ring.ranges(node.id).map((r) => [r.start, r.end]),
       running: !this.cluster.killed.has(node.id),
-      counters: this.counters.get(node.id) ?? { served: 0, redirected: 0, proxied: 0, refused: 0 },
+      counters: this.counters.get(node.id) ?? { served: 0, redirected: 0, proxied: 0, refused: 0, errors: 0 },
       rate: this.rates.get(node.id) ?? 0,
     });
     return {
@@ -170,7 +172,7 @@ export class Dashboard {
         owner: ring.owner(key)?.id,
         movedFrom: this.movedFrom.get(key),
       })),
-      traffic: { running: this.traffic.running, perSecond: this.traffic.rate },
+      traffic: { running: this.traffic.running, perSecond: this.traffic.rate, ...this.traffic.quality },
       log: this.log,
     };
   }
@@ -182,9 +184,9 @@ export class Dashboard {
         try {
           const res = await fetch(`${node.url}/api/routes/stats`, { signal: AbortSignal.timeout(800) });
           const { counters } = (await res.json()) as { counters: { local: number; redirect: number; proxy: number; refuse: number; errors: number } };
-          const next = { served: counters.local, redirected: counters.redirect, proxied: counters.proxy, refused: counters.refuse + counters.errors };
+          const next = { served: counters.local, redirected: counters.redirect, proxied: counters.proxy, refused: counters.refuse, errors: counters.errors };
           const previous = this.counters.get(node.id);
-          const total = (c: Counters) => c.served + c.redirected + c.proxied + c.refused;
+          const total = (c: Counters) => c.served + c.redirected + c.proxied + c.refused + c.errors;
           this.rates.set(node.id, previous ? total(next) - total(previous) : 0);
           this.counters.set(node.id, next);
         } catch {
@@ -250,6 +252,7 @@ export class Dashboard {
         return this.state();
       });
     action('drain', (id) => cluster.drain(id));
+    action('undrain', (id) => cluster.undrain(id));
     action('remove', (id) => cluster.remove(id));
     action('kill', (id) => cluster.kill(id));
     action('revive', (id) => cluster.revive(id));

@@ -8,7 +8,10 @@ Starts 3 RingRoute nodes (Fastify + @ringroute/fastify) and a live dashboard.
 Membership is in-process by default; set REDIS_URL to use Redis membership.
 --once (or DEMO_ONCE=1) prints the sample keys and exits.`;
 
+// pnpm 10 passes the `--` of `pnpm demo -- --port 4000` through to the script: it is not an end of options here.
+const args = process.argv.slice(2);
 const { values } = parseArgs({
+  args: args[0] === '--' ? args.slice(1) : args,
   options: {
     port: { type: 'string', default: process.env.PORT ?? '4000' },
     misroute: { type: 'string', default: process.env.MISROUTE ?? 'redirect' },

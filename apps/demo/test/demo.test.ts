@@ -90,6 +90,16 @@ describe('the demo control API', () => {
     expect((await post('/api/nodes/node-9/kill')).status).toBe(409);
   });
 
+  it('undrain gives a drained node its keys back', async () => {
+    const key = 'cart:bob';
+    const owner = ownerOf(key)!;
+    expect((await post(`/api/nodes/${owner}/drain`)).status).toBe(200);
+    await until(() => ownerOf(key) !== owner);
+    expect((await post(`/api/nodes/${owner}/undrain`)).status).toBe(200);
+    await until(() => ownerOf(key) === owner);
+    expect(demo.cluster.observer.ring.node(owner)!.weight).toBe(1);
+  });
+
   it('answers a key lookup with owner, fallback chain and each node’s real answer', async () => {
     const res = await fetch(`${demo.dashboard.url}/api/lookup?key=session_882`);
     const body = await res.json();

@@ -20,6 +20,8 @@ function parse(path: string): Doc[] {
 
 const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
 const statefulSets = docs.filter((d) => d.kind === 'StatefulSet');
+// The HTTP examples give each pod a stable DNS name clients are redirected to; Hocuspocus relays behind one URL instead.
+const redirecting = statefulSets.filter((s) => s.metadata.name !== 'hocuspocus-example');
 
 describe('deploy/ manifests', () => {
   it('deploy every example app, each in a StatefulSet', () => {
@@ -37,20 +39,11 @@ describe('deploy/ manifests', () => {
       expect(env.NODE_ID.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     });
 
-    it('is governed by a headless Service that selects its pods', () => {
+    it('is governed by a Service that selects its pods', () => {
       const service = find('Service', set.spec.serviceName);
       expect(service, `Service ${set.spec.serviceName}`).toBeDefined();
-      expect(service!.spec.clusterIP).toBe('None');
       expect(set.spec.template.metadata.labels).toMatchObject(service!.spec.selector);
       expect(set.spec.template.metadata.labels).toMatchObject(set.spec.selector.matchLabels);
-    });
-
-    it("advertises the pod's stable DNS name in the headless Service as NODE_URL, on the container port", () => {
-      const namespace = env.POD_NAMESPACE.valueFrom.fieldRef.fieldPath;
-      expect(namespace).toBe('metadata.namespace');
-      const url = new URL(env.NODE_URL.value.replaceAll('$(NODE_ID)', `${name}-0`).replaceAll('$(POD_NAMESPACE)', 'default'));
-      expect(url.hostname).toBe(`${name}-0.${set.spec.serviceName}.default.svc.cluster.local`);
-      expect(Number(url.port)).toBe(ports.http);
       expect(Number(env.PORT.value)).toBe(ports.http);
     });
 
@@ -79,6 +72,50 @@ describe('deploy/ manifests', () => {
       expect(hpa?.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'StatefulSet', name });
       expect(hpa!.spec.minReplicas).toBeGreaterThanOrEqual(set.spec.replicas);
       expect(hpa!.spec.maxReplicas).toBeGreaterThan(hpa!.spec.minReplicas);
+    });
+  });
+
+  describe.each(redirecting.map((s) => [s.metadata.name, s] as const))('%s (redirects and proxies to pods)', (name, set) => {
+    const container = set.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
+
+    it("advertises the pod's stable DNS name in its headless Service as NODE_URL, on the container port", () => {
+      expect(find('Service', set.spec.serviceName)!.spec.clusterIP).toBe('None');
+      expect(env.POD_NAMESPACE.valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
+      const url = new URL(env.NODE_URL.value.replaceAll('$(NODE_ID)', `${name}-0`).replaceAll('$(POD_NAMESPACE)', 'default'));
+      expect(url.hostname).toBe(`${name}-0.${set.spec.serviceName}.default.svc.cluster.local`);
+      expect(Number(url.port)).toBe(port);
+    });
+  });
+
+  describe('hocuspocus-example (one URL: relay mode)', () => {
+    const set = find('StatefulSet', 'hocuspocus-example')!;
+    const container = set.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    const mine = (kind: string) => docs.filter((d) => d.kind === kind && d.metadata.name.startsWith('hocuspocus-example'));
+
+    it('has one Service, behind one Ingress, and no per-pod public host', () => {
+      const [service, ...others] = mine('Service');
+      expect(others).toEqual([]);
+      expect(service!.spec.clusterIP).toBeUndefined(); // load-balanced, not headless
+      expect(set.spec.serviceName).toBe(service!.metadata.name);
+      const ingresses = mine('Ingress');
+      expect(ingresses).toHaveLength(1);
+      const backends = ingresses[0]!.spec.rules.flatMap((rule: { http: { paths: { backend: { service: { name: string } } }[] } }) =>
+        rule.http.paths.map((path) => path.backend.service.name),
+      );
+      expect(new Set(backends)).toEqual(new Set([service!.metadata.name]));
+    });
+
+    it("advertises the pod IP as NODE_URL (node-to-node relay links only), on the container port", () => {
+      expect(env.POD_IP.valueFrom.fieldRef.fieldPath).toBe('status.podIP');
+      expect(env.NODE_URL.value).toBe(`ws://$(POD_IP):${env.PORT.value}`);
+    });
+
+    it("is ready only while SmartRoute is initialized (GET /ready), so a leaving pod drops out of the Service", () => {
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
+      expect(set.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30); // time to hand documents over
     });
   });
 

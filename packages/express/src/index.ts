@@ -7,9 +7,11 @@ export type {
   DecisionEvent,
   HttpAnswer,
   KeySource,
+  EjectionOptions,
   ProxyErrorHook,
   ProxyErrorInfo,
   RequestRoute,
-  RouteDecision,
+  RoutingDecision,
   RouterEvents,
+  RouterStats,
 } from '@ringroute/ring-core/http';

@@ -1,22 +1,25 @@
-import { fail, type Membership, type Ring } from '@ringroute/ring-core';
+import { checkLogger, type Membership, type Ring, type RingRouteLogger } from '@ringroute/ring-core';
 import {
   compileKey,
+  createMonitoring,
   createRouter,
-  isUnreachable,
+  logAnswer,
   logMembership,
   type KeyExtractor,
   type KeySource,
-  type RequestRoute,
+  type ProxyPlan,
   type RingRouter,
   type RouterEvents,
   type RouterOptions,
   stripRouteParams,
 } from '@ringroute/ring-core/http';
+import { routeUpgrade } from '@ringroute/ring-core/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { monitoringHandler } from './monitor/index.js';
-import { Forwarder, hasBody, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
+import { Forwarder, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
 import { send } from './send.js';
-import type { RingRouteLogger } from './types.js';
 
 export interface RingRouteOptions extends RouterOptions<Request> {
   /** Where to log (pino, console, ...). Default: silent. */
@@ -30,14 +33,21 @@ export interface RingRouteMiddleware extends RequestHandler {
   /** The current ring, or undefined before the membership has its first one. */
   readonly ring: Ring | undefined;
   readonly membership: Membership;
-  /** The framework-free router: decision counters, stats(), metrics(). */
+  /** The framework-free router: counters, events, passive health. */
   readonly router: RingRouter<Request>;
   /** Resolves once the membership has its first ring (until then requests get 503 and `/ready` says 503). */
   ready(): Promise<void>;
   /** The same routing with another key source, for one route or router: `app.get('/docs/:id', rr.withKey('params:id'), h)`. */
   withKey(key: KeySource<Request>): RequestHandler;
-  /** The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin). Mount it before the middleware. */
+  /** The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin); never shadows an app route. */
   monitor(): RequestHandler;
+  /**
+   * Routes WebSocket (and other) upgrades, which never reach Express: `server.on('upgrade', (req, socket, head) =>
+   * rr.handleUpgrade(req, socket, head, () => wss.handleUpgrade(...)))`. Calls `next` when this node owns the key;
+   * otherwise proxies the handshake to the owner or answers the socket (redirect, 421 with the owner, 4xx, 503)
+   * as `misroute` says. A key function gets the raw IncomingMessage here (no `req.query` or `req.params`).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void): void;
   /** Typed events: 'decision' for every routed request, 'proxy-error' when proxying failed. */
   on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
   off<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]): this;
@@ -45,64 +55,35 @@ export interface RingRouteMiddleware extends RequestHandler {
   close(): Promise<void>;
 }
 
-const SILENT: RingRouteLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/**
- * `app.use(ringRoute(options))`: every keyed request is served here when this node owns the key, otherwise
- * redirected, proxied or refused as the router answers.
- */
+/** `app.use(ringRoute(options))`: every keyed request is served here, or redirected, proxied or refused as ring-core answers. */
 export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
-  const router = createRouter<Request>(options);
+  const router = createRouter<Request>(options, ['logger', 'proxyTimeouts']);
   const logger = checkLogger(options.logger);
   const timeouts = resolveProxyTimeouts(options.proxyTimeouts);
   const forwarder = router.options.misroute === 'proxy' ? new Forwarder(timeouts) : undefined;
-
-  // The membership starts in the background; a failure is logged here and rejects ready().
   const started = router.start();
   started.catch((error: unknown) => logger.error({ err: error }, 'ringroute: membership failed to start'));
   const stopLogging = logMembership(router.membership, logger);
 
   const routeWith = (key: KeyExtractor<Request>): RequestHandler =>
     function ringRouteMiddleware(req: Request, res: Response, next: NextFunction) {
-      const { route, answer } = router.route(req, key);
-      if (route !== undefined) req.ringRoute = route;
-      if (answer !== undefined) {
-        if (answer.status >= 500) logger.warn({ ringRoute: answer.body }, 'ringroute: cannot route request');
-        else logger.debug({ ringRoute: answer.body }, 'ringroute: answered by the router');
-        return send(res, answer);
-      }
-      if (route!.decision.action === 'local') {
+      const result = router.handle(req, key);
+      if (result.route !== undefined) req.ringRoute = result.route;
+      if (result.kind === 'serve') {
         // Express 5 parses req.query from req.url on every read: drop the redirect's hop parameters there too.
         if (req.url.includes('rr_hops=')) req.url = stripRouteParams(req.url);
         return next();
       }
-      proxy(req, res, route!).catch(next);
+      if (result.kind === 'proxy') return void proxy(req, res, result.plan).catch(next);
+      logAnswer(logger, result.answer);
+      send(res, result.answer);
     };
 
-  async function proxy(req: Request, res: Response, route: RequestRoute): Promise<void> {
-    // Express body parsers consume the stream; a proxied request needs it untouched.
-    if (req.readableEnded && hasBody(req))
-      throw new Error('ringroute: the request body was already read; mount ringRoute() before body parsers to proxy it');
-    const plan = router.proxyPlan(req, route);
-    const client = { remoteAddress: req.socket.remoteAddress, protocol: req.protocol };
-    const tried: string[] = [];
-    let error: Error | undefined;
-    for (const [attempt, target] of plan.targets.entries()) {
-      tried.push(target.id);
-      const upstream = new URL(router.upstreamUrl(target, plan));
-      const result = await forwarder!.forward(
-        req,
-        res,
-        { origin: upstream.origin, path: upstream.pathname + upstream.search },
-        router.proxyHeaders(req, route, plan, attempt, client),
-      );
-      if (result.sent) return;
-      error = result.error;
-      if (!isUnreachable(error)) break;
-      logger.warn({ err: error, node: target.id }, 'ringroute: owner unreachable');
-    }
-    logger.error({ err: error, tried }, 'ringroute: proxying failed');
-    send(res, router.proxyFailed(req, route, error!, tried));
+  async function proxy(req: Request, res: Response, plan: ProxyPlan): Promise<void> {
+    const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder!.forward(req, res, url, headers), logger);
+    if (failed === undefined) return;
+    logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
+    send(res, failed.answer);
   }
 
   let closing: Promise<void> | undefined;
@@ -111,7 +92,16 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     membership: router.membership,
     ready: () => started,
     withKey: (key: KeySource<Request>) => routeWith(compileKey<Request>(key, 'withKey(key)')),
-    monitor: () => monitoringHandler(router.monitoringRoutes, router.options.prefix),
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void) => {
+      routeUpgrade(router, req, socket, head, { timeouts, logger })
+        .then((outcome) => outcome === 'local' && next())
+        // `next` is the app's code (e.g. ws's handleUpgrade): a throw there must not become an unhandled rejection.
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'ringroute: the upgrade handler threw');
+          socket.destroy();
+        });
+    },
+    monitor: () => monitoringHandler(createMonitoring(router as RingRouter<never>), logger),
     on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]) {
       router.on(event, listener);
       return middleware;
@@ -127,12 +117,4 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
   });
   Object.defineProperty(middleware, 'ring', { get: () => router.ring, enumerable: true });
   return middleware as RingRouteMiddleware;
-}
-
-function checkLogger(logger: unknown): RingRouteLogger {
-  if (logger === undefined) return SILENT;
-  const methods = ['debug', 'info', 'warn', 'error'] as const;
-  if (logger === null || typeof logger !== 'object' || methods.some((m) => typeof (logger as Record<string, unknown>)[m] !== 'function'))
-    fail('logger', 'must have debug(), info(), warn() and error() methods (pino and console do)');
-  return logger as RingRouteLogger;
 }

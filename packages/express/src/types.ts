@@ -11,13 +11,4 @@ declare global {
   }
 }
 
-/**
- * Where RingRoute logs. Called as `logger.warn(details, message)`, which suits pino, bunyan, winston's child
- * loggers and `console` alike. The default is silent, like Express itself.
- */
-export interface RingRouteLogger {
-  debug(details: object, message: string): void;
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
+export type { RingRouteLogger } from '@ringroute/ring-core';

@@ -1,27 +1,22 @@
-import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from';
+import type { FastifyReplyFromOptions } from '@fastify/reply-from';
 import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
+  createMonitoring,
   createRouter,
-  isUnreachable,
+  logAnswer,
   logMembership,
-  type HttpAnswer,
+  routerStats,
   type KeyExtractor,
   type KeySource,
-  type ClientInfo,
-  type ProxyPlan,
   type RequestRoute,
   type RingRouter,
   type RouterOptions,
+  type RouterStats,
 } from '@ringroute/ring-core/http';
-import type {
-  FastifyPluginCallback,
-  FastifyReply,
-  FastifyRequest,
-  onRequestHookHandler,
-  RouteOptions,
-} from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { ownReplyFrom, proxy, proxyUpgrade, send, type ReplyFrom } from './proxy.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
@@ -38,8 +33,10 @@ export interface RingRouteDecoration {
   /** The current ring, or undefined before the membership has its first one. */
   readonly ring: Ring | undefined;
   readonly membership: Membership;
-  /** Members with their share, and the decision counters (the payload of `<prefix>/api/routes/stats`). */
-  stats(): ReturnType<RingRouter['stats']>;
+  /** Resolves once the node has joined and has a ring (until then requests get 503). */
+  ready(): Promise<void>;
+  /** Members with their share, the counters, passive health (the payload of `<prefix>/api/routes/stats`). */
+  stats(): RouterStats;
   /** The framework-free router (events: `router.on('decision', ...)`). */
   readonly router: RingRouter<FastifyRequest>;
 }
@@ -57,7 +54,10 @@ declare module 'fastify' {
   }
 }
 
-const send = (reply: FastifyReply, answer: HttpAnswer) => reply.code(answer.status).headers(answer.headers).send(answer.body);
+const ADAPTER_OPTIONS = ['scope', 'replyFrom'] as const;
+
+const collision = (method: string, url: string) =>
+  new RingRouteConfigError('prefix', `${method} ${url} is both an app route and a RingRoute monitoring route: set \`prefix\` (e.g. '/ringroute') to move RingRoute's routes`);
 
 const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done) => {
   if (fastify.hasDecorator('ringRoute') || fastify.hasRequestDecorator('ringRoute'))
@@ -65,115 +65,78 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   let router: RingRouter<FastifyRequest>;
   let scope: 'all' | 'opt-in';
   try {
-    router = createRouter<FastifyRequest>(options);
+    router = createRouter<FastifyRequest>(options, ADAPTER_OPTIONS);
     scope = options.scope === undefined ? 'all' : checkOneOf('scope', options.scope, ['all', 'opt-in'] as const);
   } catch (error) {
     return done(error as Error);
   }
+  const started = router.start();
+  // The membership starts in the background: requests get 503 (and <prefix>/ready says 503) until its first ring.
+  started.catch((error: unknown) => fastify.log.error({ err: error }, 'ringroute: membership failed to start'));
 
   fastify.decorate('ringRoute', {
     get ring() {
       return router.ring;
     },
     membership: router.membership,
-    stats: () => router.stats(),
+    ready: () => started,
+    stats: () => routerStats(router as RingRouter<never>),
     router,
   } satisfies RingRouteDecoration);
   fastify.decorateRequest('ringRoute', null);
 
+  // Monitoring routes never shadow the app's: a route on both sides is a RingRouteConfigError naming `prefix`.
+  const { routes } = createMonitoring(router as RingRouter<never>);
+  const monitored = new Set(routes.map((r) => `${r.method} ${r.path}`));
+  // onRoute runs synchronously inside route(): this flag tells our own routes (and their HEAD twins) apart.
+  let registeringOwn = false;
+  for (const route of routes) if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
+
+  const from = router.options.misroute === 'proxy' ? ownReplyFrom(fastify, options.replyFrom) : undefined;
   // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
   const ownHooks = new WeakSet<object>();
   fastify.addHook('onRoute', (route) => {
+    if (!registeringOwn)
+      for (const method of [route.method].flat()) if (monitored.has(`${method} ${route.url}`)) throw collision(method, route.url);
     const config = route.config?.ringRoute;
     if (config === false || (scope === 'opt-in' && config === undefined)) return;
     const key = config?.key === undefined ? router.options.key : compileKey<FastifyRequest>(config.key, `config.ringRoute.key (${route.url})`);
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
     if (hooks.some((h) => ownHooks.has(h))) return;
-    const hook = routingHook(router, key);
+    const hook = routingHook(router, key, from);
     ownHooks.add(hook);
     route.onRequest = [hook, ...hooks];
   });
 
-  for (const monitoring of router.monitoringRoutes)
-    fastify.route({
-      method: monitoring.method,
-      url: monitoring.path,
-      config: { ringRoute: false },
-      handler: async (request, reply) => {
-        const answer = await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers });
-        return send(reply, answer);
-      },
-    } as RouteOptions);
+  for (const monitoring of routes) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) =>
+      send(reply, await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers }));
+    registeringOwn = true;
+    fastify.route({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
+    registeringOwn = false;
+  }
 
-  // The membership starts in the background: requests get 503 (and <prefix>/ready says 503) until its first ring.
-  router.start().catch((error: unknown) => fastify.log.error({ err: error }, 'ringroute: membership failed to start'));
   const stopLogging = logMembership(router.membership, fastify.log);
   fastify.addHook('onClose', async () => {
     stopLogging();
     await router.close();
   });
 
-  if (router.options.misroute === 'proxy' && !fastify.hasReplyDecorator('from'))
-    fastify.register(replyFrom, { ...options.replyFrom, disableRequestLogging: true });
   done();
 };
 
-function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>): onRequestHookHandler {
+function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, from: (() => ReplyFrom) | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
-    const { route, answer } = router.route(request, key);
-    if (route !== undefined) request.ringRoute = route;
-    if (answer !== undefined) {
-      if (answer.status >= 500) request.log.warn({ ringRoute: answer.body }, 'ringroute: cannot route request');
-      else request.log.debug({ ringRoute: answer.body }, 'ringroute: answered by the router');
-      send(reply, answer);
-      return;
-    }
-    if (route!.decision.action === 'local') return next();
-    proxy(router, request, reply, route!);
+    const result = router.handle(request, key);
+    if (result.route !== undefined) request.ringRoute = result.route;
+    if (result.kind === 'serve') return next();
+    // @fastify/websocket marks the requests it dispatched from the server's 'upgrade' event (`request.ws`).
+    if (result.kind === 'proxy' && (request as { ws?: unknown }).ws === true) return proxyUpgrade(router, request, reply, result.plan);
+    if (result.kind === 'proxy') return void proxy(router, request, reply, result.plan, from!());
+    logAnswer(request.log, result.answer);
+    send(reply, result.answer);
   };
-}
-
-/** Forwards through @fastify/reply-from, streaming the raw body; idempotent bodiless requests retry on the next candidates. */
-function proxy(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, route: RequestRoute): void {
-  const plan = router.proxyPlan(request, route);
-  const client: ClientInfo = { remoteAddress: request.socket.remoteAddress, protocol: request.protocol };
-  // The body is not parsed yet (onRequest): hand reply-from the raw stream so it is piped, never buffered.
-  const { headers } = request;
-  if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) request.body = request.raw;
-  forward(router, request, reply, route, plan, client, 0);
-}
-
-function forward(
-  router: RingRouter<FastifyRequest>,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  route: RequestRoute,
-  plan: ProxyPlan,
-  client: ClientInfo,
-  attempt: number,
-): void {
-  const target = plan.targets[attempt]!;
-  try {
-    reply.from(router.upstreamUrl(target, plan), {
-      // reply-from hands over its own copy of the request headers: ours are written into it.
-      rewriteRequestHeaders: (_request, headers) => router.proxyHeaders(request, route, plan, attempt, client, headers),
-      onError: (_reply, { error }) => {
-        if (attempt + 1 < plan.targets.length && isUnreachable(error)) {
-          request.log.warn({ err: error, node: target.id }, 'ringroute: owner unreachable, trying the next candidate');
-          return forward(router, request, reply, route, plan, client, attempt + 1);
-        }
-        const tried = plan.targets.slice(0, attempt + 1).map((n) => n.id);
-        request.log.error({ err: error, tried }, 'ringroute: proxying failed');
-        // A body the upstream never took is left unread: the connection cannot be reused, so close it.
-        if (!request.raw.complete) reply.header('connection', 'close');
-        send(reply, router.proxyFailed(request, route, error, tried));
-      },
-    });
-  } catch (error) {
-    // reply-from throws synchronously for inputs it refuses (e.g. a path with '..'): Fastify's error handler answers.
-    reply.send(error);
-  }
 }
 
 /** `app.register(ringRoute, options)`: routes every keyed request to its owner node. */

@@ -54,6 +54,9 @@ describe('options', () => {
       [{ adminToken: 'short' }, 'adminToken'],
       [{ nodeUrl: 'http://x:1' }, 'nodeUrl'],
       [{ membership: {} }, 'membership'],
+      [{ misroute: 'bounce' }, 'misroute'],
+      [{ misroute: 'relay', redirectOnMisroute: true }, 'misroute'],
+      [{ clusterNodes: [{ id: 'b', address: '127.0.0.1', port: 1 }] }, 'secret'], // relay mode (the default) signs node links
     ];
     for (const [options, option] of cases) {
       let error: unknown;
@@ -81,6 +84,7 @@ describe('static cluster (no Redis)', () => {
     const smartRoute = new SmartRoute({
       nodeId: 'small',
       nodePort: 8000,
+      secret: 'static-cluster-secret',
       clusterNodes: [{ id: 'big', address: '10.0.0.2', port: 8001, weight: 2 }],
       customRoutingFunction: (documentId, availableNodes) => {
         seen.push([...availableNodes]);
@@ -117,7 +121,7 @@ describe('static cluster (no Redis)', () => {
   it('runs on any ring-core membership', async () => {
     const bus = new MemoryBus();
     const [one, two] = ['m1', 'm2'].map(
-      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
+      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, secret: 'memory-cluster-secret', membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
     );
     await one!.start();
     await two!.start();
@@ -197,7 +201,7 @@ describe('single-node mode (enforceRouting: false, no Redis)', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
     const health = await (await fetch(`${node.http}/health`)).json();
-    expect(health).toMatchObject({ status: 'healthy', node: 'solo' });
+    expect(health).toMatchObject({ status: 'ok', self: 'solo' }); // one /health shape in every adapter
     const ring = await fetch(`${node.http}/api/routes/ring`);
     expect(ring.headers.get('access-control-allow-origin')).toBe('*');
     expect((await ring.json()).nodes.map((n: { id: string }) => n.id)).toEqual(['other', 'solo']);
@@ -329,7 +333,7 @@ describe('a Redis cluster of two nodes', () => {
       body: JSON.stringify({ documentId: name, targetNodeId: 'b' }),
     });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ documentId: name, from: { id: 'a' }, to: { id: 'b' }, pinned: 'b', released: true });
+    expect(await response.json()).toMatchObject({ documentId: name, from: { id: 'a' }, to: { id: 'b' }, pinned: 'b', handedOver: true });
     expect(a.smartRoute.hocuspocus?.documents.has(name)).toBe(false);
 
     await until(() => one!.nodeId === 'b' && two!.nodeId === 'b' && one!.isSynced && two!.isSynced, 'both clients to follow to b');
@@ -342,14 +346,14 @@ describe('a Redis cluster of two nodes', () => {
     nodes.push(late);
     expect(late.smartRoute.ring?.pins[name]).toBe('b');
 
-    // Unpinning through a node that is not the owner: the answer waits for b's release, and the clients move back.
+    // Unpinning through a node that is not the owner: the answer waits for b's handover, and the clients move back.
     const back = await fetch(`${late.http}/api/routes/migrate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ documentId: name, targetNodeId: null }),
     });
     const owner = late.smartRoute.ring!.owner(name)!.id;
-    expect(await back.json()).toMatchObject({ from: { id: 'b' }, to: { id: owner }, pinned: null, released: true });
+    expect(await back.json()).toMatchObject({ from: { id: 'b' }, to: { id: owner }, pinned: null, handedOver: true });
     expect(b.smartRoute.hocuspocus?.documents.has(name)).toBe(false);
     await until(() => one!.nodeId === owner && two!.nodeId === owner && one!.isSynced && two!.isSynced, 'both clients to follow the unpin');
     one!.document.getMap('m').set('back', true);

@@ -37,3 +37,30 @@ export function checkOneOf<T extends string>(option: string, value: unknown, all
     fail(option, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${show(value)})`);
   return value as T;
 }
+
+/** Edit distance, for "did you mean" suggestions (option names are short). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** Refuses an option the adapter does not know, naming it and suggesting the closest known one. */
+export function checkKnownOptions(options: object, known: readonly string[], field = ''): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of known) {
+      const d = distance(name.toLowerCase(), candidate.toLowerCase());
+      if (d < bestDistance) [best, bestDistance] = [candidate, d];
+    }
+    const hint = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean \`${best}\`?)` : '';
+    fail(`${field}${name}`, `unknown option${hint}; valid options: ${known.join(', ')}`);
+  }
+}

@@ -1,6 +1,7 @@
 export type * from './types.js';
-export { checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
+export { checkKnownOptions, checkNumber, checkOneOf, checkString, fail, RingRouteConfigError } from './errors.js';
 export { crc32, djb2, fullHash, murmur3, loadHash, sdbm, wt6 } from './hash/index.js';
+export { checkLogger, SILENT_LOGGER, type RingRouteLogger } from './log.js';
 export { TypedEmitter, type EventListeners, type PayloadListeners } from './events/emitter.js';
 export { createRing, ringFromJSON } from './ring/ring.js';
 export { isRoutable, NODE_STATUSES } from './ring/nodes.js';

@@ -1,86 +1,40 @@
-import type { IncomingMessage } from 'node:http';
-import { errorAnswer, type HttpAnswer, type MonitoringRoute } from '@ringroute/ring-core/http';
+import type { Monitoring } from '@ringroute/ring-core/http';
 import type { Request, RequestHandler } from 'express';
+import type { RingRouteLogger } from '@ringroute/ring-core';
 import { send } from '../send.js';
 
-/** Admin bodies are tiny node specs and pins. */
-const MAX_BODY_BYTES = 64 * 1024;
+interface Layer {
+  route?: { path?: unknown; methods?: Record<string, boolean> };
+}
 
-/** `/api/routes/nodes/:id` -> `^/api/routes/nodes/(?<id>[^/]+)$` */
-const compile = (path: string) =>
-  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`);
+/** `METHOD path` of the app's own routes (Express 4 keeps them in `app._router`, Express 5 in `app.router`). */
+function appRoutes(req: Request): Set<string> {
+  const app = req.app as unknown as { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] } };
+  const stack = app._router?.stack ?? app.router?.stack ?? [];
+  const routes = new Set<string>();
+  for (const { route } of stack)
+    if (typeof route?.path === 'string') for (const method of Object.keys(route.methods ?? {})) routes.add(`${method.toUpperCase()} ${route.path}`);
+  return routes;
+}
 
 /**
- * One middleware serving the router's monitoring and admin routes (`<prefix>/route`, `/api/routes/stats`, `/health`,
- * `/ready`, `/metrics`, and the admin routes when a token is configured). It is a plain handler rather than an
- * `express.Router` so that it never pulls in a second copy of Express: it works the same under Express 4 and 5.
- * Every other request costs one map lookup (plus a pattern per parameterised admin route).
+ * One middleware serving ring-core's monitoring and admin routes through its shared matcher. It is a plain handler
+ * rather than an `express.Router`, so it never pulls in a second copy of Express (same under Express 4 and 5). It
+ * never shadows the app: a path the app routes itself is left to the app, with one warning naming `prefix`.
  */
-export function monitoringHandler(routes: readonly MonitoringRoute[], prefix: string): RequestHandler {
-  const exact = new Map<string, MonitoringRoute>();
-  const patterned: { route: MonitoringRoute; pattern: RegExp }[] = [];
-  for (const route of routes) {
-    if (route.path.includes('/:')) patterned.push({ route, pattern: compile(route.path) });
-    else exact.set(`${route.method} ${route.path}`, route);
-  }
+export function monitoringHandler(monitoring: Monitoring, logger: RingRouteLogger): RequestHandler {
+  let shadowed: Set<string> | undefined;
   return function ringRouteMonitor(req, res, next) {
-    const { path } = req;
-    if (!path.startsWith(prefix)) return next();
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const route = exact.get(`${method} ${path}`);
-    if (route) return void answer(route, req, {}).then((a) => send(res, a), next);
-    for (const { route, pattern } of patterned) {
-      const match = route.method === method ? pattern.exec(path) : null;
-      if (match) return void answer(route, req, match.groups ?? {}).then((a) => send(res, a), next);
+    const found = monitoring.match(req.method, req.path);
+    if (found === undefined || 'methodNotAllowed' in found) return next();
+    if (shadowed === undefined) {
+      // The app's routes are all declared once it serves requests: look them up on the first one.
+      const own = appRoutes(req);
+      shadowed = new Set(monitoring.routes.map((r) => `${r.method} ${r.path}`).filter((route) => own.has(route)));
+      if (shadowed.size > 0)
+        logger.warn({ routes: [...shadowed] }, 'ringroute: the app has its own routes at these monitoring paths; they stay the app\'s (set `prefix` to serve RingRoute\'s elsewhere)');
     }
-    next();
+    if ('route' in found && shadowed.has(`${found.route.method} ${found.route.path}`)) return next();
+    monitoring.serve(found, req).then((answer) => send(res, answer), next);
   };
-}
-
-async function answer(route: MonitoringRoute, req: Request, groups: Record<string, string>): Promise<HttpAnswer> {
-  const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(groups)) {
-    try {
-      params[name] = decodeURIComponent(value);
-    } catch {
-      return errorAnswer(400, 'Bad Request', 'invalid-input', `path parameter "${name}" is not valid percent-encoding`);
-    }
-  }
-  let body: unknown = req.body;
-  if (route.method === 'POST' && body === undefined) {
-    const read = await readJson(req);
-    if ('error' in read) return read.error;
-    body = read.value;
-  }
-  return route.handle({ query: req.query, params, body, headers: req.headers });
-}
-
-/** Reads a small JSON body when no body parser ran before this middleware; an oversized one is drained, not kept. */
-function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: HttpAnswer }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => req.off('data', onData).off('end', onEnd).off('error', onError);
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
-      stop();
-      req.resume();
-      resolve({ error: errorAnswer(413, 'Payload Too Large', 'body-too-large', `admin request bodies are limited to ${MAX_BODY_BYTES} bytes`) });
-    };
-    const onEnd = () => {
-      stop();
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve({ value: text.length === 0 ? undefined : JSON.parse(text) });
-      } catch {
-        resolve({ error: errorAnswer(400, 'Bad Request', 'invalid-input', 'request body must be JSON') });
-      }
-    };
-    const onError = () => {
-      stop();
-      resolve({ error: errorAnswer(400, 'Bad Request', 'invalid-input', 'request body could not be read') });
-    };
-    req.on('data', onData).once('end', onEnd).once('error', onError);
-  });
 }

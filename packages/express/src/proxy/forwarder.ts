@@ -1,23 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { checkNumber, fail } from '@ringroute/ring-core';
+import { endToEnd, type AttemptResult } from '@ringroute/ring-core/http';
+import { bodyHeaders, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
 import { Agent } from 'undici';
-
-/** Connection-level headers (RFC 9110 §7.6.1) are never forwarded in either direction. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // undici sets Host from the target origin and refuses Expect; the client's Host travels in X-Forwarded-Host.
-  'host',
-  'expect',
-]);
 
 export interface ProxyTimeouts {
   /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
@@ -35,9 +21,6 @@ export function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required
   return { connect: ms('connect', 2000), response: ms('response', 30_000) };
 }
 
-/** How one forwarding attempt ended: `error` = nothing reached the client, so it can still be answered. */
-export type ForwardResult = { sent: true } | { sent: false; error: Error };
-
 /**
  * Streams the request to an upstream and the response back, through one undici connection pool per middleware.
  * The request body is read only when the upstream connection asks for it, and a failed attempt detaches from it
@@ -50,18 +33,18 @@ export class Forwarder {
     this.agent = new Agent({ connectTimeout: timeouts.connect, headersTimeout: timeouts.response, bodyTimeout: timeouts.response });
   }
 
-  async forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: { origin: string; path: string },
-    extraHeaders: Record<string, string>,
-  ): Promise<ForwardResult> {
-    const headers = Object.assign(endToEnd(req.headers), extraHeaders);
-    const body = hasBody(req) ? new LazyBody(req) : undefined;
+  /** One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path. */
+  async forward(req: IncomingMessage, res: ServerResponse, url: string, extraHeaders: Record<string, string>): Promise<AttemptResult> {
+    const target = new URL(url);
+    // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
+    const forwarded = forwardBody(req as ParsedRequest);
+    const headers = bodyHeaders(Object.assign(endToEnd(req.headers), extraHeaders), forwarded);
+    const lazy = forwarded.kind === 'stream' ? new LazyBody(req) : undefined;
+    const body = forwarded.kind === 'bytes' ? forwarded.bytes : lazy;
     let responded = false;
     try {
       await this.agent.stream(
-        { origin: target.origin, path: target.path, method: req.method as 'GET', headers, body },
+        { origin: target.origin, path: target.pathname + target.search, method: req.method as 'GET', headers, body },
         ({ statusCode, headers: upstream }) => {
           responded = true;
           res.writeHead(statusCode, endToEnd(upstream));
@@ -75,7 +58,7 @@ export class Forwarder {
         res.destroy(error as Error);
         return { sent: true };
       }
-      body?.release();
+      lazy?.release();
       return { sent: false, error: error as Error };
     }
   }
@@ -83,22 +66,6 @@ export class Forwarder {
   close(): Promise<void> {
     return this.agent.close();
   }
-}
-
-/** The end-to-end headers of a message: without the hop-by-hop ones, including those its Connection header names. */
-function endToEnd(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const connection = headers.connection;
-  const named = typeof connection === 'string' ? connection.toLowerCase().split(',').map((t) => t.trim()) : [];
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
-  }
-  return out;
-}
-
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Pipes the incoming request only once the upstream reads; destroying it (as undici does on error) spares the source. */

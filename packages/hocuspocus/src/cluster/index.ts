@@ -33,7 +33,7 @@ export const probeHealth: Probe = (node, signal) => {
 
 /**
  * The membership a SmartRoute runs on: the one given, a Redis membership (nodes join themselves; pins and
- * release announcements are shared), or a static list (single node, or a fixed cluster without Redis).
+ * handover announcements are shared), or a static list (single node, or a fixed cluster without Redis).
  */
 export async function createMembership(options: ResolvedOptions): Promise<Membership> {
   if (options.membership) return options.membership;
@@ -47,6 +47,9 @@ export async function createMembership(options: ResolvedOptions): Promise<Member
       self: options.self,
       secret: options.secret,
       syncInterval: options.syncInterval,
+      // Heartbeats at a fraction of the timeout: a dead node is removed about 2 x failureTimeout after its last one.
+      heartbeatInterval: Math.max(10, Math.floor(options.failureTimeout / 4)),
+      failureTimeout: options.failureTimeout,
       route,
     });
   }

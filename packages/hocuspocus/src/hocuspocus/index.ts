@@ -3,8 +3,11 @@
  * and 4.x. What differs between the two is feature-detected here and nowhere else:
  * - 4.x processes a connection's messages asynchronously (`Connection.waitForPendingMessages`);
  * - the onStoreDocument payload is `{ context, requestHeaders, ... }` in 3.4 and `{ lastContext, ... }` in 4.x;
- * - request headers are an IncomingHttpHeaders object (3.4) or a `Headers` (4.x).
+ * - request headers are an IncomingHttpHeaders object (3.4) or a `Headers` (4.x);
+ * - `handleConnection` takes a `ws` socket and an IncomingMessage and reads the socket itself (3.4), or a
+ *   WebSocket-like and a Fetch `Request` and returns a connection the caller feeds (4.x).
  */
+import { EventEmitter } from 'node:events';
 import { encodeStateVector, type Doc } from 'yjs';
 
 export interface CloseEventLike {
@@ -38,6 +41,39 @@ export interface HocuspocusLike {
   hooks(name: string, payload: unknown): Promise<unknown>;
   unloadDocument(document: DocumentLike): Promise<unknown>;
   getConnectionsCount(): number;
+  openDirectConnection(documentName: string, context?: unknown): Promise<DirectConnectionLike>;
+  handleConnection(socket: unknown, request: unknown): unknown;
+  configuration?: { timeout?: number };
+}
+
+export interface DirectConnectionLike {
+  transact(transaction: (document: Doc) => void): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** What 4.x's handleConnection returns: the caller feeds it the socket's messages and its close. */
+export interface ClientConnectionLike {
+  handleMessage(data: Uint8Array): void;
+  handleClose(event?: CloseEventLike): void;
+}
+
+const feedsMessages = new WeakMap<HocuspocusLike, boolean>();
+
+/**
+ * true when `handleConnection` returns a connection to feed (4.x), false when it reads a `ws` socket itself
+ * (3.4). Detected once per instance by behaviour: a probe connection is opened on an inert socket and closed.
+ */
+export function returnsClientConnection(instance: HocuspocusLike): boolean {
+  let detected = feedsMessages.get(instance);
+  if (detected === undefined) {
+    const probe = Object.assign(new EventEmitter(), { readyState: 1, binaryType: 'nodebuffer', send() {}, close() {}, ping() {} });
+    const connection = instance.handleConnection(probe, { url: '/', headers: {} }) as Partial<ClientConnectionLike> | undefined;
+    detected = typeof connection?.handleMessage === 'function';
+    if (detected) connection!.handleClose!();
+    else probe.emit('close', 1000, Buffer.alloc(0));
+    feedsMessages.set(instance, detected);
+  }
+  return detected;
 }
 
 const storeDebounceId = (name: string) => `onStoreDocument-${name}`;
@@ -57,7 +93,7 @@ export async function closeConnections(document: DocumentLike, event: CloseEvent
   await Promise.all(connections.map((connection) => connection.waitForPendingMessages?.()));
 }
 
-const sameVector = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+export const sameVector = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 /**
  * Runs the store hooks of every extension (persistence) for the document and resolves only when they succeeded,

@@ -2,59 +2,28 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRoutable } from '@ringroute/ring-core';
 import {
   bearerMatches,
+  createMonitoring,
   createRouter,
   errorAnswer,
+  healthBody,
   jsonAnswer,
   nodeView,
-  PROMETHEUS_CONTENT_TYPE,
-  renderMetrics,
+  readJson,
+  routerStats,
   tokenDigest,
   type HttpAnswer,
-  type MonitoringRoute,
+  type Monitoring as SharedMonitoring,
   type RingRouter,
   unavailableAnswer,
 } from '@ringroute/ring-core/http';
+import { Counter, Gauge } from 'prom-client';
 import { RING_PATH } from '../hint/index.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { SmartRoute } from '../smart-route/index.js';
 
 /** CORS for the read-only routes: a browser page on another origin fetches the ring and document owners. */
 const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type' };
-const MAX_BODY = 16 * 1024;
 const MAX_DOCUMENT_NAME = 1024;
-
-class BadRequest extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(request: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new BadRequest(413, 'body-too-large', `the body must be at most ${MAX_BODY} bytes`));
-        request.destroy();
-      } else chunks.push(chunk);
-    });
-    request.on('error', reject);
-    request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text.length === 0 ? undefined : JSON.parse(text));
-      } catch {
-        reject(new BadRequest(400, 'invalid-json', 'the body must be JSON'));
-      }
-    });
-  });
-}
 
 /**
  * The seed's monitoring and management endpoints, served through Hocuspocus's onRequest:
@@ -64,7 +33,7 @@ function readBody(request: IncomingMessage): Promise<unknown> {
  * `POST /api/routes/pins`).
  */
 export class Monitoring {
-  private router: RingRouter | undefined;
+  private shared: { router: RingRouter; monitoring: SharedMonitoring } | undefined;
   private readonly adminDigest: Buffer | undefined;
   private readonly startedAt = Date.now();
 
@@ -78,11 +47,7 @@ export class Monitoring {
   /** Answers the request when it is one of ours; false leaves it to Hocuspocus and other extensions. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const answer = await this.answer(request, url).catch((error: unknown) =>
-      error instanceof BadRequest
-        ? errorAnswer(error.status, error.status === 413 ? 'Payload Too Large' : 'Bad Request', error.reason, error.message)
-        : errorAnswer(500, 'Internal Server Error', 'internal', String(error)),
-    );
+    const answer = await this.answer(request, url).catch((error: unknown) => errorAnswer(500, 'Internal Server Error', 'internal', String(error)));
     if (!answer) return false;
     if (!response.headersSent) {
       response.writeHead(answer.status, { ...CORS, ...answer.headers });
@@ -99,31 +64,24 @@ export class Monitoring {
     if (pathname !== '/route' && pathname !== '/metrics' && !pathname.startsWith('/api/routes/')) return undefined;
     if (method === 'OPTIONS') return { status: 204, headers: {}, body: '' };
 
-    const router = this.smartRoute.ring && (this.router ??= this.createRouter());
-    if (!router) return unavailableAnswer('not-ready', 'this node is not in the cluster (not started yet, or left)', 1);
+    const shared = this.smartRoute.ring && (this.shared ??= this.createShared());
+    if (!shared) return unavailableAnswer('not-ready', 'this node is not in the cluster (not started yet, or left)', 1);
 
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
-    if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(router)) : this.notAllowed('GET');
-    if (pathname === '/metrics')
-      return method === 'GET' ? { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: router.metrics() + this.metrics() } : this.notAllowed('GET');
+    if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(shared.router)) : this.notAllowed('GET');
     if (pathname.startsWith('/api/routes/document/')) return method === 'GET' ? this.document(pathname) : this.notAllowed('GET');
     if (pathname === '/api/routes/migrate') return method === 'POST' ? this.admin(request, (body) => this.migrate(body)) : this.notAllowed('POST');
 
-    for (const route of router.monitoringRoutes) {
-      const params = match(route, pathname);
-      if (!params) continue;
-      if (route.method !== method) return this.notAllowed(route.method);
-      if (route.admin && this.adminDigest === undefined) return this.adminDisabled();
-      const body = method === 'POST' ? await readBody(request) : undefined;
-      return route.handle({ query: Object.fromEntries(url.searchParams), params, body, headers: request.headers });
-    }
+    const found = shared.monitoring.match(method, pathname);
+    if (found && 'route' in found && found.route.admin && this.adminDigest === undefined) return this.adminDisabled();
+    if (found) return shared.monitoring.serve(found, Object.assign(request, { query: Object.fromEntries(url.searchParams) }));
     if (['/api/routes/nodes', '/api/routes/pins'].some((path) => pathname.startsWith(path))) return this.adminDisabled();
     return errorAnswer(404, 'Not Found', 'unknown-route', `no route ${method} ${pathname}`);
   }
 
-  /** Built on the first request after the membership has its ring. */
-  private createRouter(): RingRouter {
-    return createRouter({
+  /** Built on the first request after the membership has its ring; SmartRoute's own metrics join the router's registry. */
+  private createShared(): { router: RingRouter; monitoring: SharedMonitoring } {
+    const router = createRouter({
       membership: this.smartRoute.membershipInstance!,
       self: this.config.nodeId,
       key: () => undefined, // documents are routed by SmartRoute's hooks, not by HTTP requests
@@ -132,10 +90,12 @@ export class Monitoring {
       maxHops: this.config.maxHops,
       leaveOnClose: false,
     });
+    this.registerMetrics(router);
+    return { router, monitoring: createMonitoring(router as RingRouter<never>) };
   }
 
   private health(): HttpAnswer {
-    return jsonAnswer(200, { status: 'healthy', node: this.config.nodeId, uptime: (Date.now() - this.startedAt) / 1000 });
+    return jsonAnswer(200, { ...healthBody(this.config.nodeId), uptime: (Date.now() - this.startedAt) / 1000 });
   }
 
   private ready(): HttpAnswer {
@@ -147,22 +107,32 @@ export class Monitoring {
   private stats(router: RingRouter) {
     const instance = this.smartRoute.hocuspocus;
     return {
-      ...router.stats(),
+      ...routerStats(router as RingRouter<never>),
       documents: { loaded: instance?.documents.size ?? 0, connections: instance?.getConnectionsCount() ?? 0 },
       routing: { ...this.smartRoute.counters },
+      handovers: this.smartRoute.handovers,
+      relay: { ...this.smartRoute.relay.counters, open: this.smartRoute.relay.sessionCount },
     };
   }
 
-  /** SmartRoute's own families, after ring-core's. */
-  private metrics(): string {
+  /** SmartRoute's own families, read at scrape time, in the registry of ring-core's. */
+  private registerMetrics(router: RingRouter): void {
     const node = this.config.nodeId;
-    const { counters, hocuspocus } = this.smartRoute;
-    const events = Object.entries(counters).map(([event, value]): [Record<string, string>, number] => [{ node, event }, value]);
-    return renderMetrics([
-      { name: 'ringroute_hocuspocus_events_total', help: 'Document admissions, refusals and handovers.', type: 'counter', samples: events },
-      { name: 'ringroute_hocuspocus_documents', help: 'Documents loaded on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.documents.size ?? 0]] },
-      { name: 'ringroute_hocuspocus_connections', help: 'Open connections on this node.', type: 'gauge', samples: [[{ node }, hocuspocus?.getConnectionsCount() ?? 0]] },
-    ]);
+    const { smartRoute } = this;
+    const registers = [router.metrics.registry];
+    new Counter({ name: 'ringroute_hocuspocus_events_total', help: 'Document admissions, refusals and handovers.', labelNames: ['node', 'event'], registers, collect() {
+      this.reset();
+      for (const [event, value] of Object.entries(smartRoute.counters)) this.inc({ node, event }, value);
+    } });
+    new Gauge({ name: 'ringroute_hocuspocus_handovers', help: 'Handovers by state (pending and moving now; done and failed so far).', labelNames: ['node', 'state'], registers, collect() {
+      for (const [state, value] of Object.entries(smartRoute.handovers)) this.set({ node, state }, value);
+    } });
+    new Gauge({ name: 'ringroute_hocuspocus_documents', help: 'Documents loaded on this node.', labelNames: ['node'], registers, collect() {
+      this.set({ node }, smartRoute.hocuspocus?.documents.size ?? 0);
+    } });
+    new Gauge({ name: 'ringroute_hocuspocus_connections', help: 'Open connections on this node.', labelNames: ['node'], registers, collect() {
+      this.set({ node }, smartRoute.hocuspocus?.getConnectionsCount() ?? 0);
+    } });
   }
 
   private document(pathname: string): HttpAnswer {
@@ -192,7 +162,8 @@ export class Monitoring {
     if (this.adminDigest === undefined) return this.adminDisabled();
     if (!bearerMatches(request.headers, this.adminDigest))
       return errorAnswer(401, 'Unauthorized', 'admin-token', 'a valid "Authorization: Bearer <adminToken>" header is required', {}, { 'www-authenticate': 'Bearer realm="ringroute"' });
-    return handle(await readBody(request));
+    const body = await readJson(request);
+    return 'error' in body ? body.error : handle(body.value);
   }
 
   /** `POST /api/routes/migrate {documentId, targetNodeId}`: pins the document (cluster-wide) and waits for the handover. */
@@ -215,13 +186,13 @@ export class Monitoring {
     const now = this.smartRoute.ring!;
     const owner = now.owner(documentId);
     // Answer once the old owner has handed the document over (store included), wherever the request landed.
-    const released = !from || from.id === owner?.id || (await this.smartRoute.released(documentId, from.id));
+    const handedOver = !from || from.id === owner?.id || (await this.smartRoute.handedOver(documentId, from.id));
     return jsonAnswer(200, {
       documentId,
       from: from && nodeView(from),
       to: owner && nodeView(owner),
       pinned: now.pins[documentId] ?? null,
-      released,
+      handedOver,
       epoch: now.epoch,
     });
   }
@@ -239,22 +210,4 @@ function documentIdProblem(documentId: string): string | undefined {
   if (documentId.length === 0) return 'the document id must not be empty';
   if (documentId.length > MAX_DOCUMENT_NAME) return `the document id must be at most ${MAX_DOCUMENT_NAME} characters`;
   return undefined;
-}
-
-/** Matches a ring-core monitoring route path (`:name` segments) and returns its params. */
-function match(route: MonitoringRoute, pathname: string): Record<string, string> | undefined {
-  const pattern = route.path.split('/');
-  const parts = pathname.split('/');
-  if (pattern.length !== parts.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [i, segment] of pattern.entries()) {
-    if (segment.startsWith(':')) {
-      try {
-        params[segment.slice(1)] = decodeURIComponent(parts[i]!);
-      } catch {
-        return undefined;
-      }
-    } else if (segment !== parts[i]) return undefined;
-  }
-  return params;
 }

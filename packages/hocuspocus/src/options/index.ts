@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { checkNumber, checkString, DEFAULT_MAX_HOPS, fail, HealthChecker, type Membership, type NodeSpec } from '@ringroute/ring-core';
+import {
+  checkLogger,
+  checkNumber,
+  checkString,
+  DEFAULT_MAX_HOPS,
+  fail,
+  HealthChecker,
+  type Membership,
+  type NodeSpec,
+  type RingRouteLogger,
+} from '@ringroute/ring-core';
+import { defaultLogger } from '../smart-route/log.js';
 import { probeHealth } from '../cluster/index.js';
 
 /** A cluster node as the SmartRoute seed describes it. */
@@ -59,20 +70,38 @@ export interface SmartRouteOptions {
   clusterNodes?: readonly ClusterNode[];
   /** Refuse documents another node owns. false = single-node mode: everything is served here. Default true. */
   enforceRouting?: boolean;
-  /** Put a redirect hint (owner URL, epoch) in refusals so clients can move. Default false. */
+  /**
+   * What a node does with a document another node owns. `'relay'` (default): it keeps the client's socket and
+   * forwards the document's frames to the owner over one signed WebSocket per owner node (needs `secret` in a
+   * cluster). `'redirect'`: it refuses with a redirect hint (owner URL, epoch) for the client helper.
+   * `'refuse'`: it refuses without a hint.
+   */
+  misroute?: Misroute;
+  /** `true` means `misroute: 'redirect'`, `false` means `'refuse'` (the seed's option). */
   redirectOnMisroute?: boolean;
   /** Probe the other nodes (static clusters). Omit for no health checks. */
   healthCheck?: SmartRouteHealthCheck;
-  /** Cluster sync (heartbeat) interval, ms. Default 30000. */
+  /** Period of the full check that the ring is in sync with Redis (heals missed messages), ms. Default 30000. */
   syncInterval?: number;
-  /** How long a new owner waits for the old owner to release a document before loading it anyway, ms. Default 60000. */
+  /**
+   * A node silent this long (no heartbeat; heartbeats go out every failureTimeout / 4) is suspected; twice as long,
+   * declared dead and removed, and its documents are served by their new owners at once, ms. Default 2500.
+   */
+  failureTimeout?: number;
+  /** How long a new owner waits for a live old owner to hand a document over before loading it anyway, ms. Default 60000. */
   migrationTimeout?: number;
+  /** How many documents this node hands over at once (the others are served here until their turn). Default 16. */
+  maxConcurrentHandovers?: number;
+  /** Leave the cluster gracefully (hand every document over) on SIGINT and SIGTERM. Default true. */
+  leaveOnSignals?: boolean;
+  /** Where to log (pino, console, ...: `logger.warn(details, message)`). Default: warnings as Node process warnings. */
+  logger?: RingRouteLogger;
   customRoutingFunction?: CustomRoutingFunction;
-  /** Log routing decisions and migrations with console.debug. Default false. */
+  /** Log routing decisions and handovers (at debug level; to stderr when no `logger` is given). Default false. */
   debugMode?: boolean;
-  /** Redis for cluster membership, pins and release announcements: a URL, ioredis options, or an ioredis client. */
+  /** Redis for cluster membership, pins and handover announcements: a URL, ioredis options, or an ioredis client. */
   redis?: RedisConnection;
-  /** Shared secret that signs membership messages (Redis). */
+  /** The cluster secret: signs membership messages (Redis) and authenticates relay links between nodes. */
   secret?: string;
   /** Cluster name in Redis: nodes with the same name share one ring. Default 'hocuspocus'. */
   cluster?: string;
@@ -84,15 +113,24 @@ export interface SmartRouteOptions {
   maxHops?: number;
 }
 
+export type Misroute = 'relay' | 'redirect' | 'refuse';
+const MISROUTES: readonly Misroute[] = ['relay', 'redirect', 'refuse'];
+
 export interface ResolvedOptions {
   nodeId: string;
   self: NodeSpec;
   clusterNodes: NodeSpec[];
   enforceRouting: boolean;
+  misroute: Misroute;
+  /** misroute === 'redirect' */
   redirectOnMisroute: boolean;
   healthCheck: HealthChecker | undefined;
   syncInterval: number;
+  failureTimeout: number;
   migrationTimeout: number;
+  maxConcurrentHandovers: number;
+  leaveOnSignals: boolean;
+  logger: RingRouteLogger;
   customRoutingFunction: CustomRoutingFunction | undefined;
   debugMode: boolean;
   redis: RedisConnection | undefined;
@@ -148,6 +186,15 @@ function healthCheck(value: unknown): HealthChecker | undefined {
   return new HealthChecker({ interval, timeout, retries, backoffMultiplier, maxBackoff, probe: probeHealth }, 'healthCheck');
 }
 
+function misroute(options: SmartRouteOptions): Misroute {
+  const legacy = bool('redirectOnMisroute', options.redirectOnMisroute, true);
+  if (options.misroute === undefined) return options.redirectOnMisroute === undefined ? 'relay' : legacy ? 'redirect' : 'refuse';
+  if (!MISROUTES.includes(options.misroute)) fail('misroute', `must be one of ${MISROUTES.map((m) => `'${m}'`).join(', ')} (got ${JSON.stringify(options.misroute)})`);
+  if (options.redirectOnMisroute !== undefined && (options.misroute === 'redirect') !== legacy)
+    fail('misroute', `contradicts redirectOnMisroute: ${String(legacy)}; give only misroute`);
+  return options.misroute;
+}
+
 function redis(value: unknown): RedisConnection | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
@@ -185,22 +232,38 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   if (options.customRoutingFunction !== undefined && typeof options.customRoutingFunction !== 'function')
     fail('customRoutingFunction', 'must be a function (documentId, availableNodes) => node | null');
   const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
+  const debugMode = bool('debugMode', options.debugMode, false);
   const adminToken = options.adminToken === undefined ? undefined : checkString('adminToken', options.adminToken);
   if (adminToken !== undefined && adminToken.length < 16) fail('adminToken', 'must be at least 16 characters');
+  const enforceRouting = bool('enforceRouting', options.enforceRouting, true);
+  const mode = misroute(options);
+  const redisConnection = redis(options.redis);
+  // Relay links carry clients' tokens and documents: a cluster that relays must sign them.
+  if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || membership !== undefined || clusterNodes.length > 0))
+    fail('secret', "is required with misroute: 'relay' (the default) in a cluster (redis, clusterNodes or membership): it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
 
   return {
     nodeId,
     self: nodeSpec({ id: nodeId, address: nodeAddress, port: nodePort, weight: nodeWeight, url: nodeUrl }),
     clusterNodes,
-    enforceRouting: bool('enforceRouting', options.enforceRouting, true),
-    redirectOnMisroute: bool('redirectOnMisroute', options.redirectOnMisroute, false),
+    enforceRouting,
+    misroute: mode,
+    redirectOnMisroute: mode === 'redirect',
     healthCheck: healthCheck(options.healthCheck),
     syncInterval: options.syncInterval === undefined ? 30_000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 }),
+    failureTimeout:
+      options.failureTimeout === undefined ? 2500 : checkNumber('failureTimeout', options.failureTimeout, { min: 40, max: 3_600_000 }),
     migrationTimeout:
       options.migrationTimeout === undefined ? 60_000 : checkNumber('migrationTimeout', options.migrationTimeout, { min: 0, max: 3_600_000 }),
+    maxConcurrentHandovers:
+      options.maxConcurrentHandovers === undefined
+        ? 16
+        : checkNumber('maxConcurrentHandovers', options.maxConcurrentHandovers, { min: 1, max: 100_000, integer: true }),
+    leaveOnSignals: bool('leaveOnSignals', options.leaveOnSignals, true),
+    logger: checkLogger(options.logger, defaultLogger(nodeId, debugMode)),
     customRoutingFunction: options.customRoutingFunction,
-    debugMode: bool('debugMode', options.debugMode, false),
-    redis: redis(options.redis),
+    debugMode,
+    redis: redisConnection,
     secret,
     cluster: options.cluster === undefined ? 'hocuspocus' : checkString('cluster', options.cluster),
     membership,

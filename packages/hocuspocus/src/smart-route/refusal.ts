@@ -24,3 +24,11 @@ export class HoldDocument extends Error {
     this.name = 'HoldDocument';
   }
 }
+
+/** Thrown from onStoreDocument to keep later store hooks (persistence) from writing a document this node lost. */
+export class FencedStore extends Error {
+  constructor() {
+    super(''); // empty, like DocumentRefusal: Hocuspocus rethrows (unhandled, from a timer) errors that have a message
+    this.name = 'FencedStore';
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * One cluster node as a child process (so a test can kill -9 it): a Hocuspocus server with SmartRoute over
  * Redis and PostgreSQL persistence. Configured by the RINGROUTE_NODE environment variable (JSON); reports
- * { ready } over IPC; on { leave } it leaves gracefully (handover), destroys the server and exits.
+ * { ready } over IPC; on { leave } (or SIGTERM / SIGINT) it leaves gracefully (handover) and exits.
  */
 import { startNode } from './node.js';
 
@@ -11,8 +11,10 @@ interface NodeConfig {
   table: string;
   redis: string;
   cluster: string;
-  syncInterval: number;
-  migrationTimeout: number;
+  syncInterval?: number;
+  failureTimeout?: number;
+  migrationTimeout?: number;
+  maxConcurrentHandovers?: number;
   secret?: string;
 }
 
@@ -21,8 +23,11 @@ const node = await startNode(config.id, config.port, config.table, {
   redis: config.redis,
   cluster: config.cluster,
   syncInterval: config.syncInterval,
+  failureTimeout: config.failureTimeout,
   migrationTimeout: config.migrationTimeout,
+  maxConcurrentHandovers: config.maxConcurrentHandovers,
   secret: config.secret,
+  leaveOnSignals: true, // the default: SIGINT and SIGTERM leave gracefully, then the process ends
   debugMode: process.env.RINGROUTE_DEBUG === '1',
 });
 process.send?.({ ready: true });

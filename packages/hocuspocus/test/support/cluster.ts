@@ -15,10 +15,26 @@ export interface NodeProcess {
   leave(): Promise<void>;
   /** kill -9. */
   kill(): Promise<void>;
+  /** kill -TERM, and wait for the process to end. */
+  terminate(): Promise<void>;
+  /** kill -STOP / kill -CONT. */
+  pause(): void;
+  resume(): void;
+}
+
+export interface NodeConfig {
+  table: string;
+  redis: string;
+  cluster: string;
+  syncInterval?: number;
+  failureTimeout?: number;
+  migrationTimeout?: number;
+  maxConcurrentHandovers?: number;
+  secret?: string;
 }
 
 /** Spawns a cluster node under the same Node binary (20 or 22) with tsx, resolving workspace sources. */
-export async function spawnNode(id: string, config: { table: string; redis: string; cluster: string; syncInterval: number; migrationTimeout: number; secret?: string }): Promise<NodeProcess> {
+export async function spawnNode(id: string, config: NodeConfig): Promise<NodeProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
@@ -44,5 +60,11 @@ export async function spawnNode(id: string, config: { table: string; redis: stri
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
+    terminate: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
   };
 }

@@ -24,8 +24,10 @@ export async function startNode(
   table: string,
   options: SmartRouteOptions,
   persistenceControl: PersistenceControl = {},
+  /** More extensions after persistence (an app's auth hooks, say). */
+  extensions: object[] = [],
 ): Promise<TestNode> {
-  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, ...options });
+  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, leaveOnSignals: false, ...options });
   const persistence = postgresPersistence(table, persistenceControl);
   const server = new Server({
     port,
@@ -34,7 +36,7 @@ export async function startNode(
     stopOnSignals: false,
     debounce: 100,
     maxDebounce: 500,
-    extensions: [smartRoute, persistence.extension],
+    extensions: [smartRoute, persistence.extension, ...extensions],
   });
   await server.listen();
   let stopped: Promise<void> | undefined;

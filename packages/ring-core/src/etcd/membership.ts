@@ -17,12 +17,14 @@ export interface EtcdMembershipOptions extends RingParams {
   cluster: string;
   /** This process's node; omit for an observer that follows the ring without joining it. */
   self?: NodeSpec;
-  /** Heartbeat period, and period of the snapshot check that heals missed messages (ms). Default 1000. */
+  /** Period of the snapshot check that heals missed messages (ms). Default 1000. */
   syncInterval?: number;
+  /** Heartbeat period: each member puts its heartbeat and reads the few it watches this often (ms). Default syncInterval. */
+  heartbeatInterval?: number;
   /**
    * A member silent this long is suspected; twice as long, removed as failed (ms). Also the TTL of each member's
    * lease, rounded up to whole seconds (etcd raises TTLs below its minimum, about 1.5 s with default timing).
-   * Default 5 x syncInterval, at least 2000.
+   * Default 5 x heartbeatInterval, at least 2000.
    */
   failureTimeout?: number;
   /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
@@ -61,10 +63,14 @@ export function etcdBackend(options: EtcdMembershipOptions) {
   const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
   const syncInterval =
     options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
+  const heartbeatInterval =
+    options.heartbeatInterval === undefined
+      ? syncInterval
+      : checkNumber('heartbeatInterval', options.heartbeatInterval, { min: 10, max: 3_600_000 });
   const failureTimeout =
     options.failureTimeout === undefined
-      ? Math.max(2000, 5 * syncInterval)
-      : checkNumber('failureTimeout', options.failureTimeout, { min: Math.max(1000, 2 * syncInterval), max: 86_400_000 });
+      ? Math.max(2000, 5 * heartbeatInterval)
+      : checkNumber('failureTimeout', options.failureTimeout, { min: Math.max(1000, 2 * heartbeatInterval), max: 86_400_000 });
   const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
   const maxMessageBytes =
     options.maxMessageBytes === undefined
@@ -72,9 +78,9 @@ export function etcdBackend(options: EtcdMembershipOptions) {
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 1024 * 1024, integer: true });
   if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
-  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, syncInterval / 4)));
+  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, heartbeatInterval / 4)));
   const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, new Codec(cluster, secret, maxMessageBytes));
-  return { backend, detection: { syncInterval, failureTimeout } };
+  return { backend, detection: { syncInterval, heartbeatInterval, failureTimeout } };
 }
 
 /** Checks the etcd option now; the returned function connects later, in start(). */

@@ -1,9 +1,8 @@
 import { checkNumber, checkString, fail } from '../errors.js';
 import type { RingNode } from '../types.js';
-import { httpProbe } from './http.js';
+import { httpProbe, type Probe } from './http.js';
 
-/** Resolves when the node is healthy, rejects (or times out) when not. The signal aborts at `timeout`. */
-export type Probe = (node: RingNode, signal: AbortSignal) => Promise<void>;
+export type { Probe };
 
 /** The SmartRoute seed's `healthCheck` options. */
 export interface HealthCheckOptions {

@@ -1,4 +1,7 @@
-import type { Probe } from './checker.js';
+import type { RingNode } from '../types.js';
+
+/** Resolves when the node is healthy, rejects (or times out) when not. The signal aborts at `timeout`. */
+export type Probe = (node: RingNode, signal: AbortSignal) => Promise<void>;
 
 /** GET `path` relative to the node's url with the global fetch (Node and browsers); healthy on a 2xx. */
 export function httpProbe(path = '/health'): Probe {

@@ -111,3 +111,30 @@ export function readUnreachable(headers: IncomingHttpHeaders): string[] | undefi
   const value = headers[UNREACHABLE_HEADER];
   return typeof value === 'string' && value.length > 0 ? value.split(',', 8) : undefined;
 }
+
+/** Connection-level headers (RFC 9110 §7.6.1): never forwarded, in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // The client's Host travels in X-Forwarded-Host; the upstream gets its own (undici also refuses Expect).
+  'host',
+  'expect',
+]);
+
+/** The end-to-end headers of a message: without the hop-by-hop ones, including those its Connection header names. */
+export function endToEnd<V>(headers: Record<string, V | undefined>): Record<string, V> {
+  const connection = headers.connection;
+  const named = typeof connection === 'string' ? connection.toLowerCase().split(',').map((t) => t.trim()) : [];
+  const out: Record<string, V> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
+  }
+  return out;
+}

@@ -1,29 +1,25 @@
 /**
- * `@ringroute/ring-core/http`: everything the Fastify plugin and the Express middleware share, in
- * framework-free terms (Node-only: uses node:crypto). An adapter only translates.
+ * `@ringroute/ring-core/http`: the kernel the Fastify plugin, the Express middleware and the Hocuspocus extension
+ * share, in framework-free terms (Node-only). An adapter only translates.
  *
  * ```ts
- * const router = createRouter<MyRequest>(options);   // validates every option (errors name it)
+ * const router = createRouter<MyRequest>(options);   // validates every option (errors name it, unknown ones too)
  * await router.start();                              // starts the membership unless it is ready
  *
  * // per request (a Fastify or Express request already has the RequestView shape)
- * const { route, answer } = router.route(req);       // or router.route(req, compileKey(routeKey, 'config.ringRoute.key'))
- * if (answer) return send(answer.status, answer.headers, answer.body);   // 307/308, 421, 508, 503, 400, 414
- * req.ringRoute = route;                             // { key, owner, epoch, decision, hops }
- * if (route.decision.action === 'local') return next();
- * // action 'proxy':
- * const plan = router.proxyPlan(req, route);         // { path, targets }: owner first, next candidates if retry is safe
- * for (let attempt = 0; attempt < plan.targets.length; attempt++) {
- *   const target = plan.targets[attempt];
- *   forward(router.upstreamUrl(target, plan), router.proxyHeaders(req, route, plan, attempt, { remoteAddress, protocol }));
- *   // on an error where isUnreachable(error) is true, try the next target; else / when none is left:
- *   send(router.proxyFailed(req, route, error, triedIds));   // onProxyError hook or 503 + Retry-After
+ * const result = router.handle(req);                 // or router.handle(req, compileKey(routeKey, 'config.ringRoute.key'))
+ * if (result.route) req.ringRoute = result.route;    // { key, owner, epoch, decision, hops }
+ * switch (result.kind) {
+ *   case 'serve': return next();
+ *   case 'answer': return send(result.answer);       // 307/308, 421, 508, 503, 400, 414, 431
+ *   case 'proxy': {                                  // the adapter forwards; ring-core walks candidates, retries, ejects
+ *     const failed = await router.proxyWithFallback(result.plan, (url, headers) => forward(url, headers));
+ *     if (failed) send(failed.answer);               // onProxyError's shape or 503 + Retry-After
+ *   }
  * }
  *
- * // monitoring + admin routes: register each one; call handle({ query, params, body, headers }) and send its answer
- * for (const r of router.monitoringRoutes) app.route(r.method, r.path, ...);
- * // <prefix>/route?key=, <prefix>/api/routes/stats, <prefix>/health, <prefix>/ready, <prefix>/metrics,
- * // and with adminToken: POST <prefix>/api/routes/nodes, DELETE <prefix>/api/routes/nodes/:id, POST <prefix>/api/routes/pins
+ * // monitoring + admin: Fastify registers monitoring.routes; others match(method, path) and serve(match, req)
+ * const monitoring = createMonitoring(router);
  *
  * router.on('decision', (event) => log(event));      // typed events: 'decision', 'proxy-error'
  * await router.close();                              // leaves the cluster (stops the membership) when it should
@@ -37,51 +33,23 @@ import { RingRouter } from './router.js';
 import type { RouterOptions } from './options.js';
 import type { RequestView } from './request.js';
 
-/** Builds the router both adapters use; `nodes` becomes a StaticMembership the router owns. */
-export function createRouter<Req extends object = RequestView>(options: RouterOptions<Req>): RingRouter<Req> {
-  return new RingRouter<Req>(options);
+/** Builds the router every adapter uses; `nodes` becomes a StaticMembership the router owns. `adapterOptions` are the adapter's own option names. */
+export function createRouter<Req extends object = RequestView>(options: RouterOptions<Req>, adapterOptions: readonly string[] = []): RingRouter<Req> {
+  return new RingRouter<Req>(options, adapterOptions);
 }
 
 export { RingRouter };
-export type {
-  DecisionCounters,
-  DecisionEvent,
-  ErrorReason,
-  ProxyPlan,
-  RequestRoute,
-  RouteDecision,
-  RouteOutcome,
-  RouteReason,
-  RouterEvents,
-} from './router.js';
+export type { DecisionCounters, DecisionEvent, ErrorReason, RouterEvents } from './router.js';
 export { ERROR_REASONS } from './router.js';
-export type { MonitoringInput, MonitoringRoute } from './monitoring.js';
+export type { AttemptResult, ProxyAttempt, ProxyFailure, ProxyPlan, RequestRoute, RouteAnswer } from './types.js';
+export type { RoutingDecision, DecisionReason } from '../routing/decide.js';
+export { bearerMatches, createMonitoring, healthBody, readJson, routerStats, tokenDigest, type Monitoring, type MonitoredRequest, type MonitoringRoute, type RouterStats } from './monitoring/index.js';
 export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook } from './options.js';
-export { resolveRouterOptions } from './options.js';
+export { ROUTER_OPTIONS } from './options.js';
+export type { EjectionOptions } from './ejection.js';
 export type { HttpAnswer, NodeView } from './answers.js';
 export { errorAnswer, jsonAnswer, nodeView, unavailableAnswer } from './answers.js';
-export { bearerMatches, tokenDigest } from './admin.js';
-export { logMembership, type MembershipLogger } from './log.js';
-export {
-  compileKey,
-  cookieValue,
-  type IncomingHttpHeaders,
-  type KeyExtractor,
-  type KeyFunction,
-  type KeyShorthand,
-  type KeySource,
-  type RequestView,
-} from './request.js';
-export {
-  EPOCH_HEADER,
-  EPOCH_PARAM,
-  HOPS_HEADER,
-  HOPS_PARAM,
-  UNREACHABLE_HEADER,
-  readHops,
-  redirectLocation,
-  stripRouteParams,
-  type ClientInfo,
-} from './forward.js';
-export { canRetry, isUnreachable, MAX_PROXY_ATTEMPTS, type ProxyErrorInfo } from './proxy.js';
-export { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricFamily } from './metrics.js';
+export { logAnswer, logMembership, type MembershipLogger } from './log.js';
+export { compileKey, type KeyExtractor, type KeySource, type RequestView } from './request.js';
+export { endToEnd, stripRouteParams } from './forward.js';
+export { isUnreachable, type ProxyErrorInfo } from './proxy.js';

@@ -1,9 +1,12 @@
-import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import type { Registry } from 'prom-client';
+import { checkKnownOptions, checkNumber, checkOneOf, checkString, fail } from '../errors.js';
 import type { StaticMembershipOptions } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
+import { checkRoutedNode } from '../ring/nodes.js';
 import { DEFAULT_MAX_HOPS, type MisroutePolicy } from '../routing/decide.js';
 import type { NodeSpec } from '../types.js';
 import type { HttpAnswer } from './answers.js';
+import { resolveEjection, type EjectionOptions, type ResolvedEjection } from './ejection.js';
 import type { ProxyErrorInfo } from './proxy.js';
 import { compileKey, type KeyExtractor, type KeySource, type RequestView } from './request.js';
 
@@ -30,7 +33,7 @@ export interface RouterOptions<Req = RequestView> {
   redirectStatus?: 307 | 308;
   /** A request that has made this many hops gets 508 instead of being forwarded again. Default 3. */
   maxHops?: number;
-  /** Longer keys get 414. Default 512 characters. */
+  /** Longer keys get 414 (in the URI), 431 (header, cookie) or 400 (key function). Default 512 characters. */
   maxKeyLength?: number;
   /** Retry-After seconds on 503 (no owner, or the owner could not be reached). Default 1. */
   retryAfter?: number;
@@ -41,7 +44,32 @@ export interface RouterOptions<Req = RequestView> {
   /** Stop (leave) the membership when the server closes. Default true. */
   leaveOnClose?: boolean;
   onProxyError?: ProxyErrorHook;
+  /** Passive health in proxy mode: consecutive failures eject an owner locally until a probe passes. false = off. */
+  ejection?: EjectionOptions | false;
+  /** A prom-client Registry (the app's own) to put the `ringroute_` metrics in. Default: a registry of their own. */
+  registry?: Registry;
 }
+
+/** Every option of RouterOptions: unknown ones are refused with a suggestion. */
+export const ROUTER_OPTIONS = [
+  'membership',
+  'nodes',
+  'healthCheck',
+  'self',
+  'key',
+  'enforceRouting',
+  'misroute',
+  'redirectStatus',
+  'maxHops',
+  'maxKeyLength',
+  'retryAfter',
+  'prefix',
+  'adminToken',
+  'leaveOnClose',
+  'onProxyError',
+  'ejection',
+  'registry',
+] as const;
 
 export interface ResolvedRouterOptions<Req> {
   membership: Membership | undefined;
@@ -58,6 +86,8 @@ export interface ResolvedRouterOptions<Req> {
   adminToken: string | undefined;
   leaveOnClose: boolean;
   onProxyError: ProxyErrorHook | undefined;
+  ejection: ResolvedEjection | undefined;
+  registry: Registry | undefined;
 }
 
 function redirectStatus(value: unknown): 307 | 308 {
@@ -69,8 +99,9 @@ function redirectStatus(value: unknown): 307 | 308 {
 const MEMBERSHIP_METHODS = ['start', 'stop', 'on', 'off'] as const;
 
 /** Validates adapter options at construction; every error names its option. */
-export function resolveRouterOptions<Req extends object>(options: RouterOptions<Req>): ResolvedRouterOptions<Req> {
+export function resolveRouterOptions<Req extends object>(options: RouterOptions<Req>, adapterOptions: readonly string[] = []): ResolvedRouterOptions<Req> {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object');
+  checkKnownOptions(options, [...ROUTER_OPTIONS, ...adapterOptions]);
   const { membership, nodes } = options;
   if ((membership === undefined) === (nodes === undefined)) fail('membership', 'give exactly one of `membership` and `nodes`');
   if (membership !== undefined) {
@@ -79,6 +110,8 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
       if (typeof membership[method] !== 'function') fail('membership', `must be a Membership (no ${method}() method)`);
   }
   if (nodes !== undefined && !Array.isArray(nodes)) fail('nodes', 'must be an array of node specs');
+  if (nodes?.length === 0) fail('nodes', "must list at least one node (this node's own { id, url } included)");
+  nodes?.forEach((spec, i) => checkRoutedNode(spec, `nodes[${i}]`));
   if (options.healthCheck !== undefined && nodes === undefined) fail('healthCheck', 'only applies to `nodes` (a membership brings its own)');
   const prefix = options.prefix === undefined ? '' : checkString('prefix', options.prefix, { allowEmpty: true });
   if (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))
@@ -107,5 +140,15 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
     adminToken,
     leaveOnClose: bool('leaveOnClose', options.leaveOnClose),
     onProxyError: options.onProxyError,
+    ejection: resolveEjection(options.ejection),
+    registry: checkRegistry(options.registry),
   };
+}
+
+function checkRegistry(registry: unknown): Registry | undefined {
+  if (registry === undefined) return undefined;
+  const r = registry as Partial<Registry> | null;
+  if (r === null || typeof r !== 'object' || typeof r.registerMetric !== 'function' || typeof r.metrics !== 'function')
+    fail('registry', 'must be a prom-client Registry (e.g. `new Registry()` or `register`)');
+  return registry as Registry;
 }

@@ -1,4 +1,3 @@
-import type { Ring, RingNode } from '../types.js';
 import type { NodeView } from './answers.js';
 import type { IncomingHttpHeaders } from './request.js';
 
@@ -30,13 +29,6 @@ export function canRetry(method: string, headers: IncomingHttpHeaders): boolean 
 /** Most candidates tried for one request (the owner plus two fallbacks). */
 export const MAX_PROXY_ATTEMPTS = 3;
 
-/** Proxy targets in order: the owner, then (when retrying is allowed) the next routable candidates with a URL. */
-export function proxyTargets(ring: Ring, key: string, owner: RingNode, retry: boolean): RingNode[] {
-  if (!retry) return [owner];
-  const targets = ring.owners(key, MAX_PROXY_ATTEMPTS);
-  return targets[0] === owner && targets.every((n) => n.url !== undefined) ? targets : [owner, ...targets.filter((n) => n !== owner && n.url !== undefined)];
-}
-
 /** Network-level failures where the upstream never answered (worth trying the next candidate). */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -57,6 +49,19 @@ export function isUnreachable(error: unknown): boolean {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/** Timeouts also count against a node for passive health (not retried: the request may have reached it). */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** true when the error counts against the node for passive health: it could not be reached, or it timed out. */
+export function countsAgainst(error: unknown): boolean {
+  if (isUnreachable(error)) return true;
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return true;
   }
   return false;
 }

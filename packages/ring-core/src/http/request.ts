@@ -18,6 +18,10 @@ export interface RequestView {
   params?: unknown;
   /** Parsed cookies (e.g. cookie-parser); when absent the Cookie header is parsed. */
   cookies?: unknown;
+  /** The connection (Fastify and Express requests have it): its peer address goes into Forwarded when proxying. */
+  socket?: { remoteAddress?: string | undefined; encrypted?: boolean };
+  /** 'http' or 'https' as received (Fastify and Express requests have it). Default: 'https' on a TLS socket, else 'http'. */
+  protocol?: string;
 }
 
 /** A function of the framework's request returning the routing key, or undefined/empty when there is none. */
@@ -32,7 +36,11 @@ export type KeySource<Req = RequestView> = KeyShorthand | KeyFunction<Req>;
 export interface KeyExtractor<Req = RequestView> {
   (request: Req): string | undefined;
   readonly describe: string;
+  /** Where the key is read: picks the status of an over-long key (414 in the URI, 431 in a header). */
+  readonly place: KeyPlace;
 }
+
+export type KeyPlace = 'query' | 'params' | 'header' | 'cookie' | 'function';
 
 const KEY_PLACES = ['query', 'params', 'header', 'cookie'] as const;
 
@@ -65,8 +73,10 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export function compileKey<Req extends object = RequestView>(source: unknown, option = 'key'): KeyExtractor<Req> {
   if (typeof source === 'function') {
     const fn = source as KeyFunction<Req>;
-    return Object.assign((request: Req) => first(fn(request)), { describe: 'key function' });
+    return Object.assign((request: Req) => first(fn(request)), { describe: 'key function', place: 'function' as const });
   }
+  if (source === undefined)
+    fail(option, 'is required: where the routing key comes from, e.g. "query:key", "header:x-session-id", "cookie:sid", "params:id" or a function');
   const spec = checkString(option, source);
   const colon = spec.indexOf(':');
   if (colon < 0) fail(option, `must be a function or "query:<name>", "params:<name>", "header:<name>" or "cookie:<name>" (got ${JSON.stringify(spec)})`);
@@ -75,12 +85,12 @@ export function compileKey<Req extends object = RequestView>(source: unknown, op
   const view = (request: Req) => request as unknown as RequestView;
   switch (place) {
     case 'query':
-      return Object.assign((r: Req) => first(queryParam(view(r).originalUrl ?? view(r).url, name)), { describe: `query parameter "${name}"` });
+      return Object.assign((r: Req) => first(queryParam(view(r).originalUrl ?? view(r).url, name)), { describe: `query parameter "${name}"`, place });
     case 'params':
-      return Object.assign((r: Req) => first(field(view(r).params, name)), { describe: `path parameter "${name}"` });
+      return Object.assign((r: Req) => first(field(view(r).params, name)), { describe: `path parameter "${name}"`, place });
     case 'header': {
       const lower = name.toLowerCase();
-      return Object.assign((r: Req) => first(view(r).headers[lower]), { describe: `header "${lower}"` });
+      return Object.assign((r: Req) => first(view(r).headers[lower]), { describe: `header "${lower}"`, place });
     }
     case 'cookie':
       return Object.assign(
@@ -90,7 +100,7 @@ export function compileKey<Req extends object = RequestView>(source: unknown, op
             ? first(field(cookies, name))
             : cookieValue(first(headers.cookie), name);
         },
-        { describe: `cookie "${name}"` },
+        { describe: `cookie "${name}"`, place },
       );
   }
 }

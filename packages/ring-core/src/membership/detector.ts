@@ -4,8 +4,10 @@ import type { DropReason } from './types.js';
 
 /** Heartbeats and failure detection, for members in separate processes. */
 export interface FailureDetection {
-  /** Heartbeat period, and period of the check of the snapshot's seq (ms). */
+  /** Period of the check of the snapshot's seq (ms). */
   syncInterval: number;
+  /** Heartbeat period: each member beats and reads the members it watches this often (ms). */
+  heartbeatInterval: number;
   /** No heartbeat for this long: suspected; for twice as long: removed (ms). */
   failureTimeout: number;
 }
@@ -101,7 +103,7 @@ export class FailureDetector {
   /** Silent for one timeout: suspected. Silent for two: removed as failed. */
   verdicts(ring: Ring, now: number): Verdict[] {
     const timeout = this.detection.failureTimeout;
-    const heardUntil = Math.min(now, this.readAt + this.detection.syncInterval);
+    const heardUntil = Math.min(now, this.readAt + this.detection.heartbeatInterval);
     const verdicts: Verdict[] = [];
     for (const id of this.watching) {
       const node = ring.node(id);

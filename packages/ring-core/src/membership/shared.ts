@@ -68,6 +68,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private tickPeriod = 0;
   private lastTick = 0;
   private lastSync = 0;
+  private lastBeat = 0;
   private readonly counters = {
     received: 0,
     applied: 0,
@@ -134,7 +135,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.phase = 'running';
     const detection = this.detector?.detection;
     if (detection) {
-      this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.failureTimeout / 4));
+      this.tickPeriod = Math.max(10, Math.min(detection.syncInterval, detection.heartbeatInterval, detection.failureTimeout / 4));
       this.lastTick = clock();
       this.timer = setInterval(() => this.tick(detection), this.tickPeriod);
       (this.timer as { unref?: () => void }).unref?.();
@@ -198,6 +199,16 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     checkString('type', type);
     if (this.phase !== 'running') throw new Error('membership is not running: await membership.start() first');
     await this.backend.publish({ kind: 'app', sender: this.instance, from: this.self?.id, type, data });
+  }
+
+  /**
+   * Catches up with the backend now: reads its seq and reloads the snapshot when this member is behind. A process
+   * that was paused calls it before acting on its last ring (which may no longer contain it).
+   */
+  async sync(): Promise<void> {
+    if (this.phase !== 'running') return;
+    const seq = await this.backend.seq();
+    if (seq !== this.seq) await this.requestResync();
   }
 
   stats(): MembershipStats {
@@ -333,7 +344,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       own: (seq) => this.view.state(this.current, seq),
       seq: this.seq,
       hasRing: this.current !== undefined,
-      wait: this.detector?.detection.syncInterval ?? 100,
+      wait: this.detector?.detection.heartbeatInterval ?? 100,
       logger: this.logger,
     });
     this.counters.resyncs++;
@@ -374,7 +385,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     }).catch(() => {});
   }
 
-  private tick({ syncInterval }: FailureDetection): void {
+  private tick({ syncInterval, heartbeatInterval }: FailureDetection): void {
     const detector = this.detector!;
     const now = clock();
     // A late tick means this process stalled (GC, CPU starvation): silence measured across the stall says nothing
@@ -383,9 +394,13 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.lastTick = now;
     if (this.phase !== 'running' || this.isDegraded || !this.current) return;
     // Half a tick of slack: a timer firing a hair early must not skip a whole interval.
+    if (now - this.lastBeat >= heartbeatInterval - this.tickPeriod / 2) {
+      this.lastBeat = now;
+      this.beat(detector);
+    }
     if (now - this.lastSync >= syncInterval - this.tickPeriod / 2) {
       this.lastSync = now;
-      this.sync(detector);
+      this.checkSeq();
     }
     for (const verdict of detector.verdicts(this.current, now)) {
       const { id, change, heardAt } = verdict;
@@ -403,20 +418,14 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     }
   }
 
-  /** One sync interval's backend work, constant whatever the cluster's size: a beat, a seq check, one heartbeat read. */
-  private sync(detector: FailureDetector): void {
+  /** One heartbeat's backend work, constant whatever the cluster's size: a beat and one read of the watched. */
+  private beat(detector: FailureDetector): void {
     const { self } = this;
     if (self && !this.evicted) {
       this.counters.heartbeatsSent++;
       const heartbeat = { sender: this.instance, node: self.id, seq: this.seq, beat: ++this.beats, sentAt: Date.now() };
       this.backend.beat(heartbeat, detector.detection.failureTimeout).catch(() => {});
     }
-    this.backend
-      .seq()
-      .then((seq) => {
-        if (seq !== this.seq) return this.requestResync();
-      })
-      .catch(() => {});
     const nodes = detector.watching;
     this.backend
       .heartbeats(nodes)
@@ -424,6 +433,16 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
         const { fresh, seq } = detector.read(nodes, records, clock());
         this.counters.heartbeatsReceived += fresh;
         if (seq > this.seq) return this.requestResync();
+      })
+      .catch(() => {});
+  }
+
+  /** The cheap periodic check that heals missed changes: the snapshot's seq. */
+  private checkSeq(): void {
+    this.backend
+      .seq()
+      .then((seq) => {
+        if (seq !== this.seq) return this.requestResync();
       })
       .catch(() => {});
   }

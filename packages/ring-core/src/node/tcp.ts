@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { Probe } from '../health/checker.js';
+import type { Probe } from '../health/http.js';
 
 /** Healthy when a TCP connection to the node's url host and port opens (the seed's "TCP ping"). Node only. */
 export function tcpProbe(): Probe {

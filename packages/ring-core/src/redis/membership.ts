@@ -18,9 +18,11 @@ export interface RedisMembershipOptions extends RingParams {
   cluster: string;
   /** This process's node; omit for an observer that follows the ring without joining it. */
   self?: NodeSpec;
-  /** Heartbeat period, and period of the snapshot check that heals missed messages (ms). Default 1000. */
+  /** Period of the snapshot check that heals missed messages (ms). Default 1000. */
   syncInterval?: number;
-  /** A member silent this long is suspected; twice as long, removed as failed (ms). Default 5 x syncInterval. */
+  /** Heartbeat period (ms). Default: syncInterval. */
+  heartbeatInterval?: number;
+  /** A member silent this long is suspected; twice as long, removed as failed (ms). Default 5 x heartbeatInterval. */
   failureTimeout?: number;
   /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
   secret?: string;
@@ -64,10 +66,14 @@ export function redisBackend(options: RedisMembershipOptions) {
   const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
   const syncInterval =
     options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
+  const heartbeatInterval =
+    options.heartbeatInterval === undefined
+      ? syncInterval
+      : checkNumber('heartbeatInterval', options.heartbeatInterval, { min: 10, max: 3_600_000 });
   const failureTimeout =
     options.failureTimeout === undefined
-      ? 5 * syncInterval
-      : checkNumber('failureTimeout', options.failureTimeout, { min: 2 * syncInterval, max: 86_400_000 });
+      ? 5 * heartbeatInterval
+      : checkNumber('failureTimeout', options.failureTimeout, { min: 2 * heartbeatInterval, max: 86_400_000 });
   const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
   const maxMessageBytes =
     options.maxMessageBytes === undefined
@@ -81,5 +87,5 @@ export function redisBackend(options: RedisMembershipOptions) {
   const key = target.cluster ? `{${prefix}:${cluster}}` : `${prefix}:${cluster}`;
   const channel = `${key}:bus`;
   const backend = new RedisBackend(target, key, channel, new Codec(cluster, secret, maxMessageBytes));
-  return { backend, key, channel, detection: { syncInterval, failureTimeout } };
+  return { backend, key, channel, detection: { syncInterval, heartbeatInterval, failureTimeout } };
 }

@@ -8,6 +8,29 @@ const ROUTABLE: ReadonlySet<NodeStatus> = new Set(['alive', 'suspected', 'updati
 
 export const isRoutable = (node: RingNode): boolean => ROUTABLE.has(node.status) && node.weight > 0;
 
+/** Ids become object keys (pins, stats) and log fields: no prototype names, no control characters, bounded. */
+const MAX_ID_LENGTH = 256;
+const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Redirects and proxies go to node URLs: only web schemes (never `javascript:` or `file:`). */
+const URL_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
+
+/**
+ * The stricter check for nodes that requests are sent to (the adapters' `nodes` option and the admin add-node
+ * route): bounded ids that are safe as object keys, and web URLs only. Rings themselves accept any id and URL
+ * (a membership may probe `tcp://` members).
+ */
+export function checkRoutedNode(spec: NodeSpec, field: string): RingNode {
+  const node = resolveNode(spec, field);
+  if (node.id.length > MAX_ID_LENGTH) fail(`${field}.id`, `must be at most ${MAX_ID_LENGTH} characters (got ${node.id.length})`);
+  if (RESERVED_IDS.has(node.id)) fail(`${field}.id`, `${JSON.stringify(node.id)} is reserved`);
+  if (CONTROL.test(node.id)) fail(`${field}.id`, 'must not contain control characters');
+  if (node.url !== undefined && !URL_SCHEMES.has(new URL(node.url).protocol))
+    fail(`${field}.url`, `must be an http, https, ws or wss URL (got ${JSON.stringify(node.url.slice(0, 100))})`);
+  return node;
+}
+
 /** Validates one spec and resolves its defaults; `field` prefixes error messages, e.g. `nodes[3]`. */
 export function resolveNode(spec: NodeSpec, field: string, previous?: RingNode, now = Date.now()): RingNode {
   if (spec === null || typeof spec !== 'object') fail(field, 'must be an object with an id');
@@ -17,7 +40,7 @@ export function resolveNode(spec: NodeSpec, field: string, previous?: RingNode, 
   const status = spec.status === undefined ? 'alive' : checkOneOf(`${field}.status`, spec.status, NODE_STATUSES);
   if (spec.url !== undefined) {
     checkString(`${field}.url`, spec.url);
-    if (!URL.canParse(spec.url)) fail(`${field}.url`, `must be an absolute URL (got ${JSON.stringify(spec.url)})`);
+    if (!URL.canParse(spec.url)) fail(`${field}.url`, `must be an absolute URL (got ${JSON.stringify(spec.url.slice(0, 100))})`);
   }
   if (spec.meta !== undefined && (spec.meta === null || typeof spec.meta !== 'object'))
     fail(`${field}.meta`, 'must be an object');

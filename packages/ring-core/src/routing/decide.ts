@@ -1,3 +1,4 @@
+import { isRoutable } from '../ring/nodes.js';
 import type { Ring, RingNode } from '../types.js';
 
 /** What to do with a request whose key another node owns. */
@@ -17,7 +18,9 @@ export type DecisionReason =
   /** No routable node owns the key (empty ring or every node down): 503. */
   | 'no-owner'
   /** The owner has no configured URL to redirect or proxy to. */
-  | 'no-url';
+  | 'no-url'
+  /** The owner is unavailable (reported unreachable or ejected) and this node is the next candidate. */
+  | 'fallback';
 
 export interface DecideOptions {
   /** This node's id. */
@@ -30,6 +33,8 @@ export interface DecideOptions {
   hops?: number;
   /** A request that has made this many hops is refused instead of forwarded. Default 3. */
   maxHops?: number;
+  /** Owners known to be unreachable (a proxying node said so, or they are ejected): the next candidate serves. */
+  unavailable?: (id: string) => boolean;
 }
 
 export interface RoutingDecision {
@@ -52,5 +57,16 @@ export function decide(ring: Ring, key: string, options: DecideOptions): Routing
   if ((options.hops ?? 0) >= (options.maxHops ?? DEFAULT_MAX_HOPS)) return { action: 'refuse', owner, epoch, reason: 'max-hops' };
   const policy = options.policy ?? 'redirect';
   if (policy !== 'refuse' && owner.url === undefined) return { action: 'refuse', owner, epoch, reason: 'no-url' };
+  if (options.unavailable?.(owner.id) && nextCandidate(ring, key, options.unavailable) === options.self)
+    return { action: 'local', owner, epoch, reason: 'fallback' };
   return { action: policy, owner, epoch, reason: 'not-owner' };
+}
+
+/** The first candidate that is not unavailable; undefined when a non-routable one comes first (no safe fallback). */
+function nextCandidate(ring: Ring, key: string, unavailable: (id: string) => boolean): string | undefined {
+  for (const node of ring.candidates(key)) {
+    if (!isRoutable(node)) return undefined;
+    if (!unavailable(node.id)) return node.id;
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ import { SpawnedEtcd } from './harness.js';
 membershipBackendSuite('etcd', async () => {
   const server = new SpawnedEtcd();
   await server.start();
-  const detection = { syncInterval: 100, failureTimeout: 1000 };
+  const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 1000 };
   return {
     detection,
     connect: (cluster, { secret }) => etcdBackend({ etcd: server.url, cluster, secret, ...detection }).backend,

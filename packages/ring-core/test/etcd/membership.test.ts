@@ -25,6 +25,7 @@ describe('EtcdMembership options', () => {
     ['cluster', { ...valid, cluster: '' }],
     ['prefix', { ...valid, prefix: 7 }],
     ['syncInterval', { ...valid, syncInterval: 0 }],
+    ['heartbeatInterval', { ...valid, heartbeatInterval: 5 }],
     ['failureTimeout', { ...valid, failureTimeout: 500 }],
     ['failureTimeout', { ...valid, syncInterval: 1000, failureTimeout: 1500 }],
     ['secret', { ...valid, secret: '' }],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cookieValue, readHops, redirectLocation, renderMetrics, stripRouteParams } from '@ringroute/ring-core/http';
+import { readHops, redirectLocation, stripRouteParams } from '../../src/http/forward.js';
+import { cookieValue } from '../../src/http/request.js';
 
 describe('hops and locations', () => {
   it('reads hops from the proxy header or the redirect parameter, whichever is larger', () => {
@@ -32,14 +33,5 @@ describe('cookies', () => {
     expect(cookieValue('sid=%E0%A4%A', 'sid')).toBe('%E0%A4%A');
     expect(cookieValue('xsid=1', 'sid')).toBeUndefined();
     expect(cookieValue(undefined, 'sid')).toBeUndefined();
-  });
-});
-
-describe('Prometheus text', () => {
-  it('writes HELP/TYPE lines and escapes label values', () => {
-    const text = renderMetrics([
-      { name: 'm_total', help: 'Line one\nline two', type: 'counter', samples: [[{ a: 'x"y\\z\nw' }, 3], [{}, Infinity]] },
-    ]);
-    expect(text).toBe('# HELP m_total Line one\\nline two\n# TYPE m_total counter\nm_total{a="x\\"y\\\\z\\nw"} 3\nm_total +Inf\n');
   });
 });

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus, MemoryMembership, RingRouteConfigError, type Membership } from '@ringroute/ring-core';
-import { createRouter, type RequestView, type RingRouter, type RouterOptions } from '@ringroute/ring-core/http';
+import { createMonitoring, createRouter, type AttemptResult, type RequestView, type RingRouter, type RouterOptions } from '@ringroute/ring-core/http';
+
+/** handle()'s answer spread into optional fields, for short assertions. */
+const outcome = (router: RingRouter, req: RequestView) => {
+  const result = router.handle(req);
+  return { route: result.route, answer: result.kind === 'answer' ? result.answer : undefined, plan: result.kind === 'proxy' ? result.plan : undefined };
+};
 
 const NODES = [
   { id: 'a', url: 'http://10.0.0.1:3000' },
@@ -84,7 +90,7 @@ describe('key extraction', () => {
       params: { id: 'p1' },
       headers: { 'x-session-id': 'h1', cookie: 'theme=dark; sid=c%201' },
     };
-    const keyOf = (key: RouterOptions['key']) => createRouter({ membership: a!, key }).route(view).route?.key;
+    const keyOf = (key: RouterOptions['key']) => createRouter({ membership: a!, key }).handle(view).route?.key;
     expect(keyOf('query:key')).toBe('q1');
     expect(keyOf('params:id')).toBe('p1');
     expect(keyOf('header:X-Session-Id')).toBe('h1');
@@ -94,7 +100,7 @@ describe('key extraction', () => {
   it('prefers parsed cookies when the framework provides them', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'cookie:sid' });
-    expect(router.route({ method: 'GET', url: '/', headers: { cookie: 'sid=raw' }, cookies: { sid: 'parsed' } }).route?.key).toBe('parsed');
+    expect(outcome(router, { method: 'GET', url: '/', headers: { cookie: 'sid=raw' }, cookies: { sid: 'parsed' } }).route?.key).toBe('parsed');
   });
 });
 
@@ -103,7 +109,7 @@ describe('routing answers', () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key' });
     const key = keyOwnedBy(a!, 'a');
-    const { route, answer } = router.route(request(`/doc?key=${key}`));
+    const { route, answer } = outcome(router, request(`/doc?key=${key}`));
     expect(answer).toBeUndefined();
     expect(route).toMatchObject({ key, owner: { id: 'a' }, epoch: a!.ring.epoch, decision: { action: 'local', reason: 'owner' } });
     expect(router.counters.local).toBe(1);
@@ -113,7 +119,7 @@ describe('routing answers', () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key' });
     const key = keyOwnedBy(a!, 'b');
-    const { answer } = router.route(request(`/doc/1?key=${key}&x=%20y&rr_hops=1`, { host: 'evil.example' }));
+    const { answer } = outcome(router, request(`/doc/1?key=${key}&x=%20y&rr_hops=1`, { host: 'evil.example' }));
     expect(answer?.status).toBe(307);
     expect(answer?.headers.location).toBe(`http://10.0.0.2:3000/doc/1?key=${key}&x=%20y&rr_hops=2&rr_epoch=${a!.ring.epoch}`);
     expect(JSON.parse(answer!.body)).toMatchObject({ owner: 'b' });
@@ -123,14 +129,14 @@ describe('routing answers', () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: (r: RequestView) => JSON.stringify(r.query) });
     const req = request('/doc?id=1&rr_hops=1&rr_epoch=4');
-    expect(router.route(req).route?.key).toBe('{"id":"1"}');
+    expect(outcome(router, req).route?.key).toBe('{"id":"1"}');
   });
 
   it('keeps only the path of an absolute-form request target', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key', redirectStatus: 308 });
     const key = keyOwnedBy(a!, 'c');
-    const { answer } = router.route(request(`http://evil.example/p?key=${key}`));
+    const { answer } = outcome(router, request(`http://evil.example/p?key=${key}`));
     expect(answer?.status).toBe(308);
     expect(answer?.headers.location).toBe(`http://10.0.0.3:3000/p?key=${key}&rr_hops=1&rr_epoch=${a!.ring.epoch}`);
   });
@@ -138,7 +144,7 @@ describe('routing answers', () => {
   it('refuses with 421 naming the owner', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key', misroute: 'refuse' });
-    const { answer } = router.route(request(`/?key=${keyOwnedBy(a!, 'b')}`));
+    const { answer } = outcome(router, request(`/?key=${keyOwnedBy(a!, 'b')}`));
     expect(answer?.status).toBe(421);
     expect(JSON.parse(answer!.body)).toMatchObject({ reason: 'not-owner', owner: { id: 'b', url: NODES[1]!.url } });
     expect(router.counters.refuse).toBe(1);
@@ -148,25 +154,25 @@ describe('routing answers', () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key', maxHops: 2 });
     const key = keyOwnedBy(a!, 'b');
-    expect(router.route(request(`/?key=${key}&rr_hops=2`)).answer?.status).toBe(508);
-    expect(router.route(request(`/?key=${key}`, { 'x-ringroute-hops': '2' })).answer?.status).toBe(508);
-    expect(router.route(request(`/?key=${key}`, { 'x-ringroute-hops': '1' })).answer?.status).toBe(307);
+    expect(outcome(router, request(`/?key=${key}&rr_hops=2`)).answer?.status).toBe(508);
+    expect(outcome(router, request(`/?key=${key}`, { 'x-ringroute-hops': '2' })).answer?.status).toBe(508);
+    expect(outcome(router, request(`/?key=${key}`, { 'x-ringroute-hops': '1' })).answer?.status).toBe(307);
     expect(router.counters.errorsByReason['max-hops']).toBe(2);
   });
 
   it('answers 400 for a missing key and 414 for an oversized one', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'query:key', maxKeyLength: 8 });
-    const missing = router.route(request('/'));
+    const missing = outcome(router, request('/'));
     expect(missing.answer?.status).toBe(400);
     expect(JSON.parse(missing.answer!.body)).toMatchObject({ reason: 'missing-key', message: expect.stringContaining('query parameter "key"') });
-    expect(router.route(request('/?key=123456789')).answer?.status).toBe(414);
+    expect(outcome(router, request('/?key=123456789')).answer?.status).toBe(414);
     expect(router.counters.errors).toBe(2);
   });
 
   it('answers 503 + Retry-After before the first ring', () => {
     const router = createRouter({ membership: new MemoryMembership({ self: NODES[0] }), key: 'query:key', retryAfter: 2 });
-    const { answer } = router.route(request('/?key=x'));
+    const { answer } = outcome(router, request('/?key=x'));
     expect(answer?.status).toBe(503);
     expect(answer?.headers['retry-after']).toBe('2');
   });
@@ -176,29 +182,30 @@ describe('routing answers', () => {
     const key = keyOwnedBy(members[0]!, 'a');
     const next = [...members[0]!.ring.candidates(key)][1]!.id;
     const router = createRouter({ membership: members[NODES.findIndex((n) => n.id === next)]!, key: 'query:key', misroute: 'proxy' });
-    const { route, answer } = router.route(request(`/?key=${key}`, { 'x-ringroute-unreachable': 'a', 'x-ringroute-hops': '1' }));
+    const { route, answer } = outcome(router, request(`/?key=${key}`, { 'x-ringroute-unreachable': 'a', 'x-ringroute-hops': '1' }));
     expect(answer).toBeUndefined();
     expect(route?.decision).toMatchObject({ action: 'local', reason: 'fallback' });
-    expect(router.route(request(`/?key=${key}`)).route?.decision.action).toBe('proxy');
+    expect(outcome(router, request(`/?key=${key}`)).route?.decision.action).toBe('proxy');
   });
 
-  it('plans proxying: the owner, then next candidates only for retry-safe requests', async () => {
+  it('proxies to the owner, then next candidates only for retry-safe requests', async () => {
     const [a] = await cluster();
-    const router = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy' });
+    const router = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy', ejection: false });
     const key = keyOwnedBy(a!, 'b');
-    const get = request(`/p?key=${key}&rr_hops=1`, { host: 'h', 'x-forwarded-for': '1.2.3.4' });
-    const { route } = router.route(get);
-    const plan = router.proxyPlan(get, route!);
-    expect(plan.path).toBe(`/p?key=${key}`);
-    expect(plan.targets.map((n) => n.id)).toEqual([...a!.ring.candidates(key)].map((n) => n.id));
-    expect(router.upstreamUrl(plan.targets[0]!, plan)).toBe(`http://10.0.0.2:3000/p?key=${key}`);
-    expect(router.proxyHeaders(get, route!, plan, 0, { remoteAddress: '::1', protocol: 'http' })['x-ringroute-unreachable']).toBe('');
-    const copy: Record<string, unknown> = { accept: '*/*', 'x-ringroute-unreachable': 'spoofed' };
-    expect(router.proxyHeaders(get, route!, plan, 0, { remoteAddress: '::1', protocol: 'http' }, copy)).toBe(copy);
-    expect(copy).toMatchObject({ accept: '*/*', 'x-ringroute-hops': '2' });
-    expect(copy).not.toHaveProperty('x-ringroute-unreachable');
-    const headers = router.proxyHeaders(get, route!, plan, 1, { remoteAddress: '::1', protocol: 'http' });
-    expect(headers).toMatchObject({
+    const get = { ...request(`/p?key=${key}&rr_hops=1`, { host: 'h', 'x-forwarded-for': '1.2.3.4' }), socket: { remoteAddress: '::1' } };
+    const { plan } = outcome(router, get);
+    expect(plan?.path).toBe(`/p?key=${key}`);
+    const calls: [string, Record<string, string>][] = [];
+    const refused = async (url: string, headers: Record<string, string>): Promise<AttemptResult> => {
+      calls.push([url, headers]);
+      return { sent: false, error: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) };
+    };
+    expect((await router.proxyWithFallback(plan!, refused))?.answer.status).toBe(503);
+    const candidates = [...a!.ring.candidates(key)].filter((n) => n.url !== undefined);
+    expect(calls.map(([url]) => url)).toEqual(candidates.map((n) => `${n.url!.replace(/\/$/, '')}/p?key=${key}`));
+    expect(calls[0]![0]).toBe(`http://10.0.0.2:3000/p?key=${key}`);
+    expect(calls[0]![1]['x-ringroute-unreachable']).toBe('');
+    expect(calls[1]![1]).toMatchObject({
       'x-ringroute-hops': '2',
       'x-ringroute-unreachable': 'b',
       forwarded: 'for="[::1]";proto=http;host="h"',
@@ -206,19 +213,22 @@ describe('routing answers', () => {
       'x-forwarded-host': 'h',
     });
     const post = request(`/p?key=${key}`, { 'content-length': '3' }, 'POST');
-    expect(router.proxyPlan(post, router.route(post).route!).targets.map((n) => n.id)).toEqual(['b']);
+    calls.length = 0;
+    await router.proxyWithFallback(outcome(router, post).plan!, refused);
+    expect(calls.map(([url]) => url)).toEqual([`http://10.0.0.2:3000/p?key=${key}`]);
   });
 
   it('shapes proxy failures with onProxyError, else 503 + Retry-After', async () => {
     const [a] = await cluster();
     const key = keyOwnedBy(a!, 'b');
+    const down = async (): Promise<AttemptResult> => ({ sent: false, error: new Error('down') });
     const plain = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy' });
     const req = request(`/?key=${key}`);
-    const failed = plain.proxyFailed(req, plain.route(req).route!, new Error('down'), ['b']);
-    expect(failed.status).toBe(503);
-    expect(failed.headers['retry-after']).toBe('1');
+    const failed = await plain.proxyWithFallback(outcome(plain, req).plan!, down);
+    expect(failed?.answer.status).toBe(503);
+    expect(failed?.answer.headers['retry-after']).toBe('1');
     const shaped = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy', onProxyError: (info) => ({ status: 502, body: `no ${info.owner?.id}` }) });
-    expect(shaped.proxyFailed(req, shaped.route(req).route!, new Error('down'), ['b'])).toMatchObject({ status: 502, body: 'no b' });
+    expect((await shaped.proxyWithFallback(outcome(shaped, req).plan!, down))?.answer).toMatchObject({ status: 502, body: 'no b' });
   });
 
   it('emits a typed decision event per request', async () => {
@@ -226,8 +236,8 @@ describe('routing answers', () => {
     const router = createRouter({ membership: a!, key: 'query:key' });
     const events: unknown[] = [];
     router.on('decision', (e) => events.push(e));
-    router.route(request(`/?key=${keyOwnedBy(a!, 'b')}`));
-    router.route(request('/'));
+    outcome(router, request(`/?key=${keyOwnedBy(a!, 'b')}`));
+    outcome(router, request('/'));
     expect(events).toMatchObject([
       { action: 'redirect', reason: 'not-owner', status: 307, owner: 'b' },
       { action: 'error', reason: 'missing-key', status: 400 },
@@ -238,7 +248,7 @@ describe('routing answers', () => {
 describe('monitoring and admin routes', () => {
   const TOKEN = 'secret-token-0123456789';
   const call = async (router: RingRouter, method: string, path: string, input: Partial<{ query: unknown; params: unknown; body: unknown; headers: RequestView['headers'] }> = {}) => {
-    const r = router.monitoringRoutes.find((m) => m.method === method && m.path === path);
+    const r = createMonitoring(router).routes.find((m) => m.method === method && m.path === path);
     if (!r) throw new Error(`no route ${method} ${path}`);
     return r.handle({ query: {}, params: {}, body: undefined, headers: {}, ...input });
   };
@@ -251,7 +261,7 @@ describe('monitoring and admin routes', () => {
     expect(route).toMatchObject({ key, owner: { id: 'c' }, epoch: a!.ring.epoch, local: false });
     expect(route.candidates.map((n: { id: string }) => n.id).sort()).toEqual(['a', 'b', 'c']);
     expect((await call(router, 'GET', '/rr/route')).status).toBe(400);
-    router.route(request(`/?key=${key}`));
+    outcome(router, request(`/?key=${key}`));
     const stats = JSON.parse((await call(router, 'GET', '/rr/api/routes/stats')).body);
     expect(stats.counters).toMatchObject({ local: 0, redirect: 1, proxy: 0, refuse: 0, errors: 0 });
     expect(stats.nodes.map((n: { share: number }) => n.share).reduce((x: number, y: number) => x + y)).toBeCloseTo(1);
@@ -271,7 +281,7 @@ describe('monitoring and admin routes', () => {
 
   it('has no admin routes without a token; with one, requires it', async () => {
     const [a] = await cluster();
-    expect(createRouter({ membership: a!, key: 'query:key' }).monitoringRoutes.some((r) => r.admin)).toBe(false);
+    expect(createMonitoring(createRouter({ membership: a!, key: 'query:key' })).routes.some((r) => r.admin)).toBe(false);
     const router = createRouter({ membership: a!, key: 'query:key', adminToken: TOKEN });
     const body = { id: 'd', url: 'http://10.0.0.4:3000' };
     expect((await call(router, 'POST', '/api/routes/nodes', { body })).status).toBe(401);

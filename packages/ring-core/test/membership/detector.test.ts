@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRing } from '@ringroute/ring-core';
 import { FailureDetector } from '../../src/membership/detector.js';
 
-const detection = { syncInterval: 100, failureTimeout: 400 };
+const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
 
 describe('FailureDetector', () => {
   it('counts silence only while its own heartbeat reads succeed: a store failing over accuses nobody', async () => {

@@ -7,7 +7,7 @@ membershipBackendSuite(
   async () => {
     const buses = new Map<string, MemoryBus>();
     return {
-      detection: { syncInterval: 50, failureTimeout: 200 },
+      detection: { syncInterval: 50, heartbeatInterval: 50, failureTimeout: 200 },
       connect: (cluster) => {
         if (!buses.has(cluster)) buses.set(cluster, new MemoryBus());
         return buses.get(cluster)!.connect();

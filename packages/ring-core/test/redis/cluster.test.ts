@@ -12,7 +12,7 @@ afterAll(() => servers.stop());
 
 // The outage kills the master holding the cluster's hash slot; a replica takes over, the old master returns as a replica.
 membershipBackendSuite('Redis Cluster', async () => {
-  const detection = { syncInterval: 100, failureTimeout: 400 };
+  const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
   return {
     detection,
     connect: (cluster, { secret }) => redisBackend({ redis: { nodes: servers.nodes }, cluster, secret, ...detection }).backend,

@@ -6,7 +6,7 @@ import { freePort, SpawnedRedis } from './server.js';
 membershipBackendSuite('Redis standalone', async () => {
   const server = new SpawnedRedis(await freePort());
   await server.start();
-  const detection = { syncInterval: 100, failureTimeout: 400 };
+  const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
   return {
     detection,
     connect: (cluster, { secret }) => redisBackend({ redis: server.url, cluster, secret, ...detection }).backend,

@@ -8,7 +8,7 @@ let killed: number | undefined;
 // The outage kills the master; the sentinels promote the replica, and the old master returns as its replica.
 membershipBackendSuite('Redis Sentinel', async () => {
   await servers.start();
-  const detection = { syncInterval: 100, failureTimeout: 400 };
+  const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
   return {
     detection,
     connect: (cluster, { secret }) => redisBackend({ redis: servers.options, cluster, secret, ...detection }).backend,

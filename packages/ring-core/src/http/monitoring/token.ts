@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from './request.js';
+import type { IncomingHttpHeaders } from '../request.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 

@@ -1,12 +1,7 @@
 import type { Ring } from '@ringroute/ring-core';
 
-/** Cluster messages of the handoff protocol (sent with `membership.broadcast`, signed like every membership message). */
-export const RELEASED = 'ringroute:hocuspocus:released';
-export const RELEASE_REQUEST = 'ringroute:hocuspocus:release-request';
-export const RELEASED_ALL = 'ringroute:hocuspocus:released-all';
-
-/** Another node this one must hear a release from (or wait out) before loading a document. */
-export interface PendingRelease {
+/** Another node this one must hear a handover from (or wait out) before loading a document. */
+export interface PendingHandover {
   nodeId: string;
   /** ms timestamp after which the document is loaded anyway (the old owner may have crashed). */
   deadline: number;
@@ -20,17 +15,16 @@ interface Observed {
 }
 
 /**
- * The new owner's side of a document handoff. It remembers the rings of the last `migrationTimeout` ms and the
- * releases other nodes announced, and answers which previous owners of a document have not released it yet.
- * A release counts only if it was heard after that node's ownership began, so an old release is never taken
- * for a new one.
+ * The new owner's side of a handover. It remembers the rings of the last `migrationTimeout` ms and the handovers
+ * other nodes announced, and answers which previous owners of a document have not handed it over yet. A handover
+ * counts only if it was heard after that node's ownership began, so an old one is never taken for a new one.
  */
-export class HandoffLedger {
+export class HandoverLedger {
   private readonly history: Observed[] = [];
-  /** document -> node -> when its release was heard. */
-  private readonly releases = new Map<string, Map<string, number>>();
+  /** document -> node -> when its handover was heard. */
+  private readonly handovers = new Map<string, Map<string, number>>();
   /** node -> when it announced it holds no document at all (graceful leave). */
-  private readonly releasedAll = new Map<string, number>();
+  private readonly handedOverAll = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -47,20 +41,20 @@ export class HandoffLedger {
     this.notify();
   }
 
-  released(documentName: string, nodeId: string, now = Date.now()): void {
-    let byNode = this.releases.get(documentName);
-    if (!byNode) this.releases.set(documentName, (byNode = new Map()));
+  handedOver(documentName: string, nodeId: string, now = Date.now()): void {
+    let byNode = this.handovers.get(documentName);
+    if (!byNode) this.handovers.set(documentName, (byNode = new Map()));
     byNode.set(nodeId, now);
     this.notify();
   }
 
-  releasedEverything(nodeId: string, now = Date.now()): void {
-    this.releasedAll.set(nodeId, now);
+  handedOverEverything(nodeId: string, now = Date.now()): void {
+    this.handedOverAll.set(nodeId, now);
     this.notify();
   }
 
-  /** Previous owners of the document (in the window) whose release is still missing. */
-  pending(documentName: string, now = Date.now()): PendingRelease[] {
+  /** Previous owners of the document (in the window) whose handover is still missing. */
+  pending(documentName: string, now = Date.now()): PendingHandover[] {
     const pending = new Map<string, number>();
     let streakOwner: string | undefined;
     let streakStart = -Infinity;
@@ -72,13 +66,13 @@ export class HandoffLedger {
       }
       if (owner === undefined || owner === this.self || observed.until === undefined) return;
       const deadline = observed.until + this.migrationTimeout;
-      if (deadline <= now || this.heardRelease(documentName, owner, streakStart)) return;
+      if (deadline <= now || this.heardHandover(documentName, owner, streakStart)) return;
       pending.set(owner, Math.max(pending.get(owner) ?? 0, deadline));
     });
     return [...pending].map(([nodeId, deadline]) => ({ nodeId, deadline }));
   }
 
-  /** Resolves on the next release or ring change, or after `ms`. */
+  /** Resolves on the next handover or ring change, or after `ms`. */
   changed(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -91,9 +85,9 @@ export class HandoffLedger {
     });
   }
 
-  /** Whether `nodeId` announced the release of the document (or of everything) at or after `since`. */
-  heardRelease(documentName: string, nodeId: string, since: number): boolean {
-    const heard = [this.releases.get(documentName)?.get(nodeId), this.releasedAll.get(nodeId)];
+  /** Whether `nodeId` announced the handover of the document (or of everything) at or after `since`. */
+  heardHandover(documentName: string, nodeId: string, since: number): boolean {
+    const heard = [this.handovers.get(documentName)?.get(nodeId), this.handedOverAll.get(nodeId)];
     return heard.some((at) => at !== undefined && at >= since);
   }
 
@@ -101,16 +95,16 @@ export class HandoffLedger {
     for (const listener of [...this.listeners]) listener();
   }
 
-  /** Rings and releases older than the window can no longer hold a load back. */
+  /** Rings and handovers older than the window can no longer hold a load back. */
   private prune(now: number): void {
     const horizon = now - this.migrationTimeout;
     while (this.history.length > 1 && this.history[0]!.until !== undefined && this.history[0]!.until < horizon) this.history.shift();
-    // A release is compared with ownership starts inside the window; keep it for twice the window.
+    // A handover is compared with ownership starts inside the window; keep it for twice the window.
     const keepFrom = now - 2 * this.migrationTimeout;
-    for (const [documentName, byNode] of this.releases) {
+    for (const [documentName, byNode] of this.handovers) {
       for (const [nodeId, at] of byNode) if (at < keepFrom) byNode.delete(nodeId);
-      if (byNode.size === 0) this.releases.delete(documentName);
+      if (byNode.size === 0) this.handovers.delete(documentName);
     }
-    for (const [nodeId, at] of this.releasedAll) if (at < keepFrom) this.releasedAll.delete(nodeId);
+    for (const [nodeId, at] of this.handedOverAll) if (at < keepFrom) this.handedOverAll.delete(nodeId);
   }
 }

@@ -1,0 +1,122 @@
+import { WebSocket } from 'ws';
+import type { Channel } from './channel.js';
+import { decode, decodeClose, encode, encodeClose, encodeOpen, Kind, type ChannelRequest } from './envelope.js';
+
+export interface UpstreamEvents {
+  /** A frame the owner's Hocuspocus sends to the client. */
+  deliver(frame: Uint8Array): void;
+  /** The owner's Hocuspocus closed the client's socket (bad frames, timeouts). */
+  closed(code: number, reason: string): void;
+  /** The link dropped (owner gone, refused or unresponsive): the channel no longer exists there. */
+  lost(): void;
+}
+
+/** A link that stays silent this long (ping unanswered) is dropped: a paused owner looks like this. */
+const HEARTBEAT = 5_000;
+/** An idle link is kept this long for the next relayed client. */
+const IDLE = 30_000;
+
+/**
+ * The one WebSocket from this node to one owner node, shared by every client this node relays there: channels
+ * are multiplexed on it ({@link encode}), frames wait until it is open, and it is opened on demand, reused,
+ * and closed after a while without channels. When it drops, every channel on it is lost; the sessions
+ * re-point them (to the same node once it answers again, or to the next owner).
+ */
+export class Upstream {
+  private socket: WebSocket | undefined;
+  private readonly queue: Buffer[] = [];
+  private readonly channels = new Map<number, UpstreamEvents>();
+  private nextChannel = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private answered = true;
+
+  constructor(
+    readonly url: string,
+    /** Fresh handshake headers (the signed link token) for each connection. */
+    private readonly headers: () => Record<string, string>,
+    private readonly onMalformed: () => void,
+  ) {}
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  open(request: ChannelRequest, events: UpstreamEvents): Channel {
+    const id = this.nextChannel;
+    this.nextChannel = this.nextChannel >= 0xffff_ffff ? 1 : this.nextChannel + 1;
+    this.channels.set(id, events);
+    clearTimeout(this.idle);
+    this.send(encodeOpen(id, request));
+    return {
+      push: (frame) => {
+        if (this.channels.has(id)) this.send(encode(Kind.Frame, id, frame));
+      },
+      close: () => {
+        if (!this.channels.delete(id)) return;
+        this.send(encodeClose(id, 1000, ''));
+        if (this.channels.size === 0) this.idle = setTimeout(() => this.close(), IDLE).unref();
+      },
+    };
+  }
+
+  /** Drops the link; its channels are lost. */
+  close(): void {
+    clearTimeout(this.idle);
+    this.socket?.terminate();
+    this.drop();
+  }
+
+  private send(message: Buffer): void {
+    const socket = this.socket ?? this.connect();
+    if (socket.readyState === WebSocket.OPEN) socket.send(message);
+    else this.queue.push(message);
+  }
+
+  private connect(): WebSocket {
+    // A paused owner accepts TCP but never answers the upgrade: give up like a silent link.
+    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2 });
+    this.socket = socket;
+    socket.on('open', () => {
+      for (const message of this.queue.splice(0)) socket.send(message);
+      this.answered = true;
+      this.heartbeat = setInterval(() => {
+        if (!this.answered) return socket.terminate();
+        this.answered = false;
+        socket.ping();
+      }, HEARTBEAT).unref();
+    });
+    socket.on('pong', () => (this.answered = true));
+    socket.on('message', (data: Buffer) => {
+      this.answered = true;
+      this.receive(data);
+    });
+    socket.on('error', () => {}); // 'close' follows; the sessions re-point
+    socket.on('close', () => {
+      if (this.socket === socket) this.drop();
+    });
+    return socket;
+  }
+
+  private receive(data: Buffer): void {
+    const envelope = decode(data);
+    const events = envelope && this.channels.get(envelope.channel);
+    if (!envelope) return this.onMalformed();
+    if (!events) return; // a channel this side already closed
+    if (envelope.kind === Kind.Frame) return events.deliver(envelope.payload);
+    if (envelope.kind === Kind.Close) {
+      this.channels.delete(envelope.channel);
+      const { code, reason } = decodeClose(envelope.payload);
+      events.closed(code, reason);
+    }
+  }
+
+  private drop(): void {
+    clearInterval(this.heartbeat);
+    this.socket = undefined;
+    this.queue.length = 0;
+    const lost = [...this.channels.values()];
+    this.channels.clear();
+    for (const events of lost) events.lost();
+  }
+}
