@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createRing } from '../src/index.js';
 import { RedisMembership, type RedisMembershipOptions } from '../src/redis/index.js';
-import { Codec } from '../src/redis/codec.js';
+import { Codec } from '../src/membership/codec.js';
 import { freePort, SpawnedRedis } from '../test/redis/server.js';
 import { BATCH, cpuNow, fmt, keys16, summary, table, timeTasks, verdict } from './support/measure.js';
 

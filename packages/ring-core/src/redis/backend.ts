@@ -7,7 +7,7 @@ import {
   type Heartbeat,
   type MembershipBackend,
 } from '../membership/backend.js';
-import { Codec, Rejected } from './codec.js';
+import { Codec, Rejected } from '../membership/codec.js';
 import { isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
 
 /**

@@ -4,7 +4,7 @@ import { SharedMembership } from '../membership/shared.js';
 import type { MembershipLogger, RingParams } from '../membership/types.js';
 import type { NodeSpec } from '../types.js';
 import { RedisBackend } from './backend.js';
-import { Codec } from './codec.js';
+import { Codec } from '../membership/codec.js';
 import { checkRedis, type RedisClusterConfig } from './connection.js';
 
 export interface RedisMembershipOptions extends RingParams {
@@ -33,10 +33,7 @@ export interface RedisMembershipOptions extends RingParams {
    * Default 'ringroute'.
    */
   prefix?: string;
-  /**
-   * Larger messages and heartbeats are refused on receipt and rejected on send (bytes). The snapshot is exempt: it
-   * grows with the cluster. Default 65536.
-   */
+  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
   maxMessageBytes?: number;
   /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
   logger?: Pick<MembershipLogger, 'error'>;

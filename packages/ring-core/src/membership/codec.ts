@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { BusMessage, ClusterChange, ClusterState, Heartbeat } from '../membership/backend.js';
-import type { DropReason, LeaveReason } from '../membership/types.js';
+import type { BusMessage, ClusterChange, ClusterState, Heartbeat } from './backend.js';
+import type { DropReason, LeaveReason } from './types.js';
 
 /** Wire format version; a message with another version is refused as 'schema'. */
 const VERSION = 1;
@@ -17,9 +17,10 @@ export class Rejected extends Error {
 }
 
 /**
- * Encodes and checks everything RedisMembership writes to Redis: `{"body":"<json>","sig":"<hex hmac>"}`. The body
- * carries the wire version and the cluster name, so a message can neither be replayed into another cluster nor
- * altered without the secret. Decoding never throws anything but `Rejected`.
+ * Encodes and checks everything a shared membership writes to its store (Redis, etcd):
+ * `{"body":"<json>","sig":"<hex hmac>"}`. The body carries the wire version and the cluster name, so a message can
+ * neither be replayed into another cluster nor altered without the secret. Decoding never throws anything but
+ * `Rejected`. Node-only (node:crypto): the isomorphic root entry never imports it.
  */
 export class Codec {
   constructor(

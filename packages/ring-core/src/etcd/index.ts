@@ -1,0 +1,1 @@
+export { EtcdMembership, type EtcdMembershipOptions } from './membership.js';

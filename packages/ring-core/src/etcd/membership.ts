@@ -1,0 +1,102 @@
+import type { Etcd3, IOptions } from 'etcd3';
+import { checkNumber, checkString, fail } from '../errors.js';
+import { Codec } from '../membership/codec.js';
+import { SharedMembership } from '../membership/shared.js';
+import type { MembershipLogger, RingParams } from '../membership/types.js';
+import type { NodeSpec } from '../types.js';
+import { EtcdBackend } from './backend.js';
+import { createClient } from './client.js';
+
+export interface EtcdMembershipOptions extends RingParams {
+  /**
+   * etcd endpoints (`'http://127.0.0.1:2379'` or a list), etcd3 client options (`{ hosts, auth, credentials, ... }`),
+   * or an existing `Etcd3` client. A client you pass is used as is (its own retry policies) and left open on stop().
+   */
+  etcd: string | string[] | IOptions | Etcd3;
+  /** Cluster name: members with the same name (and prefix) share one ring; several clusters can share one etcd. */
+  cluster: string;
+  /** This process's node; omit for an observer that follows the ring without joining it. */
+  self?: NodeSpec;
+  /** Period of the snapshot check that heals missed messages (ms). Default 1000. */
+  syncInterval?: number;
+  /** Heartbeat period: each member puts its heartbeat and reads the few it watches this often (ms). Default syncInterval. */
+  heartbeatInterval?: number;
+  /**
+   * A member silent this long is suspected; twice as long, removed as failed (ms). Also the TTL of each member's
+   * lease, rounded up to whole seconds (etcd raises TTLs below its minimum, about 1.5 s with default timing).
+   * Default 5 x heartbeatInterval, at least 2000.
+   */
+  failureTimeout?: number;
+  /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
+  secret?: string;
+  /** Key prefix: the cluster's keys live under `<prefix>/<cluster>/`. Default 'ringroute'. */
+  prefix?: string;
+  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
+  maxMessageBytes?: number;
+  /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
+  logger?: Pick<MembershipLogger, 'error'>;
+}
+
+/**
+ * Membership over etcd v3 (the `etcd3` client): the snapshot under compare-and-set transactions, changes and
+ * application messages through a watch (in revision order, resumed after a reconnect), each member's heartbeat
+ * under its own lease (TTL = failureTimeout: a crashed member's heartbeat vanishes) with failure detection reading
+ * only a few members' heartbeats each, graceful leave, signed and schema-checked messages. etcd is never on the request path: while it is
+ * unreachable `degraded` is true, routing continues on the last ring, nobody is evicted, and the ring is
+ * resynchronised when etcd returns.
+ */
+export class EtcdMembership extends SharedMembership {
+  /** The key prefix holding this cluster's keys (`<prefix>/<cluster>/`). */
+  readonly root: string;
+
+  constructor(options: EtcdMembershipOptions) {
+    const { backend, detection } = etcdBackend(options);
+    super(backend, { ...options, detection });
+    this.root = backend.root;
+  }
+}
+
+/** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
+export function etcdBackend(options: EtcdMembershipOptions) {
+  if (options === null || typeof options !== 'object') fail('options', 'must be an object with etcd and cluster');
+  const cluster = checkString('cluster', options.cluster);
+  const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
+  const syncInterval =
+    options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
+  const heartbeatInterval =
+    options.heartbeatInterval === undefined
+      ? syncInterval
+      : checkNumber('heartbeatInterval', options.heartbeatInterval, { min: 10, max: 3_600_000 });
+  const failureTimeout =
+    options.failureTimeout === undefined
+      ? Math.max(2000, 5 * heartbeatInterval)
+      : checkNumber('failureTimeout', options.failureTimeout, { min: Math.max(1000, 2 * heartbeatInterval), max: 86_400_000 });
+  const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
+  const maxMessageBytes =
+    options.maxMessageBytes === undefined
+      ? 65_536
+      : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 1024 * 1024, integer: true });
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
+  // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
+  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, heartbeatInterval / 4)));
+  const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, new Codec(cluster, secret, maxMessageBytes));
+  return { backend, detection: { syncInterval, heartbeatInterval, failureTimeout } };
+}
+
+/** Checks the etcd option now; the returned function connects later, in start(). */
+function checkEtcd(etcd: EtcdMembershipOptions['etcd'], retryDelay: number): () => [Etcd3, boolean] {
+  // Duck-typed: the app's etcd3 may be another copy of the package than ours.
+  if (isClient(etcd)) return () => [etcd, false];
+  if (typeof etcd === 'string' || Array.isArray(etcd)) return checkEtcd({ hosts: etcd }, retryDelay);
+  if (etcd === null || typeof etcd !== 'object') fail('etcd', 'must be an endpoint URL, a list of them, etcd3 options or an Etcd3 client');
+  const hosts = typeof etcd.hosts === 'string' ? [etcd.hosts] : etcd.hosts;
+  if (!Array.isArray(hosts) || hosts.length === 0) fail('etcd.hosts', 'must be an endpoint URL or a non-empty list of them');
+  hosts.forEach((host, i) => {
+    if (typeof host !== 'string' || !/^https?:\/\//.test(host) || !URL.canParse(host))
+      fail(`etcd.hosts[${i}]`, `must be an http:// or https:// URL (got ${JSON.stringify(host)})`);
+  });
+  return () => [createClient(etcd, retryDelay), true];
+}
+
+const isClient = (etcd: unknown): etcd is Etcd3 =>
+  typeof etcd === 'object' && etcd !== null && typeof (etcd as Etcd3).namespace === 'function' && typeof (etcd as Etcd3).close === 'function';
