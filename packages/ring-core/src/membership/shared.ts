@@ -144,6 +144,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'stopping') return;
+    // A start still waiting for an unreachable store would hold stop() forever: closing the backend ends that wait.
+    if (this.phase === 'starting') await this.backend.close();
     if (this.started) await this.started.catch(() => {});
     this.phase = 'stopping';
     clearInterval(this.timer);

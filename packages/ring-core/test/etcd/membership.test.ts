@@ -55,6 +55,15 @@ describe('EtcdMembership options', () => {
     await expect(opening).rejects.toThrow('membership closed before etcd was reachable');
   });
 
+  it('stop() during a start that waits for an unreachable etcd ends both', async () => {
+    const membership = new EtcdMembership({ ...valid, etcd: `http://127.0.0.1:${await freePort()}`, self: self('a') });
+    const starting = membership.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await membership.stop();
+    await expect(starting).rejects.toThrow('membership closed before etcd was reachable');
+    expect(membership.ready).toBe(false);
+  });
+
   it('connects nothing before start()', () => {
     const membership = new EtcdMembership({ ...valid, etcd: 'http://127.0.0.1:9' });
     expect(membership.ready).toBe(false);
