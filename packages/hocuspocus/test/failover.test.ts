@@ -57,6 +57,13 @@ function write(w: Writer, key: string): void {
   w.handle.document.getMap('items').set(key, true);
 }
 
+async function storedItems(documentName: string): Promise<Y.Map<unknown>> {
+  const stored = new Y.Doc();
+  const state = await table.load(documentName);
+  if (state) Y.applyUpdate(stored, state);
+  return stored.getMap('items');
+}
+
 /** Reads each document from its owner with a fresh plain provider, and from PostgreSQL; returns the acknowledged keys missing. */
 async function missing(writers: Writer[], anyNode: { http: string }): Promise<string[]> {
   const expected = new Map<string, Set<string>>();
@@ -73,10 +80,14 @@ async function missing(writers: Writer[], anyNode: { http: string }): Promise<st
     await until(() => provider.isSynced || refusals.length > 0, `${documentName} to load on its owner`);
     lost.push(...[...keys].filter((key) => !provider.document.getMap('items').has(key)).map((key) => `${documentName}/${key} (owner)`));
     socket.destroy();
-    const stored = new Y.Doc();
-    const state = await table.load(documentName);
-    if (state) Y.applyUpdate(stored, state);
-    lost.push(...[...keys].filter((key) => !stored.getMap('items').has(key)).map((key) => `${documentName}/${key} (storage)`));
+    // The owner stores after Hocuspocus's debounce (at most maxDebounce, 10 s): give storage that long to catch up.
+    const deadline = Date.now() + 15_000;
+    let stored = await storedItems(documentName);
+    while ([...keys].some((key) => !stored.has(key)) && Date.now() < deadline) {
+      await sleep(200);
+      stored = await storedItems(documentName);
+    }
+    lost.push(...[...keys].filter((key) => !stored.has(key)).map((key) => `${documentName}/${key} (storage)`));
   }
   return lost;
 }
