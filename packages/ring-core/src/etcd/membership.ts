@@ -1,40 +1,24 @@
 import type { Etcd3, IOptions } from 'etcd3';
-import { checkNumber, checkString, fail } from '../errors.js';
-import { Codec } from '../membership/codec.js';
+import { fail } from '../errors.js';
 import { SharedMembership } from '../membership/shared.js';
-import type { MembershipLogger, RingParams } from '../membership/types.js';
-import type { NodeSpec } from '../types.js';
+import { resolveStoreOptions, type StoreMembershipOptions } from '../membership/store-options.js';
 import { EtcdBackend } from './backend.js';
 import { createClient } from './client.js';
 
-export interface EtcdMembershipOptions extends RingParams {
+export interface EtcdMembershipOptions extends StoreMembershipOptions {
   /**
    * etcd endpoints (`'http://127.0.0.1:2379'` or a list), etcd3 client options (`{ hosts, auth, credentials, ... }`),
    * or an existing `Etcd3` client. A client you pass is used as is (its own retry policies) and left open on stop().
    */
   etcd: string | string[] | IOptions | Etcd3;
-  /** Cluster name: members with the same name (and prefix) share one ring; several clusters can share one etcd. */
-  cluster: string;
-  /** This process's node; omit for an observer that follows the ring without joining it. */
-  self?: NodeSpec;
-  /** Period of the snapshot check that heals missed messages (ms). Default 1000. */
-  syncInterval?: number;
-  /** Heartbeat period: each member puts its heartbeat and reads the few it watches this often (ms). Default syncInterval. */
-  heartbeatInterval?: number;
   /**
    * A member silent this long is suspected; twice as long, removed as failed (ms). Also the TTL of each member's
    * lease, rounded up to whole seconds (etcd raises TTLs below its minimum, about 1.5 s with default timing).
    * Default 5 x heartbeatInterval, at least 2000.
    */
   failureTimeout?: number;
-  /** Shared secret: every message and the snapshot are HMAC-SHA256 signed, and unsigned ones refused. */
-  secret?: string;
   /** Key prefix: the cluster's keys live under `<prefix>/<cluster>/`. Default 'ringroute'. */
   prefix?: string;
-  /** Larger messages are refused on receipt and rejected on send (bytes). Default 65536. */
-  maxMessageBytes?: number;
-  /** Receives an error when the snapshot fails to decode or verify (it is then rebuilt from the members' state). */
-  logger?: Pick<MembershipLogger, 'error'>;
 }
 
 /**
@@ -58,29 +42,11 @@ export class EtcdMembership extends SharedMembership {
 
 /** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
 export function etcdBackend(options: EtcdMembershipOptions) {
-  if (options === null || typeof options !== 'object') fail('options', 'must be an object with etcd and cluster');
-  const cluster = checkString('cluster', options.cluster);
-  const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
-  const syncInterval =
-    options.syncInterval === undefined ? 1000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 });
-  const heartbeatInterval =
-    options.heartbeatInterval === undefined
-      ? syncInterval
-      : checkNumber('heartbeatInterval', options.heartbeatInterval, { min: 10, max: 3_600_000 });
-  const failureTimeout =
-    options.failureTimeout === undefined
-      ? Math.max(2000, 5 * heartbeatInterval)
-      : checkNumber('failureTimeout', options.failureTimeout, { min: Math.max(1000, 2 * heartbeatInterval), max: 86_400_000 });
-  const secret = options.secret === undefined ? undefined : checkString('secret', options.secret);
-  const maxMessageBytes =
-    options.maxMessageBytes === undefined
-      ? 65_536
-      : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: 1024 * 1024, integer: true });
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
+  const { cluster, prefix, codec, detection } = resolveStoreOptions(options, { connection: 'etcd', minFailureTimeout: 1000, maxMessageBytes: 1024 * 1024 });
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
-  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, heartbeatInterval / 4)));
-  const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, new Codec(cluster, secret, maxMessageBytes));
-  return { backend, detection: { syncInterval, heartbeatInterval, failureTimeout } };
+  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, detection.heartbeatInterval / 4)));
+  const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, codec);
+  return { backend, detection };
 }
 
 /** Checks the etcd option now; the returned function connects later, in start(). */
