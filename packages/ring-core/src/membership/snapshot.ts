@@ -41,6 +41,13 @@ export async function loadSnapshot(backend: MembershipBackend, { own, seq, hasRi
       else await backend.commit(error.seq, own(Math.max(error.seq ?? 0, seq) + 1), undefined);
       continue;
     }
+    // A snapshot behind what this member applied means the store went back in time (a promoted replica that missed
+    // the last writes, a restored backup): rebuild it from this member's state instead of rolling the ring back.
+    if (state && hasRing && state.seq < seq) {
+      logger?.error({ seq: state.seq, applied: seq }, "ringroute: membership snapshot is older than this member's ring; rebuilding it");
+      await backend.commit(state.seq, own(seq + 1), undefined);
+      continue;
+    }
     if (state) return state;
     await backend.commit(null, own(seq + 1), undefined);
   }

@@ -95,4 +95,25 @@ describe('RedisMembership heals itself', () => {
     await until([a, b2], (m) => m.ring.node('b') !== undefined);
     expect((await stored(redis.client, a.key)).drained).not.toHaveProperty('b');
   });
+  it('a snapshot that went back in time (a promoted replica that missed the last writes) is rebuilt, never applied: nobody leaves', async () => {
+    const name = redis.cluster('rollback');
+    const [a, b] = [member({ cluster: name, self: { id: 'a' } }), member({ cluster: name, self: { id: 'b' } })];
+    await a.start();
+    const { key } = a;
+    const old = await redis.client.hgetall(key); // only a: what a replica that stopped replicating here would hold
+    await b.start();
+    await until([a, b], (m) => m.ring.nodes.length === 2);
+    const left: string[] = [];
+    for (const [who, m] of [['a', a], ['b', b]] as const) m.on('left', (node, reason) => left.push(`${who} saw ${node.id} ${reason}`));
+
+    await redis.client.hset(key, old);
+    // The periodic seq check notices the store disagrees; the members rebuild the snapshot from their own ring.
+    while ((await stored(redis.client, key)).seq <= Number(old.seq)) await sleep(20);
+    const after = await stored(redis.client, key);
+    expect(after.nodes.map((n) => n.id).sort()).toEqual(['a', 'b']);
+    await sleep(3 * timing.syncInterval);
+    expect(left).toEqual([]);
+    expect(a.ring.checksum).toBe(b.ring.checksum);
+    expect(a.ring.nodes.map((n) => n.id).sort()).toEqual(['a', 'b']);
+  });
 });
