@@ -143,14 +143,7 @@ export class EtcdBackend implements MembershipBackend {
   }
 
   private receive(text: string): void {
-    let message: BusMessage;
-    try {
-      message = this.codec.decodeMessage(text);
-    } catch (error) {
-      const { reason, message } = error as Rejected; // the codec throws nothing else
-      this.hooks?.dropped(reason, message);
-      return;
-    }
-    this.hooks?.message(message);
+    this.codec.deliver(text, this.hooks);
   }
+
 }

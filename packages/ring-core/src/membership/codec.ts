@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { BusMessage, ClusterChange, ClusterState, Heartbeat } from './backend.js';
+import type { BackendHooks, BusMessage, ClusterChange, ClusterState, Heartbeat } from './backend.js';
 import type { DropReason, LeaveReason } from './types.js';
 
 /** Wire format version; a message with another version is refused as 'schema'. */
@@ -36,6 +36,19 @@ export class Codec {
     if (!('nodes' in payload) && Buffer.byteLength(text) > this.maxBytes)
       throw new RangeError(`membership message is ${Buffer.byteLength(text)} bytes; maxMessageBytes is ${this.maxBytes}`);
     return text;
+  }
+
+  /** Decodes one bus message for the hooks: a valid one to `message`, a refused one to `dropped` with its reason. */
+  deliver(text: string, hooks: Pick<BackendHooks, 'message' | 'dropped'> | undefined): void {
+    let message: BusMessage;
+    try {
+      message = this.decodeMessage(text);
+    } catch (error) {
+      const { reason, message } = error as Rejected; // decodeMessage throws nothing else
+      hooks?.dropped(reason, message);
+      return;
+    }
+    hooks?.message(message);
   }
 
   decodeMessage(text: string): BusMessage {

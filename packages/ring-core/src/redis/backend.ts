@@ -209,15 +209,7 @@ export class RedisBackend implements MembershipBackend {
   }
 
   private receive(text: string): void {
-    let message: BusMessage;
-    try {
-      message = this.codec.decodeMessage(text);
-    } catch (error) {
-      const { reason, message } = error as Rejected; // the codec throws nothing else
-      this.hooks?.dropped(reason, message);
-      return;
-    }
-    this.hooks?.message(message);
+    this.codec.deliver(text, this.hooks);
   }
 
   private lost(client: Client): void {
