@@ -1,9 +1,11 @@
 /**
  * Express + ringRoute() on owned keys vs bare Express, side by side in one run: each app in its own process,
- * autocannon here. Each round loads every app at the same time, so that whatever else the machine is doing hits
- * all alike; besides req/s, each server reports its user CPU time, giving a cost per request. Prints a markdown table.
+ * autocannon here. Each comparison runs its two sides back to back, alternating which goes first (ABBA), and reports
+ * the median of the per-round ratios: on a shared 2-core machine only adjacent runs see the same background load, and
+ * one server at a time keeps autocannon and the server on a core each. Besides req/s, each server reports its user
+ * CPU time, giving a cost per request. Prints a markdown table.
  *
- *   pnpm --filter @ringroute/express bench
+ *   pnpm --filter @ringroute/express bench      (env BENCH_SECONDS, default 3; BENCH_ROUNDS, default 6)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,13 +14,15 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 
-const ROUNDS = 5;
-const DURATION = 4;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = 16;
 
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const tsconfig = fileURLToPath(new URL('../tsconfig.json', import.meta.url));
 const script = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+type App = 'bare' | 'noop' | 'ringroute' | 'ringroute+monitor';
 
 interface Target {
   child: ChildProcess;
@@ -26,7 +30,12 @@ interface Target {
   paths: string[];
 }
 
-async function start(app: 'bare' | 'ringroute' | 'ringroute+monitor', expressModule: string): Promise<Target> {
+interface Run {
+  rate: number;
+  cpuPerRequest: number;
+}
+
+async function start(app: App, expressModule: string): Promise<Target> {
   const child = spawn(process.execPath, ['--import', tsxLoader, script], {
     env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig, BENCH_APP: app, BENCH_EXPRESS: expressModule, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -41,8 +50,8 @@ async function cpuMicros(target: Target): Promise<number> {
   return reply.cpuMicros;
 }
 
-/** Requests per second, and the server's user CPU microseconds per request (barely skewed by what else the machine runs). */
-async function load(target: Target, duration: number): Promise<{ rate: number; cpuPerRequest: number }> {
+/** Requests per second, and the server's user CPU microseconds per request. */
+async function load(target: Target, duration: number): Promise<Run> {
   const cpuBefore = await cpuMicros(target);
   const result = await autocannon({
     url: target.url,
@@ -54,35 +63,42 @@ async function load(target: Target, duration: number): Promise<{ rate: number; c
   return { rate: result.requests.average, cpuPerRequest: ((await cpuMicros(target)) - cpuBefore) / result.requests.total };
 }
 
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+
+const comparisons: [label: string, ours: App, peerLabel: string, peer: App][] = [
+  ['app.use(rr)', 'ringroute', 'bare Express', 'bare'],
+  ['app.use(rr.monitor()); app.use(rr)', 'ringroute+monitor', 'bare Express', 'bare'],
+  ['app.use(rr)', 'ringroute', 'bare + one pass-through app.use()', 'noop'],
+];
+
 const rows: string[] = [];
 for (const [name, module] of [['express 5', 'express'], ['express 4', 'express4']] as const) {
-  const bare = await start('bare', module);
-  const sides = [
-    { label: 'app.use(rr)', target: await start('ringroute', module) },
-    { label: 'app.use(rr.monitor()); app.use(rr)', target: await start('ringroute+monitor', module) },
-  ];
+  const targets = new Map<App, Target>();
+  for (const app of ['bare', 'noop', 'ringroute', 'ringroute+monitor'] as const) targets.set(app, await start(app, module));
   try {
-    await Promise.all([bare, ...sides.map((s) => s.target)].map((t) => load(t, 2))); // warm-up (JIT, connection pools)
-    const rounds: { bare: Awaited<ReturnType<typeof load>>; sides: Awaited<ReturnType<typeof load>>[] }[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const [b, ...s] = await Promise.all([bare, ...sides.map((side) => side.target)].map((t) => load(t, DURATION)));
-      rounds.push({ bare: b!, sides: s });
-    }
-    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-    for (const [i, side] of sides.entries()) {
-      const rate = rounds.map((r) => r.sides[i]!.rate / r.bare.rate);
-      const cpu = rounds.map((r) => r.bare.cpuPerRequest / r.sides[i]!.cpuPerRequest);
+    for (const target of targets.values()) await load(target, 1); // warm-up (JIT, connection pools)
+    for (const [label, ours, peerLabel, peer] of comparisons) {
+      const sides: { ours: Run; peer: Run }[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const first = round % 2 === 0 ? ours : peer;
+        const a = await load(targets.get(first)!, SECONDS);
+        const b = await load(targets.get(first === ours ? peer : ours)!, SECONDS);
+        sides.push(first === ours ? { ours: a, peer: b } : { ours: b, peer: a });
+      }
+      const rate = sides.map((s) => s.ours.rate / s.peer.rate);
+      const cpu = sides.map((s) => s.peer.cpuPerRequest / s.ours.cpuPerRequest);
+      const ratio = median(rate);
       rows.push(
-        `| ${name} | ${side.label} | ${Math.round(median(rounds.map((r) => r.bare.rate)))} | ${Math.round(median(rounds.map((r) => r.sides[i]!.rate)))} | ${median(rate).toFixed(3)} | ${median(cpu).toFixed(3)} | ${rate.map((x, j) => `${x.toFixed(2)}/${cpu[j]!.toFixed(2)}`).join(' ')} | >= 0.95 |`,
+        `| ${name} | ${label} | ${peerLabel} | ${Math.round(median(sides.map((s) => s.peer.rate)))} | ${Math.round(median(sides.map((s) => s.ours.rate)))} | ${median(sides.map((s) => s.peer.cpuPerRequest)).toFixed(1)} | ${median(sides.map((s) => s.ours.cpuPerRequest)).toFixed(1)} | ${ratio.toFixed(3)} | ${median(cpu).toFixed(3)} | ${rate.map((x, j) => `${x.toFixed(2)}/${cpu[j]!.toFixed(2)}`).join(' ')} | >= 0.95 ${ratio >= 0.95 ? 'ok' : 'MISSED'} |`,
       );
     }
   } finally {
-    for (const t of [bare, ...sides.map((s) => s.target)]) t.child.kill();
+    for (const t of targets.values()) t.child.kill();
   }
 }
 
-console.log(`Express + ringRoute() on owned keys vs bare Express: autocannon, ${CONNECTIONS} connections per app, ${ROUNDS} rounds of ${DURATION} s loading all apps at once; medians over rounds\n`);
-console.log('ratio (req/s) = routed / bare throughput; ratio (CPU) = bare / routed server user CPU time per request (barely skewed by other load on the machine).\n');
-console.log('| Express | middleware | bare req/s | routed req/s | ratio (req/s) | ratio (CPU) | every round (req/s / CPU) | target |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |');
+console.log(`Node ${process.version}, autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios\n`);
+console.log('ratio (req/s) = routed / peer throughput; ratio (CPU) = peer / routed server user CPU time per request.\n');
+console.log('| Express | middleware | peer | peer req/s | routed req/s | peer CPU µs/req | routed CPU µs/req | ratio (req/s) | ratio (CPU) | every round (req/s / CPU) | target |');
+console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
 for (const row of rows) console.log(row);

@@ -1,6 +1,6 @@
 /**
- * One benchmark server per process (so autocannon never shares an event loop with it). BENCH_APP = 'bare' | 'ringroute'
- * | 'ringroute+monitor',
+ * One benchmark server per process (so autocannon never shares an event loop with it). BENCH_APP = 'bare' | 'noop'
+ * (bare plus one pass-through middleware: what any `app.use()` layer costs) | 'ringroute' | 'ringroute+monitor',
  * BENCH_EXPRESS = 'express' | 'express4'. Prints `{ url, paths }` once it serves: `paths` are requests for keys
  * this node owns. Answers any IPC message with its user CPU time used so far.
  */
@@ -18,7 +18,8 @@ const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const app = express();
 const handler = (_req: express5.Request, res: express5.Response) => void res.json({ ok: true });
 let paths = Array.from({ length: 64 }, (_, i) => `/items?key=key-${i}`);
-if (process.env.BENCH_APP !== 'bare') {
+if (process.env.BENCH_APP === 'noop') app.use((_req: express5.Request, _res: express5.Response, next: express5.NextFunction) => next());
+if (process.env.BENCH_APP?.startsWith('ringroute')) {
   const nodes = [{ id: 'self', url }, { id: 'peer-1', url: 'http://127.0.0.1:1' }, { id: 'peer-2', url: 'http://127.0.0.1:2' }];
   const rr = ringRoute({ nodes, self: 'self', key: 'query:key' });
   await rr.ready();
