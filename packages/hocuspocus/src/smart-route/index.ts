@@ -232,7 +232,7 @@ export class SmartRoute {
       await membership.start();
       this.membership = membership;
       this.coordinated = !(membership instanceof StaticMembership);
-      onRing(this.parts, this.host, membership.ring);
+      onRing(this.parts, this.host, membership.ring, true);
       this.parts.fence.start();
       if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
       this.debug(`joined: epoch ${membership.ring.epoch}, ${membership.ring.nodes.length} node(s)`);

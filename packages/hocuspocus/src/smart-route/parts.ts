@@ -4,7 +4,7 @@ import type { Membership, Ring } from '@ringroute/ring-core';
 import { Admission } from '../admission/index.js';
 import { CHANGES, CHANGES_MERGED, Fence } from '../handover/fence.js';
 import { HandoverLedger } from '../handover/ledger.js';
-import { HANDED_OVER, HANDED_OVER_ALL, HANDOVER_REQUEST, onHandoverMessage, type ProtocolContext } from '../handover/protocol.js';
+import { HANDED_OVER, HANDED_OVER_ALL, HANDED_OVER_RING, HANDOVER_REQUEST, onHandoverMessage, type ProtocolContext } from '../handover/protocol.js';
 import { HandoverSender } from '../handover/sender.js';
 import { isHeld, type DocumentLike, type HocuspocusLike } from '../hocuspocus/index.js';
 import type { ResolvedOptions } from '../options/index.js';
@@ -77,6 +77,10 @@ export function createParts(host: Host): Parts {
   });
   const protocol: ProtocolContext = {
     nodeId: config.nodeId,
+    announceRing: () => {
+      const ring = host.ring();
+      if (ring && config.enforceRouting) announceRing(parts, host, ring);
+    },
     ledger,
     sender,
     ownsHere: (documentName) => admission.ownsHere(documentName) && host.ring()?.owner(documentName) !== undefined,
@@ -95,7 +99,8 @@ export function createParts(host: Host): Parts {
     node: (id) => host.ring()?.node(id),
     debug,
   });
-  return { relay, ledger, admission, sender, fence, protocol };
+  const parts: Parts = { relay, ledger, admission, sender, fence, protocol };
+  return parts;
 }
 
 /** Feeds the membership's rings, messages and departures to the parts. */
@@ -159,8 +164,13 @@ export function takeUpgrade({ relay }: Parts, { config }: Host, { request, socke
   return true;
 }
 
-/** A new ring: remember it for handovers, and hand over every held document this node no longer owns. */
-export function onRing({ ledger, relay, admission, sender, fence }: Parts, { config, membership }: Host, ring: Ring): void {
+/**
+ * A new ring: remember it for handovers, and hand over every held document this node no longer owns. `joining`:
+ * this node's first ring, when it asks the others to announce theirs (it could not hear them while it started).
+ */
+export function onRing(parts: Parts, host: Host, ring: Ring, joining = false): void {
+  const { ledger, relay, admission, sender, fence } = parts;
+  const { config, membership } = host;
   ledger.observe(ring);
   relay.ringChanged(ring);
   admission.prune();
@@ -169,4 +179,15 @@ export function onRing({ ledger, relay, admission, sender, fence }: Parts, { con
     const owner = ring.owner(documentName);
     if (owner && owner.id !== config.nodeId && !fence.isStale(documentName)) void sender.handOver(documentName);
   }
+  announceRing(parts, host, ring, joining);
+}
+
+/**
+ * Holding none of the documents the ring gives to other nodes (a freshly formed cluster), this node says so once for
+ * the whole ring: their new owners load them without asking it per document.
+ */
+export function announceRing({ sender }: Parts, { config, broadcast }: Host, ring: Ring, ask = false): void {
+  const { pending, moving } = sender.progress();
+  const holdsOthers = [...sender.held()].some((documentName) => ring.owner(documentName)?.id !== config.nodeId);
+  if (!holdsOthers && pending + moving === 0) void broadcast(HANDED_OVER_RING, { epoch: ring.epoch, checksum: ring.checksum, ask });
 }
