@@ -39,6 +39,23 @@ describe('HandoverLedger', () => {
     expect(ledger.pending('doc', 170)).toEqual([]);
   });
 
+  it("takes a node's announcement of a later ring that gives the document away as its handover, and nothing older", async () => {
+    const ledger = new HandoverLedger('b', 1000);
+    const r1 = await createRing({ nodes: [{ id: 'a' }, { id: 'b' }], pins: { doc: 'b' }, epoch: 1 });
+    const r2 = await createRing({ nodes: [{ id: 'a' }, { id: 'b' }], pins: { doc: 'a' }, epoch: 2 });
+    const r3 = await createRing({ nodes: [{ id: 'a' }, { id: 'b' }], pins: { doc: 'b' }, epoch: 3 }); // r1's members again
+    ledger.observe(r1, 0);
+    ledger.observe(r2, 100);
+    ledger.observe(r3, 200);
+    expect(r3.checksum).toBe(r1.checksum);
+    ledger.handedOverRing('a', r1, 150); // a lagging: r1 said nothing about its ownership in r2
+    ledger.handedOverRing('a', r2, 160); // r2 gives the document to a itself
+    ledger.handedOverRing('a', { epoch: 3, checksum: r2.checksum }, 170); // no ring of ours
+    expect(ledger.pending('doc', 300).map((p) => p.nodeId)).toEqual(['a']);
+    ledger.handedOverRing('a', r3, 180);
+    expect(ledger.pending('doc', 300)).toEqual([]);
+  });
+
   it('needs nothing for documents it owned all along', async () => {
     const ledger = new HandoverLedger('b', 1000);
     ledger.observe(await ring(['a', 'b'], { doc: 'b' }), 0);

@@ -148,6 +148,20 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     expect(relayed.refusals).toEqual([]);
   });
 
+  it("exports the relay's counters in the node's Prometheus metrics, equal to its stats", async () => {
+    const { a } = nodes as Record<string, TestNode>;
+    const [metrics, stats] = await Promise.all([
+      fetch(`${a!.http}/metrics`).then((res) => res.text()),
+      fetch(`${a!.http}/api/routes/stats`).then((res) => res.json() as Promise<{ relay: Record<string, number> }>),
+    ]);
+    const sample = (name: string) => Number(metrics.match(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm'))?.[1]);
+    for (const event of ['sessions', 'relayed', 'repointed', 'linksAccepted', 'linksRefused', 'malformed'])
+      expect(sample(`ringroute_hocuspocus_relay_total{node="a",event="${event}"}`), event).toBe(stats.relay[event]);
+    expect(sample('ringroute_hocuspocus_relay_total{node="a",event="relayed"}')).toBeGreaterThan(0); // the test above relayed through a
+    expect(sample('ringroute_hocuspocus_relay_sessions{node="a"}')).toBe(stats.relay.open);
+    expect(stats.relay.open).toBeGreaterThan(0);
+  });
+
   it("runs the owner's onAuthenticate with the relayed client's token and cookie: rejections and read-only work as on a direct connection", async () => {
     const { a, b } = nodes as Record<string, TestNode>;
     const name = documentOwnedBy(a!.smartRoute, 'b', 'relay-auth');

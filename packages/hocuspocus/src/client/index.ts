@@ -8,15 +8,8 @@
  * ```
  */
 export { createSmartClient, SmartClient, type SmartClientEvents } from './smart-client.js';
-export {
-  SmartProvider,
-  SmartRouteError,
-  type MoveEvent,
-  type MoveReason,
-  type OpenOptions,
-  type SmartProviderEvents,
-  type SmartRouteErrorCode,
-} from './smart-provider.js';
+export { SmartProvider, type OpenOptions } from './smart-provider.js';
+export { SmartRouteError, type MoveEvent, type MoveReason, type SmartProviderEvents, type SmartRouteErrorCode } from './events.js';
 export type { SmartClientOptions, SocketOptions } from './options.js';
 export type { Backoff, NodeTarget } from './routing.js';
 export type { FetchLike } from './ring-source.js';

@@ -1,5 +1,13 @@
 import type { Ring } from '@ringroute/ring-core';
 
+/** A ring as every member names it: its epoch and checksum (a checksum alone recurs when a change is undone). */
+export interface RingIdentity {
+  epoch: number;
+  checksum: string;
+}
+
+const identity = ({ epoch, checksum }: RingIdentity) => `${epoch}:${checksum}`;
+
 /** Another node this one must hear a handover from (or wait out) before loading a document. */
 export interface PendingHandover {
   nodeId: string;
@@ -25,6 +33,8 @@ export class HandoverLedger {
   private readonly handovers = new Map<string, Map<string, number>>();
   /** node -> when it announced it holds no document at all (graceful leave). */
   private readonly handedOverAll = new Map<string, number>();
+  /** node -> ring identity -> when it announced it holds none of the documents that ring gives to other nodes. */
+  private readonly handedOverRings = new Map<string, Map<string, number>>();
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -53,20 +63,25 @@ export class HandoverLedger {
     this.notify();
   }
 
+  /** `nodeId` had this ring and held none of the documents it gives to other nodes (it refuses them from then on). */
+  handedOverRing(nodeId: string, ring: RingIdentity, now = Date.now()): void {
+    let rings = this.handedOverRings.get(nodeId);
+    if (!rings) this.handedOverRings.set(nodeId, (rings = new Map()));
+    rings.set(identity(ring), now);
+    this.notify();
+  }
+
   /** Previous owners of the document (in the window) whose handover is still missing. */
   pending(documentName: string, now = Date.now()): PendingHandover[] {
+    const owners = this.history.map((observed) => observed.ring.owner(documentName)?.id);
     const pending = new Map<string, number>();
-    let streakOwner: string | undefined;
     let streakStart = -Infinity;
     this.history.forEach((observed, i) => {
-      const owner = observed.ring.owner(documentName)?.id;
-      if (owner !== streakOwner) {
-        streakOwner = owner;
-        streakStart = i === 0 ? -Infinity : observed.since;
-      }
+      const owner = owners[i];
+      if (i > 0 && owner !== owners[i - 1]) streakStart = observed.since;
       if (owner === undefined || owner === this.self || observed.until === undefined) return;
       const deadline = observed.until + this.migrationTimeout;
-      if (deadline <= now || this.heardHandover(documentName, owner, streakStart)) return;
+      if (deadline <= now || this.heardHandover(documentName, owner, streakStart) || this.handedOverInRing(owner, owners, i)) return;
       pending.set(owner, Math.max(pending.get(owner) ?? 0, deadline));
     });
     return [...pending].map(([nodeId, deadline]) => ({ nodeId, deadline }));
@@ -91,6 +106,18 @@ export class HandoverLedger {
     return heard.some((at) => at !== undefined && at >= since);
   }
 
+  /**
+   * Whether `nodeId` announced a ring from index `from` on that gives the document to another node: its ownership
+   * streak at `from` had ended there, and it held nothing that ring gives away. The ring is matched by identity in
+   * our own history, so a stale announcement (an older ring, or the same members before a change undone) never counts.
+   */
+  private handedOverInRing(nodeId: string, owners: (string | undefined)[], from: number): boolean {
+    const rings = this.handedOverRings.get(nodeId);
+    if (!rings) return false;
+    for (let k = from; k < this.history.length; k++) if (owners[k] !== nodeId && rings.has(identity(this.history[k]!.ring))) return true;
+    return false;
+  }
+
   private notify(): void {
     for (const listener of [...this.listeners]) listener();
   }
@@ -106,5 +133,9 @@ export class HandoverLedger {
       if (byNode.size === 0) this.handovers.delete(documentName);
     }
     for (const [nodeId, at] of this.handedOverAll) if (at < keepFrom) this.handedOverAll.delete(nodeId);
+    for (const [nodeId, rings] of this.handedOverRings) {
+      for (const [ring, at] of rings) if (at < keepFrom) rings.delete(ring);
+      if (rings.size === 0) this.handedOverRings.delete(nodeId);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { ClusterMessage } from '@ringroute/ring-core';
-import type { HandoverLedger } from './ledger.js';
+import type { HandoverLedger, RingIdentity } from './ledger.js';
 import type { HandoverSender } from './sender.js';
 
 /**
@@ -10,6 +10,11 @@ import type { HandoverSender } from './sender.js';
 export const HANDED_OVER = 'ringroute:hocuspocus:handed-over';
 export const HANDOVER_REQUEST = 'ringroute:hocuspocus:handover-request';
 export const HANDED_OVER_ALL = 'ringroute:hocuspocus:handed-over-all';
+/**
+ * "I have this ring and hold none of the documents it gives to others": new owners load those without asking.
+ * With `ask` (a node that just joined and missed the earlier ones) the others announce their own rings.
+ */
+export const HANDED_OVER_RING = 'ringroute:hocuspocus:handed-over-ring';
 
 const MAX_DOCUMENT_NAME = 1024;
 
@@ -22,11 +27,21 @@ export function handoverMessage(data: unknown): { documentName: string; nodeId?:
   return { documentName, nodeId };
 }
 
+/** The body of HANDED_OVER_RING, or undefined if malformed. */
+export function ringMessage(data: unknown): (RingIdentity & { ask: boolean }) | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  const { epoch, checksum, ask } = data as Record<string, unknown>;
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0 || typeof checksum !== 'string' || checksum.length === 0 || checksum.length > 64) return undefined;
+  return { epoch: epoch as number, checksum, ask: ask === true };
+}
+
 /** What answering the protocol's messages needs. */
 export interface ProtocolContext {
   readonly nodeId: string;
   readonly ledger: HandoverLedger;
   readonly sender: HandoverSender;
+  /** Announces this node's ring (HANDED_OVER_RING) if it holds none of the documents that ring gives away. */
+  announceRing(): void;
   /** Whether this node's ring still makes it the document's owner. */
   ownsHere(documentName: string): boolean;
   /** Whether this node has the document loaded or loading. */
@@ -38,6 +53,12 @@ export interface ProtocolContext {
 export function onHandoverMessage({ type, data, from }: ClusterMessage, context: ProtocolContext): void {
   if (from === undefined) return;
   if (type === HANDED_OVER_ALL) return context.ledger.handedOverEverything(from);
+  if (type === HANDED_OVER_RING) {
+    const ring = ringMessage(data);
+    if (ring) context.ledger.handedOverRing(from, ring);
+    if (ring?.ask) context.announceRing();
+    return;
+  }
   const message = handoverMessage(data);
   if (!message) return;
   const { documentName } = message;

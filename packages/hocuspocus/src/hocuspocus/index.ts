@@ -46,6 +46,14 @@ export interface HocuspocusLike {
   configuration?: { timeout?: number };
 }
 
+/** What SmartRoute reads from the payloads of Hocuspocus's document hooks. */
+export interface DocumentPayload {
+  documentName: string;
+  document?: DocumentLike;
+  instance?: HocuspocusLike;
+  requestParameters?: URLSearchParams;
+}
+
 export interface DirectConnectionLike {
   transact(transaction: (document: Doc) => void): Promise<void>;
   disconnect(): Promise<void>;

@@ -16,10 +16,10 @@ import {
   type RingRouter,
   unavailableAnswer,
 } from '@ringroute/ring-core/http';
-import { Counter, Gauge } from 'prom-client';
 import { RING_PATH } from '../hint/index.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { SmartRoute } from '../smart-route/index.js';
+import { registerMetrics } from './metrics.js';
 
 /** CORS for the read-only routes: a browser page on another origin fetches the ring and document owners. */
 const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type' };
@@ -90,7 +90,7 @@ export class Monitoring {
       maxHops: this.config.maxHops,
       leaveOnClose: false,
     });
-    this.registerMetrics(router);
+    registerMetrics(router.metrics.registry, this.smartRoute, this.config.nodeId);
     return { router, monitoring: createMonitoring(router as RingRouter<never>) };
   }
 
@@ -113,26 +113,6 @@ export class Monitoring {
       handovers: this.smartRoute.handovers,
       relay: { ...this.smartRoute.relay.counters, open: this.smartRoute.relay.sessionCount },
     };
-  }
-
-  /** SmartRoute's own families, read at scrape time, in the registry of ring-core's. */
-  private registerMetrics(router: RingRouter): void {
-    const node = this.config.nodeId;
-    const { smartRoute } = this;
-    const registers = [router.metrics.registry];
-    new Counter({ name: 'ringroute_hocuspocus_events_total', help: 'Document admissions, refusals and handovers.', labelNames: ['node', 'event'], registers, collect() {
-      this.reset();
-      for (const [event, value] of Object.entries(smartRoute.counters)) this.inc({ node, event }, value);
-    } });
-    new Gauge({ name: 'ringroute_hocuspocus_handovers', help: 'Handovers by state (pending and moving now; done and failed so far).', labelNames: ['node', 'state'], registers, collect() {
-      for (const [state, value] of Object.entries(smartRoute.handovers)) this.set({ node, state }, value);
-    } });
-    new Gauge({ name: 'ringroute_hocuspocus_documents', help: 'Documents loaded on this node.', labelNames: ['node'], registers, collect() {
-      this.set({ node }, smartRoute.hocuspocus?.documents.size ?? 0);
-    } });
-    new Gauge({ name: 'ringroute_hocuspocus_connections', help: 'Open connections on this node.', labelNames: ['node'], registers, collect() {
-      this.set({ node }, smartRoute.hocuspocus?.getConnectionsCount() ?? 0);
-    } });
   }
 
   private document(pathname: string): HttpAnswer {

@@ -1,26 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StaticMembership, type Membership, type Ring, type RoutingDecision } from '@ringroute/ring-core';
-import { createMembership } from '../cluster/index.js';
 import type { HandoverProgress } from '../handover/sender.js';
-import type { DocumentLike, HocuspocusLike } from '../hocuspocus/index.js';
+import type { DocumentPayload, HocuspocusLike } from '../hocuspocus/index.js';
 import { Monitoring } from '../monitoring/index.js';
 import type { Relay } from '../relay/index.js';
 import { clusterNode, resolveOptions, type ClusterNode, type ResolvedOptions, type SmartRouteOptions } from '../options/index.js';
 import { newCounters, type SmartRouteCounters } from './counters.js';
 import { HoldDocument } from './refusal.js';
-import { checkMessage, checkStore, createParts, leaveCluster, listen, onRing, takeUpgrade, type Host, type Parts, type UpgradePayload } from './parts.js';
+import { broadcast, joinCluster, leaveCluster } from './membership.js';
+import { checkMessage, checkStore, createParts, takeUpgrade, type Host, type Parts, type UpgradePayload } from './parts.js';
 import { onLeaveSignals } from './signals.js';
 
 export { DocumentRefusal } from './refusal.js';
 export type { SmartRouteCounters } from './counters.js';
 export type { HandoverProgress } from '../handover/sender.js';
-
-interface DocumentPayload {
-  documentName: string;
-  document?: DocumentLike;
-  instance?: HocuspocusLike;
-  requestParameters?: URLSearchParams;
-}
 
 /**
  * SmartRoute: consistent-hash document routing for a Hocuspocus cluster. Each document has one owner node;
@@ -60,7 +53,7 @@ export class SmartRoute {
       membership: () => this.membership,
       coordinated: () => this.coordinated,
       leaving: () => this.leaving !== undefined,
-      broadcast: (type, data) => this.broadcast(type, data),
+      broadcast: (type, data) => broadcast(this.membership, type, data, (message) => this.debug(message)),
       debug: (message) => this.debug(message),
     };
     this.parts = createParts(this.host);
@@ -226,33 +219,17 @@ export class SmartRoute {
   }
 
   private joined(): Promise<Membership> {
-    this.starting ??= (async () => {
-      const membership = await createMembership(this.config);
-      listen(membership, this.parts, this.host);
-      await membership.start();
+    this.starting ??= joinCluster(this.parts, this.host, (membership) => {
       this.membership = membership;
       this.coordinated = !(membership instanceof StaticMembership);
-      onRing(this.parts, this.host, membership.ring);
-      this.parts.fence.start();
       if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
-      this.debug(`joined: epoch ${membership.ring.epoch}, ${membership.ring.nodes.length} node(s)`);
-      return membership;
-    })();
+    });
     return this.starting;
   }
 
   private async handOverEverything(): Promise<void> {
     this.stopSignals?.();
     if (this.membership?.ready) await leaveCluster(this.membership, this.parts, this.host);
-  }
-
-  private async broadcast(type: string, data: unknown): Promise<void> {
-    try {
-      await this.membership?.broadcast(type, data);
-    } catch (error) {
-      // Redis down: the waiting node falls back to migrationTimeout.
-      this.debug(`broadcast ${type} failed: ${String(error)}`);
-    }
   }
 
   private debug(message: string): void {

@@ -2,14 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Membership, Ring } from '@ringroute/ring-core';
 import { Admission } from '../admission/index.js';
-import { CHANGES, CHANGES_MERGED, Fence } from '../handover/fence.js';
+import { Fence } from '../handover/fence.js';
 import { HandoverLedger } from '../handover/ledger.js';
-import { HANDED_OVER, HANDED_OVER_ALL, HANDOVER_REQUEST, onHandoverMessage, type ProtocolContext } from '../handover/protocol.js';
+import { HANDED_OVER, HANDOVER_REQUEST, type ProtocolContext } from '../handover/protocol.js';
 import { HandoverSender } from '../handover/sender.js';
 import { isHeld, type DocumentLike, type HocuspocusLike } from '../hocuspocus/index.js';
 import type { ResolvedOptions } from '../options/index.js';
 import { Relay, RELAY_PATH } from '../relay/index.js';
 import type { SmartRouteCounters } from './counters.js';
+import { announceRing } from './membership.js';
 import { DocumentRefusal, FencedStore } from './refusal.js';
 
 /** What the parts of a SmartRoute reach through it. */
@@ -77,6 +78,10 @@ export function createParts(host: Host): Parts {
   });
   const protocol: ProtocolContext = {
     nodeId: config.nodeId,
+    announceRing: () => {
+      const ring = host.ring();
+      if (ring && config.enforceRouting) announceRing(parts, host, ring);
+    },
     ledger,
     sender,
     ownsHere: (documentName) => admission.ownsHere(documentName) && host.ring()?.owner(documentName) !== undefined,
@@ -95,23 +100,8 @@ export function createParts(host: Host): Parts {
     node: (id) => host.ring()?.node(id),
     debug,
   });
-  return { relay, ledger, admission, sender, fence, protocol };
-}
-
-/** Feeds the membership's rings, messages and departures to the parts. */
-export function listen(membership: Membership, parts: Parts, host: Host): void {
-  membership.on('ring', (ring) => onRing(parts, host, ring));
-  membership.on('message', (message) => {
-    if (message.type === CHANGES || message.type === CHANGES_MERGED) parts.fence.onMessage(message);
-    else onHandoverMessage(message, parts.protocol);
-  });
-  membership.on('left', (node, reason) => {
-    // Removed while it did not leave: this node was declared dead, and what it holds is stale.
-    // (An operator's removal is 'removed': that node is alive and hands its documents over as usual.)
-    if (node.id === host.config.nodeId) return void ((reason === 'failed' || reason === 'resync') && !host.leaving() && parts.fence.lostLease());
-    // A node declared dead (its lease ran out) or gone gracefully holds nothing a new owner must wait for.
-    if (reason === 'failed' || reason === 'graceful') parts.ledger.handedOverEverything(node.id);
-  });
+  const parts: Parts = { relay, ledger, admission, sender, fence, protocol };
+  return parts;
 }
 
 /** Throws the refusal (the hint) when the document takes no more updates here: moving, owned elsewhere, or stale. */
@@ -132,19 +122,6 @@ export async function checkStore({ admission, sender, fence }: Parts, { config, 
   if (document) fence.storing(document);
 }
 
-/** A graceful leave: mark this node leaving, hand everything over, announce it, then stop the membership. */
-export async function leaveCluster(membership: Membership, { sender, fence }: Parts, { config, broadcast, debug }: Host): Promise<void> {
-  try {
-    if (config.enforceRouting && membership.ring.node(config.nodeId)) await membership.update(config.nodeId, { status: 'leaving' });
-    if (config.enforceRouting) await sender.handOverEverything();
-    await broadcast(HANDED_OVER_ALL, {});
-  } finally {
-    fence.stop();
-    await membership.stop();
-    debug('left the cluster');
-  }
-}
-
 export interface UpgradePayload {
   request: IncomingMessage;
   socket: Duplex;
@@ -157,16 +134,4 @@ export function takeUpgrade({ relay }: Parts, { config }: Host, { request, socke
   if (!link && (config.misroute !== 'relay' || !config.enforceRouting)) return false;
   relay.handleUpgrade(request, socket, head);
   return true;
-}
-
-/** A new ring: remember it for handovers, and hand over every held document this node no longer owns. */
-export function onRing({ ledger, relay, admission, sender, fence }: Parts, { config, membership }: Host, ring: Ring): void {
-  ledger.observe(ring);
-  relay.ringChanged(ring);
-  admission.prune();
-  if (!config.enforceRouting || !membership()) return;
-  for (const documentName of sender.held()) {
-    const owner = ring.owner(documentName);
-    if (owner && owner.id !== config.nodeId && !fence.isStale(documentName)) void sender.handOver(documentName);
-  }
 }
