@@ -50,11 +50,20 @@ if (values.once) {
   await demo.close();
 } else {
   console.log(`\n  ${bold(`Dashboard: ${demo.dashboard.url}`)}   (Ctrl-C to stop)\n`);
-  const stop = async () => {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+  // Ctrl-C reaches every process of the group (pnpm, tsx, this one), and tsx may relay it once more: the handler
+  // stays on to absorb the repeats, and the exit is an explicit 0 so that pnpm reports no failure.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
     console.log('\nleaving the cluster…');
-    await demo.close();
+    demo.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('the demo did not stop cleanly:', error);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -10,7 +10,8 @@ import { EdgeWriter, haproxyReloader, renderHaproxy } from '@ringroute/ring-core
 import { RedisMembership } from '@ringroute/ring-core/redis';
 import type { Membership, NodeSpec } from '@ringroute/ring-core';
 import { freePort } from '../../ring-core/test/redis/harness.js';
-import { pipelined, startHaproxy, type Proxy } from '../../ring-core/test/edge/proxies.js';
+import { sendDocs, tally } from '../../ring-core/test/edge/delivery.js';
+import { startHaproxy, type Proxy } from '../../ring-core/test/edge/proxies.js';
 import { closeServer, listen, REDIS_URL, until } from './helpers/cluster.js';
 
 // Real HAProxy in front of three real Express nodes that refuse (421) any request they do not own, with the
@@ -20,23 +21,7 @@ import { closeServer, listen, REDIS_URL, until } from './helpers/cluster.js';
 
 const KEY = 'query:doc';
 const keys = (count: number, salt: string) => Array.from({ length: count }, (_, i) => `doc été ${salt}-${i}`);
-
-async function send(front: number, docs: string[]) {
-  const request = (doc: string) => Buffer.from(`GET /doc?doc=${encodeURIComponent(doc)} HTTP/1.1\r\nhost: edge\r\n\r\n`);
-  const bodies = await pipelined(front, docs.map(request), { connections: 8, batch: 16 });
-  return bodies.map((body) => (body.startsWith('HTTP ') ? { status: Number(body.slice(5, 8)), node: undefined } : { status: 200, node: (JSON.parse(body) as { node: string }).node }));
-}
-
-function tally(docs: string[], answers: Awaited<ReturnType<typeof send>>, membership: Membership) {
-  let misrouted = 0;
-  let wrong = 0;
-  docs.forEach((doc, i) => {
-    const answer = answers[i]!;
-    if (answer.status === 421) misrouted++;
-    else if (answer.status !== 200 || answer.node !== membership.ring.owner(doc)?.id) wrong++;
-  });
-  return { requests: docs.length, misrouted, wrong };
-}
+const send = (front: number, docs: string[]) => sendDocs(front, docs, 16);
 
 describe('HAProxy in front of Express with strategy haproxy and a generated backend', () => {
   const cluster = `edge-haproxy-${randomUUID()}`;

@@ -2,7 +2,7 @@ import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus, MemoryMembership, RingRouteConfigError } from '@ringroute/ring-core';
 import { ringRoute, type RingRouteLogger } from '@ringroute/express';
-import { closeServer, listen, startCluster, type Cluster } from './helpers/cluster.js';
+import { closeServer, listen, startCluster, until, type Cluster } from './helpers/cluster.js';
 import { EXPRESS_VERSIONS } from './helpers/express-versions.js';
 
 const NODES = [{ id: 'a', url: 'http://127.0.0.1:1' }];
@@ -80,6 +80,39 @@ for (const { name, express } of EXPRESS_VERSIONS) {
         await closeServer(server);
         await rr.close();
       }
+    });
+
+    it('ejects an owner after consecutive connection failures, skips it (even for a POST), and takes it back after a probe', async () => {
+      const bus = new MemoryBus();
+      cluster = await startCluster({
+        express,
+        ids: ['a', 'b', 'c'],
+        membership: (self) => new MemoryMembership({ bus, self }),
+        options: { misroute: 'proxy', ejection: { failures: 2, backoff: 200 } },
+      });
+      const [a, b] = [cluster.node('a'), cluster.node('b')];
+      const key = cluster.keyOwnedBy('b');
+      const port = Number(new URL(b.url).port);
+      await closeServer(b.server); // its port now refuses connections; the membership still says alive
+      expect(a.rr.ring!.node('b')?.status).toBe('alive');
+      const post = () => fetch(`${a.url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
+      const stats = async () => (await (await fetch(`${a.url}/api/routes/stats`)).json()).ejection;
+
+      expect((await post()).status).toBe(503); // a POST is never retried once sent
+      const get = await fetch(`${a.url}/doc?key=${key}`);
+      expect(get.status).toBe(200); // a GET moves on to the next candidate
+      expect(get.headers.get('x-node')).not.toBe('b');
+      expect(await stats()).toEqual({ ejections: 1, ejected: ['b'] });
+      expect(await (await fetch(`${a.url}/metrics`)).text()).toContain('ringroute_ejections_total{node="a"} 1');
+
+      const skipped = await post(); // nothing is sent to an ejected owner: the next candidate takes even a POST
+      expect(skipped.status).toBe(200);
+      expect(skipped.headers.get('x-node')).not.toBe('b');
+      expect(await skipped.text()).toBe('hello');
+
+      await new Promise<void>((resolve, reject) => b.server.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await until(() => a.rr.router.ejection().ejected.length === 0, 'the probe to bring b back');
+      expect((await fetch(`${a.url}/doc?key=${key}`)).headers.get('x-node')).toBe('b');
     });
 
     it('answers 400 to malformed percent-encoding in a proxied query', async () => {

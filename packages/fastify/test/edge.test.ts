@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EdgeWriter, nginxReloader, renderNginx } from '@ringroute/ring-core/edge';
 import { RedisMembership } from '@ringroute/ring-core/redis';
 import type { Membership, NodeSpec } from '@ringroute/ring-core';
-import { NGINX, pipelined, startNginx, type Proxy } from '../../ring-core/test/edge/proxies.js';
+import { sendDocs, tally } from '../../ring-core/test/edge/delivery.js';
+import { NGINX, startNginx, type Proxy } from '../../ring-core/test/edge/proxies.js';
 import { converge, freePort, nodeSpecs, startNode, waitFor, type TestNode } from './helpers.js';
 
 // Real nginx in front of three real Fastify nodes that refuse (421) any request they do not own, with the
@@ -19,23 +20,7 @@ const KEY = 'query:doc';
 
 /** Keys the edge and the adapters read alike: nginx hashes $arg_doc as sent, so they are URL-safe (see README). */
 const keys = (count: number, salt: string) => Array.from({ length: count }, (_, i) => `doc-${salt}-${i}`);
-
-async function send(front: number, docs: string[]) {
-  const request = (doc: string) => Buffer.from(`GET /doc?doc=${doc} HTTP/1.1\r\nhost: edge\r\n\r\n`);
-  const bodies = await pipelined(front, docs.map(request), { connections: 8, batch: 50 });
-  return bodies.map((body) => (body.startsWith('HTTP ') ? { status: Number(body.slice(5, 8)), node: undefined } : { status: 200, node: (JSON.parse(body) as { node: string }).node }));
-}
-
-function tally(docs: string[], answers: Awaited<ReturnType<typeof send>>, membership: Membership) {
-  let misrouted = 0;
-  let wrong = 0;
-  docs.forEach((doc, i) => {
-    const answer = answers[i]!;
-    if (answer.status === 421) misrouted++;
-    else if (answer.status !== 200 || answer.node !== membership.ring.owner(doc)?.id) wrong++;
-  });
-  return { requests: docs.length, misrouted, wrong };
-}
+const send = (front: number, docs: string[]) => sendDocs(front, docs, 50);
 
 describe('nginx in front of Fastify with strategy nginx and a generated upstream', () => {
   const cluster = `edge-nginx-${randomUUID()}`;

@@ -12,14 +12,22 @@ import { isCluster, majorVersion, type Client, type RedisTarget } from './connec
 
 /**
  * Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. The channel
- * is KEYS[2] (it shares the snapshot's hash slot on a Cluster); ARGV[4] is PUBLISH or SPUBLISH.
+ * is KEYS[2] (it shares the snapshot's hash slot on a Cluster); ARGV[4] is PUBLISH or SPUBLISH; ARGV[6] the
+ * snapshot's time to live (ms).
  */
 const COMMIT = `
 local current = redis.call('HGET', KEYS[1], 'seq') or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[5] ~= '' then redis.call(ARGV[4], KEYS[2], ARGV[5]) end
 return 1
+`;
+
+/** Writes a heartbeat (KEYS[2], expiring after ARGV[2] ms) and extends the snapshot's (KEYS[1]) life to ARGV[3] ms. */
+const BEAT = `
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 `;
 
 /**
@@ -39,7 +47,8 @@ const UNANSWERED = 1000;
  * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
  * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
  * a failing command reports degraded and a probe reports recovered. Its commands are retried with backoff, so a
- * member that starts during a failover joins once the store is back.
+ * member that starts during a failover joins once the store is back. The snapshot expires `keep` ms after the last
+ * commit or heartbeat of any member, so a cluster's keys do not outlive it.
  */
 export class RedisBackend implements MembershipBackend {
   private hooks: BackendHooks | undefined;
@@ -61,6 +70,8 @@ export class RedisBackend implements MembershipBackend {
     private readonly key: string,
     private readonly channel: string,
     private readonly codec: Codec,
+    /** The snapshot's time to live (ms), renewed by every commit and heartbeat. */
+    private readonly keep: number,
   ) {}
 
   async open(hooks: BackendHooks): Promise<void> {
@@ -105,7 +116,7 @@ export class RedisBackend implements MembershipBackend {
   async commit(expected: number | null, state: ClusterState, change: BusMessage | undefined): Promise<boolean> {
     const message = change ? this.codec.encode(change) : '';
     const publish = this.sharded ? 'SPUBLISH' : 'PUBLISH';
-    const args = [expected === null ? '' : String(expected), String(state.seq), this.codec.encode(state), publish, message];
+    const args = [expected === null ? '' : String(expected), String(state.seq), this.codec.encode(state), publish, message, this.keep];
     // A retry after a lost reply finds the seq moved and answers false; the member then resyncs and sees its change.
     return (await this.command(() => this.client.eval(COMMIT, 2, this.key, this.channel, ...args))) === 1;
   }
@@ -118,7 +129,8 @@ export class RedisBackend implements MembershipBackend {
 
   async beat(heartbeat: Heartbeat, ttl: number): Promise<void> {
     const text = this.codec.encode({ kind: 'heartbeat', ...heartbeat });
-    await this.command(() => this.client.set(this.beatKey(heartbeat.node), text, 'PX', ttl), 0); // the next beat supersedes it
+    // Not retried: the next beat supersedes it.
+    await this.command(() => this.client.eval(BEAT, 2, this.key, this.beatKey(heartbeat.node), text, ttl, this.keep), 0);
   }
 
   async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {

@@ -15,7 +15,8 @@ export interface RedisMembershipOptions extends StoreMembershipOptions {
   /**
    * Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`, heartbeats
    * `<prefix>:<cluster>:beat:<node id>`. On a Redis Cluster `<prefix>:<cluster>` is a hash tag, `{<prefix>:<cluster>}`,
-   * so all of them share one slot.
+   * so all of them share one slot. Heartbeats expire after failureTimeout, the snapshot 3 x failureTimeout after the
+   * last member's last heartbeat or change.
    * Default 'ringroute'.
    */
   prefix?: string;
@@ -41,6 +42,12 @@ export class RedisMembership extends SharedMembership {
   }
 }
 
+/**
+ * The snapshot lives this many failure timeouts past the last member's last heartbeat or commit: beats come at least
+ * twice per timeout, so a running member renews it many times over, and a stopped cluster's keys go.
+ */
+const KEEP_TIMEOUTS = 3;
+
 /** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
 export function redisBackend(options: RedisMembershipOptions) {
   const { cluster, prefix, codec, detection } = resolveStoreOptions(options, { connection: 'redis', minFailureTimeout: 0, maxMessageBytes: 512 * 1024 * 1024 });
@@ -50,6 +57,6 @@ export function redisBackend(options: RedisMembershipOptions) {
   // On a Cluster the snapshot CAS and its publish run in one script, so key and channel must share a hash slot.
   const key = target.cluster ? `{${prefix}:${cluster}}` : `${prefix}:${cluster}`;
   const channel = `${key}:bus`;
-  const backend = new RedisBackend(target, key, channel, codec);
+  const backend = new RedisBackend(target, key, channel, codec, KEEP_TIMEOUTS * detection.failureTimeout);
   return { backend, key, channel, detection };
 }

@@ -121,6 +121,15 @@ export class ChildMember {
     await exited;
   }
 
+  /** SIGSTOP / SIGCONT: the member stays connected but does nothing, as in a long GC pause or a frozen VM. */
+  pause(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child.kill('SIGCONT');
+  }
+
   kill(): Promise<void> {
     if (this.exited) return Promise.resolve();
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));

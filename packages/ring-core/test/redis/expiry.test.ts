@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildMember, converged, REDIS_URL, testRedis } from './harness.js';
+
+const timing = { syncInterval: 100, failureTimeout: 400 };
+/** The snapshot's time to live: 3 failure timeouts past the last heartbeat or commit. */
+const KEEP = 3 * timing.failureTimeout;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("RedisMembership: a cluster's keys do not outlive it", () => {
+  const redis = testRedis();
+  const members: ChildMember[] = [];
+  const member = (id: string, cluster: string) => {
+    const child = new ChildMember(id, { redis: REDIS_URL, cluster, ...timing });
+    members.push(child);
+    return child;
+  };
+  /** Every key under the cluster's prefix (SCAN skips expired ones). */
+  const keysOf = async (cluster: string) => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.client.scan(cursor, 'MATCH', `ringroute:${cluster}*`, 'COUNT', 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return found.sort();
+  };
+  /** Polls until the keys are gone; returns how long that took (ms). EXISTS expires a due key on access. */
+  const goneAfter = async (keys: string[], since: number) => {
+    while ((await redis.client.exists(...keys)) > 0) await sleep(10);
+    return Date.now() - since;
+  };
+
+  afterEach(async () => {
+    await Promise.all(members.splice(0).map((m) => m.kill()));
+  });
+
+  it('kill -9 of every member: the snapshot and heartbeats are gone within 3 x failureTimeout', async () => {
+    const cluster = redis.cluster('expiry-kill');
+    const group = ['x1', 'x2'].map((id) => member(id, cluster));
+    await converged(group, (ring) => ring.nodes?.length === 2);
+    await sleep(2 * timing.syncInterval); // both have beaten
+    const keys = await keysOf(cluster);
+    expect(keys).toEqual([`ringroute:${cluster}`, `ringroute:${cluster}:beat:x1`, `ringroute:${cluster}:beat:x2`]);
+
+    const killedAt = Date.now();
+    await Promise.all(group.map((m) => m.kill()));
+    const elapsed = await goneAfter(keys, killedAt);
+    expect(elapsed).toBeLessThanOrEqual(KEEP + 200);
+    expect(await keysOf(cluster)).toEqual([]);
+  });
+
+  it('graceful stop of the last member: its leave renews the snapshot once, then everything expires', async () => {
+    const cluster = redis.cluster('expiry-stop');
+    const last = member('s1', cluster);
+    await last.waitFor((e) => e.event === 'started');
+    await sleep(2 * timing.syncInterval);
+    const keys = await keysOf(cluster);
+    expect(keys).toHaveLength(2);
+
+    const stoppedAt = Date.now();
+    await last.stop();
+    const elapsed = await goneAfter(keys, stoppedAt);
+    expect(elapsed).toBeGreaterThan(KEEP - 200); // the leave is a commit: it renewed the snapshot
+    expect(elapsed).toBeLessThanOrEqual(KEEP + 200);
+  });
+
+  it('one member running for many times the time to live keeps the keys, their TTL never above it', async () => {
+    const cluster = redis.cluster('expiry-alive');
+    const alone = member('a1', cluster);
+    await alone.waitFor((e) => e.event === 'started');
+    await sleep(2 * timing.syncInterval); // its first beat
+    const key = `ringroute:${cluster}`;
+    const until = Date.now() + 3 * KEEP;
+    while (Date.now() < until) {
+      const [ttl, beat] = await Promise.all([redis.client.pttl(key), redis.client.exists(`${key}:beat:a1`)]);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(KEEP);
+      expect(beat).toBe(1);
+      await sleep(25);
+    }
+  });
+
+  it('a member paused past the time to live rebuilds the expired snapshot from its own ring', async () => {
+    const cluster = redis.cluster('expiry-pause');
+    const group = ['p1', 'p2'].map((id) => member(id, cluster));
+    const [before] = await converged(group, (ring) => ring.nodes?.length === 2);
+    const key = `ringroute:${cluster}`;
+    const mark = group.map((m) => m.events.length);
+
+    group.forEach((m) => m.pause());
+    await goneAfter([key], Date.now());
+    group.forEach((m) => m.resume());
+
+    while ((await redis.client.exists(key)) === 0) await sleep(10);
+    const state = JSON.parse((JSON.parse((await redis.client.hget(key, 'state'))!) as { body: string }).body) as { members: string[] };
+    expect(state.members.sort()).toEqual(['p1', 'p2']);
+    await sleep(3 * timing.failureTimeout); // failure detection runs again: nobody was evicted
+    for (const [i, m] of group.entries()) {
+      expect(m.events.slice(mark[i]).filter((e) => e.event === 'left')).toEqual([]);
+      expect(m.ring!.checksum).toBe(before!.checksum);
+      expect(m.ring!.nodes).toEqual(['p1:alive', 'p2:alive']);
+    }
+    expect(await redis.client.pttl(key)).toBeGreaterThan(0);
+  });
+});
