@@ -1,5 +1,5 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { fail } from '../errors.js';
+import { checkNumber, fail } from '../errors.js';
 import { SharedMembership } from '../membership/shared.js';
 import { resolveStoreOptions, type StoreMembershipOptions } from '../membership/store-options.js';
 import { RedisBackend } from './backend.js';
@@ -15,11 +15,17 @@ export interface RedisMembershipOptions extends StoreMembershipOptions {
   /**
    * Key prefix: the snapshot is the hash `<prefix>:<cluster>`, the channel `<prefix>:<cluster>:bus`, heartbeats
    * `<prefix>:<cluster>:beat:<node id>`. On a Redis Cluster `<prefix>:<cluster>` is a hash tag, `{<prefix>:<cluster>}`,
-   * so all of them share one slot. Heartbeats expire after failureTimeout, the snapshot 3 x failureTimeout after the
-   * last member's last heartbeat or change.
+   * so all of them share one slot. Heartbeats expire after failureTimeout, the snapshot `retention` after the last
+   * member's last heartbeat or change.
    * Default 'ringroute'.
    */
   prefix?: string;
+  /**
+   * How long the snapshot (members, pins, drains) outlives the last heartbeat or change of any member (ms): a stopped
+   * cluster's keys are gone after it, and a whole-cluster restart within it keeps its pins and drains.
+   * Default 3,600,000 (one hour); at least 3 x failureTimeout.
+   */
+  retention?: number;
 }
 
 /**
@@ -42,11 +48,8 @@ export class RedisMembership extends SharedMembership {
   }
 }
 
-/**
- * The snapshot lives this many failure timeouts past the last member's last heartbeat or commit: beats come at least
- * twice per timeout, so a running member renews it many times over, and a stopped cluster's keys go.
- */
-const KEEP_TIMEOUTS = 3;
+/** Default `retention`: long enough for a whole-cluster restart, short enough that a retired cluster's keys go. */
+const RETENTION = 3_600_000;
 
 /** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
 export function redisBackend(options: RedisMembershipOptions) {
@@ -57,6 +60,10 @@ export function redisBackend(options: RedisMembershipOptions) {
   // On a Cluster the snapshot CAS and its publish run in one script, so key and channel must share a hash slot.
   const key = target.cluster ? `{${prefix}:${cluster}}` : `${prefix}:${cluster}`;
   const channel = `${key}:bus`;
-  const backend = new RedisBackend(target, key, channel, codec, KEEP_TIMEOUTS * detection.failureTimeout);
+  // Beats come at least twice per failureTimeout: with 3 timeouts of life, a running member renews it many times over.
+  const minRetention = 3 * detection.failureTimeout;
+  const retention =
+    options.retention === undefined ? Math.max(RETENTION, minRetention) : checkNumber('retention', options.retention, { min: minRetention, max: 30 * 86_400_000 });
+  const backend = new RedisBackend(target, key, channel, codec, retention);
   return { backend, key, channel, detection };
 }

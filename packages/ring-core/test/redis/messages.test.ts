@@ -175,6 +175,8 @@ describe('RedisMembership messages', () => {
     expect(() => new RedisMembership({ ...ok, syncInterval: 100, failureTimeout: 150 })).toThrow(/^failureTimeout/);
     expect(() => new RedisMembership({ ...ok, secret: '' })).toThrow(/^secret/);
     expect(() => new RedisMembership({ ...ok, maxMessageBytes: 10 })).toThrow(/^maxMessageBytes/);
+    // retention below 3 x failureTimeout would let a running cluster's snapshot expire between beats
+    expect(() => new RedisMembership({ ...ok, failureTimeout: 5000, retention: 14_999 })).toThrow(/^retention/);
     expect(() => new RedisMembership({ ...ok, self: { id: 'a', weight: -1 } })).toThrow(/^self\.weight/);
     expect(() => new RedisMembership({ ...ok, hash: 'md5' as never })).toThrow(/^hash/);
   });
