@@ -40,6 +40,7 @@ export interface LaunchOptions<N> {
  * Runs an example the two ways its README describes:
  *  - locally (default): 3 nodes in this process on PORT, PORT+1, PORT+2 (PORT=0 picks free ports), each printed
  *    as `<id> http://127.0.0.1:<port>`, sharing an in-process membership, or a Redis one with REDIS_URL;
+ *    SIGUSR2 adds one more local node (on the next port, or a free one);
  *  - one node per process (Kubernetes, see deploy/): NODE_ID set; joins the cluster through REDIS_URL.
  */
 export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> {
@@ -61,15 +62,20 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     nodes.push(await options.start(slot(nodeId, host, port, url, true)));
     console.log(`${nodeId} listening on port ${port}, reachable as ${url}`);
   } else {
-    const ports: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const id = `node-${i + 1}`;
-      const nodePort = port === 0 ? await freePort() : port + i;
+    let added = 0;
+    const addLocalNode = async () => {
+      const index = added++; // taken before any await, so two quick SIGUSR2s get distinct ids and ports
+      const id = `node-${index + 1}`;
+      const nodePort = port === 0 ? await freePort() : port + index;
       nodes.push(await options.start(slot(id, '127.0.0.1', nodePort, `${scheme}://127.0.0.1:${nodePort}`, false)));
-      ports.push(nodePort);
       console.log(`${id} http://127.0.0.1:${nodePort}`);
-    }
-    console.log(options.ready({ port: ports[0]!, membership: redis ? 'Redis' : 'in-process' }));
+      return nodePort;
+    };
+    const firstPort = await addLocalNode();
+    for (let i = 1; i < 3; i++) await addLocalNode();
+    console.log(options.ready({ port: firstPort, membership: redis ? 'Redis' : 'in-process' }));
+    // `kill -USR2 <pid>` starts one more local node (node-4, node-5, …): a way to watch keys move to a joining node.
+    process.on('SIGUSR2', () => void addLocalNode().catch((error: unknown) => console.error(`could not add a node: ${String(error)}`)));
   }
 
   const shutdown = async () => {

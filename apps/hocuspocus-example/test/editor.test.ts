@@ -5,7 +5,7 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import { exampleApp, type RunningApp } from '@ringroute/example-kit/test';
 import { createSmartClient, parseRedirectHint, type SmartClient } from '@ringroute/hocuspocus/client';
 import pg from 'pg';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
@@ -30,6 +30,23 @@ function smartClient(nodeUrl: string): SmartClient {
   const client = createSmartClient({ nodes: [nodeUrl], WebSocketPolyfill: WebSocket, backoff: { delay: 10 } });
   cleanup.push(() => client.destroy());
   return client;
+}
+
+/** Headless Chromium with a throwaway profile, closed after the test; `errors` collects the page's uncaught errors. */
+async function openBrowser(): Promise<{ page: Page; errors: string[] }> {
+  const profile = mkdtempSync(join(tmpdir(), 'ringroute-chromium-'));
+  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1200, height: 760 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
+  cleanup.push(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { page, errors };
 }
 
 describe('hocuspocus-example', () => {
@@ -78,19 +95,7 @@ describe('hocuspocus-example', () => {
   });
 
   it('the editor page works in Chromium: typed text reaches the owner, which the page names', async () => {
-    const profile = mkdtempSync(join(tmpdir(), 'ringroute-chromium-'));
-    const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1200, height: 760 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
-    cleanup.push(() => context.close());
-    const page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-
+    const { page, errors } = await openBrowser();
     const pageNode = app!.nodes.get('node-1')!;
     const owner = await ownerOf(pageNode, 'browser-doc');
     await page.goto(`${pageNode}/?doc=browser-doc`);
@@ -107,6 +112,42 @@ describe('hocuspocus-example', () => {
     await expect.poll(() => page.locator('#editor').inputValue()).toBe('>> Typed in Chromium.');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: new URL('hocuspocus-editor.png', ARTIFACTS).pathname });
+    expect(errors).toEqual([]);
+  });
+
+  it('the page\'s Handovers panel counts the documents each node hands over to a joining node', async () => {
+    const { page, errors } = await openBrowser();
+    const pageNode = app!.nodes.get('node-1')!;
+    await page.goto(`${pageNode}/?doc=panel-doc`);
+    const count = (node: string, state: string) => page.locator(`#handovers tr[data-node="${node}"] td[data-state="${state}"]`);
+    const done = async (node: string) => Number(await count(node, 'done').textContent());
+    // One row per node: pending, moving, done, failed.
+    for (const node of app!.nodes.keys()) await expect.poll(() => page.locator(`#handovers tr[data-node="${node}"]`).innerText(), { timeout: 5000 }).toMatch(new RegExp(`^${node}(\\s+\\d+){4}$`));
+
+    // Documents loaded on their owners (clients stay connected), then node-4 joins and takes its share of them.
+    const names = Array.from({ length: 16 }, (_, i) => `handover-${i}`);
+    const ownersBefore = new Map<string, string>();
+    for (const name of names) {
+      ownersBefore.set(name, await ownerOf(pageNode, name));
+      await (await smartClient(pageNode).open(name)).whenSynced();
+    }
+    const doneBefore = new Map<string, number>();
+    for (const node of app!.nodes.keys()) doneBefore.set(node, await done(node));
+    process.kill(app!.child.pid!, 'SIGUSR2'); // the example's hook: start one more local node
+    await page.locator('#handovers tr[data-node="node-4"] td[data-state="done"]').waitFor();
+
+    const movedFrom = new Map<string, number>();
+    for (const name of names) {
+      if ((await ownerOf(pageNode, name)) !== 'node-4') continue;
+      const from = ownersBefore.get(name)!;
+      movedFrom.set(from, (movedFrom.get(from) ?? 0) + 1);
+    }
+    expect(movedFrom.size).toBeGreaterThan(0);
+    for (const [node, moved] of movedFrom) await expect.poll(() => done(node), { timeout: 10_000 }).toBeGreaterThanOrEqual(doneBefore.get(node)! + moved);
+    expect(await count('node-4', 'failed').textContent()).toBe('0');
+    await page.locator('#nodes li[data-node="node-4"]').waitFor(); // the cluster list refreshes less often
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('hocuspocus-handovers.png', ARTIFACTS).pathname });
     expect(errors).toEqual([]);
   });
 });

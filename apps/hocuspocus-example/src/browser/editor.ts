@@ -2,6 +2,7 @@
 // the document's owner (computed from the ring it fetched from this page's node) and follows redirect hints.
 import { createSmartClient, type SmartProvider } from '@ringroute/hocuspocus/client';
 import type * as Y from 'yjs';
+import { showHandovers } from './handovers.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const editor = $<HTMLTextAreaElement>('editor');
@@ -113,4 +114,5 @@ $('open-form').addEventListener('submit', (event) => {
 client.on('ring', renderStatus);
 // The ring changes as nodes join and leave; refresh it now and then so the cluster list stays current.
 setInterval(() => void client.refreshRing().then(renderStatus), 3000);
+showHandovers($<HTMLTableSectionElement>('handovers'));
 void open(new URLSearchParams(window.location.search).get('doc') || 'welcome');
