@@ -70,6 +70,7 @@ function logMove(text: string): void {
 async function open(name: string): Promise<void> {
   current?.detach();
   editor.disabled = true;
+  editor.placeholder = 'connecting…';
   const handle = await client.open(name);
   const text = handle.document.getText('content');
   const observer = (event: Y.YTextEvent) => {
@@ -79,6 +80,7 @@ async function open(name: string): Promise<void> {
   const onSynced = () => {
     editor.value = text.toString();
     editor.disabled = false;
+    editor.placeholder = 'Empty document: type here';
     renderStatus();
   };
   const onMove = (move: { from: { id?: string }; to: { id?: string }; reason: string }) => {
