@@ -141,7 +141,7 @@ describe('chaos scenario behind HAProxy round robin (issue 10)', () => {
     const started = Date.now();
     const ports = await Promise.all([0, 1, 2, 3].map(() => freePort()));
     haproxy = await startRoundRobin(ports); // the 4th server joins later; until then health checks keep it out
-    const config: NodeConfig = { table: table.table, redis: REDIS_URL, cluster: redis.cluster, secret: 'scenario-test-secret', misroute: 'relay', migrationTimeout: 10_000 };
+    const config: NodeConfig = { table: table.table, redis: REDIS_URL, cluster: redis.cluster, secret: 'scenario-test-secret', misroute: 'relay', migrationTimeout: 2000 }; // shorter than failure detection (2 x 2500 ms)
     processes.push(...(await Promise.all(['n1', 'n2', 'n3'].map((id, i) => spawnNode(id, { ...config, port: ports[i] })))));
     const [n1, n2, n3] = processes as [NodeProcess, NodeProcess, NodeProcess];
     const ringSize = async (node: NodeProcess) => ((await (await fetch(`${node.http}/api/routes/ring`)).json()) as { nodes: unknown[] }).nodes.length;
