@@ -189,6 +189,36 @@ describe('fast failover and merge-safe ownership', () => {
     expect(await missing(all, s1)).toEqual([]);
   }, 90_000);
 
+  it('relay mode: a plain provider relayed to an owner that is killed waits out failure detection (longer than migrationTimeout) and goes on', async () => {
+    const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-relay`, secret: 'failover-relay-secret', misroute: 'relay' as const, migrationTimeout: 1000 };
+    const started = await Promise.all(['r1', 'r2', 'r3'].map((id) => spawnNode(id, config)));
+    processes.push(...started);
+    const [r1, , r3] = started as [NodeProcess, NodeProcess, NodeProcess];
+    await until(async () => (await members(r1)).length === 3, 'three members');
+    let name = '';
+    for (let i = 0; !name; i++) {
+      const route = await json<{ owner: { id: string } }>(`${r1.http}/api/routes/document/relay-killed-${i}`);
+      if (route.owner.id === 'r3') name = `relay-killed-${i}`;
+    }
+    const socket = socketTo(r1.url); // relayed by r1 to r3
+    sockets.push(socket);
+    const { provider, refusals } = plainProvider(socket, name);
+    const items = provider.document.getMap('items');
+    await until(() => provider.isSynced, 'the relayed provider synced');
+    items.set('before', true);
+    await until(() => provider.unsyncedChanges === 0, 'r3 to acknowledge');
+
+    await r3.kill(); // declared dead only after 2 x failureTimeout (5 s), far beyond migrationTimeout (1 s)
+    items.set('after', true);
+    await until(() => provider.unsyncedChanges === 0, 'a survivor to acknowledge', 20_000);
+    expect(refusals).toEqual([]); // the relay did not give the document up while the ring still named the dead owner
+    const fresh = socketTo(r1.url);
+    sockets.push(fresh);
+    const reader = plainProvider(fresh, name);
+    await until(() => reader.provider.isSynced, 'a fresh reader');
+    expect([...reader.provider.document.getMap('items').keys()].sort()).toEqual(['after', 'before']);
+  }, 60_000);
+
   it('maxConcurrentHandovers bounds the documents moving at once (observed through /api/routes/stats)', async () => {
     const cluster = `${redis.cluster}-gradual`;
     const a = await startNode('ga', await freePort(), table.table, { redis: REDIS_URL, cluster, maxConcurrentHandovers: 2 }, { storeDelay: 100 });

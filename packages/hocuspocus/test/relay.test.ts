@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { answerOf, peek, permissionDenied } from '../src/relay/address.js';
+import { answerOf, MessageType, peek, permissionDenied, SYNC_UPDATE } from '../src/relay/address.js';
 import { linkToken, verifyLinkToken } from '../src/relay/auth.js';
 import { LINK_HEADER, RELAY_PATH } from '../src/relay/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from './support/hocuspocus.js';
@@ -20,9 +20,19 @@ interface Authentication {
   cookie: string | null | undefined;
 }
 
-/** The app's own hooks on every node: token checks (rejected, read-only) and a stateless echo to every client. */
+/** Updates a node keeps unanswered for a while (as an owner busy or about to go away would): document -> node and until when. */
+const held = new Map<string, { node: string; until: Promise<void>; updates: number }>();
+
+/** The app's own hooks on every node: token checks (rejected, read-only), a stateless echo to every client, held updates. */
 function app(node: string, seen: Authentication[]) {
   return {
+    async beforeHandleMessage({ documentName, update }: { documentName: string; update: Uint8Array }) {
+      const hold = held.get(documentName);
+      const head = peek(update);
+      if (hold?.node !== node || head?.type !== MessageType.Sync || head.subtype !== SYNC_UPDATE) return;
+      hold.updates++;
+      await hold.until;
+    },
     async onAuthenticate(payload: {
       token: string;
       documentName: string;
@@ -230,6 +240,34 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     expect(await closed).toBe(4401);
   });
 
+  it('acknowledges to a relayed client the updates an old owner never answered, once the new owner has them', async () => {
+    const { a, c } = nodes as Record<string, TestNode>;
+    const name = documentOwnedBy(a!.smartRoute, 'b', 'relay-acks');
+    const relayed = provider(open(a!.url).socket, name);
+    await until(() => relayed.provider.isSynced && relayed.provider.unsyncedChanges === 0, 'the relayed client synced');
+    let release = () => {};
+    const hold = { node: 'b', until: new Promise<void>((resolve) => (release = resolve)), updates: 0 };
+    held.set(name, hold);
+    try {
+      relayed.items.push([1]);
+      relayed.items.push([2]);
+      await until(() => hold.updates >= 1, 'b to hold the updates'); // 3.4 holds both; 4.x queues the second behind the first
+      expect(relayed.provider.unsyncedChanges).toBe(2);
+      await a!.smartRoute.pin(name, 'c'); // b hands the document over without answering the updates
+      setTimeout(release, 300); // (4.x's handover waits for messages in flight; 3.4's does not)
+      await until(() => c!.server.hocuspocus.documents.get(name)?.getArray('items').length === 2, 'the updates at c (from the re-sync)');
+      // c's SyncStatus for the client's re-sync also acknowledges the updates b never answered.
+      await until(() => relayed.provider.unsyncedChanges === 0, `the updates acknowledged (${relayed.provider.unsyncedChanges} unsynced)`, 5000);
+    } finally {
+      release();
+      held.delete(name);
+    }
+    relayed.items.push([3]); // and the count stays exact afterwards
+    expect(relayed.provider.unsyncedChanges).toBe(1);
+    await until(() => relayed.provider.unsyncedChanges === 0 && c!.server.hocuspocus.documents.get(name)?.getArray('items').length === 3, 'the next update acknowledged by c');
+    expect(relayed.refusals).toEqual([]);
+  });
+
   it("re-points a relayed document when its owner changes, keeping the client's socket and every update", async () => {
     const { a, b, c } = nodes as Record<string, TestNode>;
     const name = documentOwnedBy(a!.smartRoute, 'b', 'relay-move');
@@ -257,6 +295,9 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     // A fresh reader through yet another node sees them too.
     const reader = provider(open(c!.url).socket, name);
     await until(() => reader.items.length === written, 'a fresh reader to see every update');
+    // The client learns that every update is acknowledged, those in flight to an old owner included: the owner's
+    // SyncStatus for the re-sync settles them (a plain provider's unsyncedChanges would otherwise never reach 0).
+    await until(() => relayed.provider.unsyncedChanges === 0, `the relayed client to see every update acknowledged (${relayed.provider.unsyncedChanges} left)`, 5000);
 
     expect(relayedSocket.closes).toEqual([]); // the client's socket stayed open
     expect(relayed.closes).toEqual([]); // and the document was never closed for it

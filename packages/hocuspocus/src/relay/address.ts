@@ -6,11 +6,13 @@
  */
 
 /** Hocuspocus message types (the same numbers in 3.4 and 4.x). */
-export const MessageType = { Sync: 0, Awareness: 1, Auth: 2, Close: 7 } as const;
+export const MessageType = { Sync: 0, Awareness: 1, Auth: 2, Close: 7, SyncStatus: 8 } as const;
 /** Auth sub-types: a client's token, the server's refusal and its acceptance. */
 export const AuthType = { Token: 0, PermissionDenied: 1, Authenticated: 2 } as const;
-/** y-protocols sync sub-type of the first sync step (the sender's state vector). */
+/** y-protocols sync sub-types: the first sync step (the sender's state vector), the second (what the other side lacks), an update. */
 export const SYNC_STEP_1 = 0;
+export const SYNC_STEP_2 = 1;
+export const SYNC_UPDATE = 2;
 
 export interface FrameHead {
   /** The raw address: what Hocuspocus keys a connection by. */

@@ -19,8 +19,12 @@ export interface RelayHost {
   readonly nodeId: string;
   /** The cluster secret (the `secret` option): it signs node links; without it links are refused. */
   readonly secret: string | undefined;
-  /** How long a relayed document may be refused by every owner before the client sees the refusal (ms). */
-  readonly migrationTimeout: number;
+  /**
+   * How long a relayed document may find no owner (refused, or the owner unreachable) before the client sees the
+   * refusal (ms): at least failure detection (an owner that died stays in the ring for 2 x failureTimeout) plus a
+   * handover (a new owner waits up to migrationTimeout for a live old owner).
+   */
+  readonly giveUpAfter: number;
   hocuspocus(): HocuspocusLike | undefined;
   /** The document's owner by the current ring; undefined before a ring (the document is then served here). */
   owner(documentName: string): RingNode | undefined;
@@ -154,7 +158,7 @@ export class Relay {
       this.counters.relayed++;
       return this.upstream(node).open(channelRequest(request), events);
     },
-    giveUpAfter: () => this.host.migrationTimeout,
+    giveUpAfter: () => this.host.giveUpAfter,
     repointed: () => void this.counters.repointed++,
   };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { MISROUTED_REASON, REDIRECT_PREFIX, UNAVAILABLE_REASON } from '../hint/index.js';
+import { Acknowledgements } from './acks.js';
 import { answerOf, AuthType, MessageType, peek, permissionDenied, SYNC_STEP_1, type FrameHead } from './address.js';
 import type { Channel } from './channel.js';
 
@@ -39,6 +40,8 @@ interface Route {
   /** The client was told it is authenticated: a new owner's answer to the replayed token is not repeated. */
   authenticated: boolean;
   pending: Uint8Array[];
+  /** The client's SyncStatus accounting across re-points. */
+  acks: Acknowledgements;
   /** Re-point attempts since an owner last served the route, and when the first of them began. */
   attempts: number;
   since: number | undefined;
@@ -90,13 +93,16 @@ export class Session {
     if (!head) return this.close(UNAUTHORIZED.code, UNAUTHORIZED.reason);
     let route = this.routes.get(head.address);
     if (!route) {
-      route = { documentName: head.documentName, target: '', channel: undefined, authenticated: false, pending: [], attempts: 0, since: undefined, timer: undefined };
+      route = { documentName: head.documentName, target: '', channel: undefined, authenticated: false, pending: [], acks: new Acknowledgements(), attempts: 0, since: undefined, timer: undefined };
       this.routes.set(head.address, route);
       this.open(head.address, route, false);
     }
     remember(route, head, frame);
-    if (route.channel) route.channel.push(frame);
-    else if (route.pending.length < MAX_PENDING) route.pending.push(frame);
+    if (route.channel) {
+      route.acks.pushed(head);
+      route.channel.push(frame);
+    } else if (route.pending.length < MAX_PENDING) route.pending.push(frame);
+    else route.acks.pushed(head, false);
     // The provider detached the document: its connection ends here (the owner's answer is not awaited).
     if (head.type === MessageType.Close) this.drop(head.address, route);
   }
@@ -119,7 +125,10 @@ export class Session {
     route.channel = channel;
     const pending = route.pending.splice(0);
     if (replay) for (const frame of [route.auth, route.step1, route.awareness]) if (frame) channel.push(frame);
-    for (const frame of pending) if (!replay || (frame !== route.auth && frame !== route.step1 && frame !== route.awareness)) channel.push(frame);
+    for (const frame of pending) {
+      route.acks.pushed(peek(frame)!); // a sync step 1 replayed from pending still counts as the client's
+      if (!replay || (frame !== route.auth && frame !== route.step1 && frame !== route.awareness)) channel.push(frame);
+    }
   }
 
   private fromOwner(address: string, route: Route, frame: Uint8Array): void {
@@ -132,7 +141,9 @@ export class Session {
       route.authenticated = true;
     }
     if (answer?.reason !== undefined && answer.type === MessageType.Auth) route.authenticated = false;
-    this.socket.send(frame);
+    // A SyncStatus may answer a frame the client does not count, or also settle frames an old owner never answered.
+    const times = answer?.type === MessageType.SyncStatus ? route.acks.status() : 1;
+    for (let i = 0; i < times; i++) this.socket.send(frame);
   }
 
   /**
@@ -142,6 +153,7 @@ export class Session {
    */
   private repoint(address: string, route: Route, refusal: Uint8Array | undefined): void {
     route.channel?.close();
+    if (route.channel) route.acks.lost();
     route.channel = undefined;
     if (this.closed || route.timer) return;
     const now = Date.now();

@@ -94,7 +94,8 @@ export function createParts(host: Host): Parts {
   const relay = new Relay({
     nodeId: config.nodeId,
     secret: config.secret,
-    migrationTimeout: config.migrationTimeout,
+    // A crashed owner is declared dead after 2 x failureTimeout; its successor may wait migrationTimeout for a handover.
+    giveUpAfter: 2 * config.failureTimeout + config.migrationTimeout,
     hocuspocus: () => host.instance(),
     owner: (documentName) => host.ring()?.owner(documentName),
     node: (id) => host.ring()?.node(id),

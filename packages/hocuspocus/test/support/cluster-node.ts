@@ -1,7 +1,8 @@
 /**
  * One cluster node as a child process (so a test can kill -9 it): a Hocuspocus server with SmartRoute over
  * Redis and PostgreSQL persistence. Configured by the RINGROUTE_NODE environment variable (JSON); reports
- * { ready } over IPC; on { leave } (or SIGTERM / SIGINT) it leaves gracefully (handover) and exits.
+ * { ready } over IPC; on { leave } (or SIGTERM / SIGINT) it leaves gracefully (handover) and exits; { documents: n }
+ * asks for the names of the documents loaded now.
  */
 import { startNode } from './node.js';
 
@@ -16,6 +17,7 @@ interface NodeConfig {
   migrationTimeout?: number;
   maxConcurrentHandovers?: number;
   secret?: string;
+  misroute?: 'relay' | 'redirect' | 'refuse';
 }
 
 const config = JSON.parse(process.env.RINGROUTE_NODE ?? '') as NodeConfig;
@@ -27,11 +29,14 @@ const node = await startNode(config.id, config.port, config.table, {
   migrationTimeout: config.migrationTimeout,
   maxConcurrentHandovers: config.maxConcurrentHandovers,
   secret: config.secret,
+  ...(config.misroute ? { misroute: config.misroute, redirectOnMisroute: undefined } : {}),
   leaveOnSignals: true, // the default: SIGINT and SIGTERM leave gracefully, then the process ends
   debugMode: process.env.RINGROUTE_DEBUG === '1',
 });
 process.send?.({ ready: true });
-process.on('message', (message: { leave?: boolean }) => {
+process.on('message', (message: { leave?: boolean; documents?: number }) => {
+  // The documents loaded here now (a test watching for duplicate owners), answered with the request's number.
+  if (message.documents !== undefined) return void process.send?.({ documents: message.documents, names: [...node.server.hocuspocus.documents.keys()] });
   if (!message.leave) return;
   void node.stop().finally(() => process.exit(0));
 });

@@ -20,6 +20,8 @@ export interface NodeProcess {
   /** kill -STOP / kill -CONT. */
   pause(): void;
   resume(): void;
+  /** The documents loaded on the node now (over IPC); undefined if it does not answer within `timeout` ms. */
+  documents(timeout?: number): Promise<string[] | undefined>;
 }
 
 export interface NodeConfig {
@@ -31,17 +33,22 @@ export interface NodeConfig {
   migrationTimeout?: number;
   maxConcurrentHandovers?: number;
   secret?: string;
+  /** SmartRoute's `misroute` (the test nodes default to 'redirect', for the client helper). */
+  misroute?: 'relay' | 'redirect' | 'refuse';
+  /** The port to listen on (a proxy in front may list it before the node starts); a free one by default. */
+  port?: number;
 }
 
 /** Spawns a cluster node under the same Node binary (20 or 22) with tsx, resolving workspace sources. */
 export async function spawnNode(id: string, config: NodeConfig): Promise<NodeProcess> {
-  const port = await freePort();
+  const port = config.port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
-    env: { ...process.env, RINGROUTE_NODE: JSON.stringify({ id, port, ...config }) },
+    env: { ...process.env, RINGROUTE_NODE: JSON.stringify({ ...config, id, port }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let requests = 0;
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code, signal) => reject(new Error(`node ${id} exited before it was ready (${code ?? signal})`)));
@@ -66,5 +73,25 @@ export async function spawnNode(id: string, config: NodeConfig): Promise<NodePro
     },
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
+    documents: (timeout = 2000) => {
+      if (!child.connected) return Promise.resolve(undefined);
+      const request = ++requests;
+      return new Promise((resolve) => {
+        const answer = (message: { documents?: number; names?: string[] }) => {
+          if (message.documents === request) done(message.names);
+        };
+        const done = (names: string[] | undefined) => {
+          clearTimeout(timer);
+          child.off('message', answer);
+          child.off('exit', gone);
+          resolve(names);
+        };
+        const gone = () => done(undefined);
+        const timer = setTimeout(gone, timeout);
+        child.on('message', answer);
+        child.once('exit', gone);
+        child.send({ documents: request }, (error) => error && gone());
+      });
+    },
   };
 }

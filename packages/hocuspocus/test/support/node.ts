@@ -65,8 +65,11 @@ export function documentOwnedBy(smartRoute: SmartRoute, nodeId: string, prefix =
   throw new Error(`no document owned by ${nodeId}`);
 }
 
-export function socketTo(url: string) {
-  return new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket });
+type SocketOptions = Omit<ConstructorParameters<typeof HocuspocusProviderWebsocket>[0], 'url' | 'WebSocketPolyfill'>;
+
+/** A provider socket (the `ws` package as WebSocket); `options` e.g. for reconnect delays. */
+export function socketTo(url: string, options: SocketOptions = {}) {
+  return new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket, ...options });
 }
 
 /** A plain @hocuspocus/provider (no helper) on a shared socket, recording refusals and closes. */
