@@ -3,6 +3,7 @@ export { checkKnownOptions, checkNumber, checkOneOf, checkString, fail, RingRout
 export { crc32, djb2, fullHash, murmur3, loadHash, sdbm, wt6 } from './hash/index.js';
 export { checkLogger, SILENT_LOGGER, type RingRouteLogger } from './log.js';
 export { TypedEmitter, type EventListeners, type PayloadListeners } from './events/emitter.js';
+export { reportUnhandled } from './events/report.js';
 export { createRing, ringFromJSON } from './ring/ring.js';
 export { isRoutable, NODE_STATUSES } from './ring/nodes.js';
 export {

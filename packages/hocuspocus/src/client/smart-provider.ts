@@ -3,7 +3,7 @@ import {
   type CompleteHocuspocusProviderConfiguration,
   type HocuspocusProviderWebsocket,
 } from '@hocuspocus/provider';
-import { TypedEmitter, type PayloadListeners, type Ring } from '@ringroute/ring-core';
+import { reportUnhandled, TypedEmitter, type PayloadListeners, type Ring } from '@ringroute/ring-core';
 import type * as Y from 'yjs';
 import { MISROUTED_REASON, parseRedirectHint, UNAVAILABLE_REASON, type RedirectHint } from '../hint/index.js';
 import { SmartRouteError, type MoveReason, type SmartProviderEvents } from './events.js';
@@ -173,7 +173,7 @@ export class SmartProvider extends TypedEmitter<PayloadListeners<SmartProviderEv
         if (!refused) return;
         const error = new SmartRouteError(decision.reason, this.documentName, decision.hops);
         // Never silent: a document that stopped syncing must show up somewhere.
-        if (!this.emit('error', error)) console.error(`@ringroute/hocuspocus/client: ${error.message}`);
+        if (!this.emit('error', error)) reportUnhandled(error, '@ringroute/hocuspocus/client');
         return;
       }
       if (decision.refreshRing) void this.host.refreshRing();

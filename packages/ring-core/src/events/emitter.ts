@@ -1,3 +1,5 @@
+import { reportUnhandled } from './report.js';
+
 type Listener = (...args: never[]) => void;
 
 /** Event name -> listener signature, e.g. `{ joined: (node: RingNode) => void }`. */
@@ -52,8 +54,8 @@ export class TypedEmitter<Events extends EventListeners<Events>> {
     this.#listeners.clear();
   }
 
-  /** Where a listener's exception goes (logged by default). */
+  /** Where a listener's exception goes (by default a process warning, or `reportError` in a browser). */
   protected onListenerError(error: unknown, event: keyof Events): void {
-    console.error(`[ringroute] a '${String(event)}' listener threw:`, error);
+    reportUnhandled(error, `ringroute: a '${String(event)}' listener threw`);
   }
 }

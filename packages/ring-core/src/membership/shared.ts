@@ -109,7 +109,8 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   /** Counted in `stats().listenerErrors` and logged: a listener never breaks membership processing. */
   protected override onListenerError(error: unknown, event: keyof MembershipEvents): void {
     this.counters.listenerErrors++;
-    super.onListenerError(error, event);
+    if (this.logger) this.logger.error({ err: error, event }, `ringroute: a '${String(event)}' membership listener threw`);
+    else super.onListenerError(error, event);
   }
 
   start(): Promise<void> {
