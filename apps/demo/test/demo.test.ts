@@ -71,7 +71,10 @@ describe('the demo control API', () => {
     expect((await post(`/api/nodes/${second}/kill`)).status).toBe(200);
     await until(() => demo.cluster.observer.ring.node(second)!.status === 'dead');
     demo.cluster.observer.off('status', onStatus);
-    expect(statuses).toEqual(['suspected', 'dead']); // a crashed node cannot refute the verdict
+    // suspected, then dead; on a loaded machine both checks can land in one ring change (alive -> dead). A crashed
+    // node cannot refute the verdict: it never turns alive again.
+    expect(statuses.at(-1)).toBe('dead');
+    expect(statuses.every((status) => status === 'suspected' || status === 'dead')).toBe(true);
     const third = ownerOf(key)!;
     expect([first, second]).not.toContain(third);
     const served = await fetch(`${demo.cluster.nodes.get(third)!.url}/kv/${encodeURIComponent(key)}`);

@@ -14,11 +14,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-core';
-import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
 import { RING_PATH } from '../src/index.js';
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
+import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
 import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 
@@ -30,14 +29,6 @@ const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 type Placement = 'round-robin' | 'owner';
-
-/** A client socket that may still be connecting at teardown (its error is expected then). */
-class ClientWebSocket extends WebSocket {
-  constructor(...args: ConstructorParameters<typeof WebSocket>) {
-    super(...args);
-    this.on('error', () => {});
-  }
-}
 
 interface Node {
   url: string;
@@ -100,7 +91,7 @@ let lostProbes = 0;
  */
 async function idleLatency(urls: [string, string], documentName: string): Promise<number> {
   const [writer, reader] = urls.map((url) => {
-    const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: ClientWebSocket });
+    const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket });
     const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
     provider.attach();
     return { socket, provider };
@@ -148,7 +139,7 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
       const url = placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
-      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: ClientWebSocket });
+      const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
       const log = provider.document.getArray<number>('log');

@@ -41,6 +41,24 @@ function checkNodeUrl(option: string, value: unknown): string {
   return value;
 }
 
+type EmitterSocket = new (...args: never[]) => { on(event: 'error', listener: () => void): unknown };
+
+/**
+ * A browser WebSocket reports errors to `onerror` only; Node's `ws` also emits 'error', which throws when nobody
+ * listens (the provider closes a socket still connecting when a connect attempt times out). Such a class gets a
+ * listener, so a failed attempt never crashes the process.
+ */
+function browserLike(polyfill: unknown): unknown {
+  const prototype = (polyfill as { prototype?: { on?: unknown } }).prototype;
+  if (typeof prototype?.on !== 'function') return polyfill;
+  return class extends (polyfill as EmitterSocket) {
+    constructor(...args: never[]) {
+      super(...args);
+      this.on('error', () => {});
+    }
+  };
+}
+
 export function resolveClientOptions(options: SmartClientOptions): ResolvedClientOptions {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
   if (!Array.isArray(options.nodes) || options.nodes.length === 0) fail('nodes', 'must be a non-empty array of node URLs');
@@ -62,5 +80,5 @@ export function resolveClientOptions(options: SmartClientOptions): ResolvedClien
   const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
   if (typeof fetchImpl !== 'function') fail('fetch', 'must be a function (there is no global fetch here)');
   if (options.socket !== undefined && (options.socket === null || typeof options.socket !== 'object')) fail('socket', 'must be an object');
-  return { nodes, WebSocketPolyfill: polyfill, maxHops, backoff, ringTimeout, fetch: fetchImpl, socket: { ...options.socket } };
+  return { nodes, WebSocketPolyfill: browserLike(polyfill), maxHops, backoff, ringTimeout, fetch: fetchImpl, socket: { ...options.socket } };
 }

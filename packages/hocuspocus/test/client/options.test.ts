@@ -2,6 +2,7 @@ import { RingRouteConfigError } from '@ringroute/ring-core';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { createSmartClient, type SmartClientOptions } from '@ringroute/hocuspocus/client';
+import { resolveClientOptions } from '../../src/client/options.js';
 
 const valid: SmartClientOptions = { nodes: ['http://127.0.0.1:1'], WebSocketPolyfill: WebSocket };
 
@@ -40,5 +41,16 @@ describe('createSmartClient options', () => {
     await expect(client.open('')).rejects.toThrow(/^documentName:/);
     await expect(client.open('doc', null as never)).rejects.toThrow(/^options:/);
     client.destroy();
+  });
+
+  it('gives `ws` an error listener: closing a socket still connecting never throws, as with a browser WebSocket', async () => {
+    // The provider does exactly this when a connect attempt times out; without a listener `ws` throws from 'error'.
+    const Socket = resolveClientOptions(valid).WebSocketPolyfill as typeof WebSocket;
+    const socket = new Socket('ws://127.0.0.1:9');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.close();
+    await closed;
+    expect(socket).toBeInstanceOf(WebSocket);
+    expect(socket.readyState).toBe(WebSocket.CLOSED);
   });
 });

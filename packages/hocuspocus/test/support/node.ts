@@ -1,7 +1,6 @@
-import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { SmartRoute, type SmartRouteOptions } from '../../src/index.js';
-import { HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
+import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
 import { postgresPersistence, type PersistenceControl } from './postgres.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -67,9 +66,9 @@ export function documentOwnedBy(smartRoute: SmartRoute, nodeId: string, prefix =
 
 type SocketOptions = Omit<ConstructorParameters<typeof HocuspocusProviderWebsocket>[0], 'url' | 'WebSocketPolyfill'>;
 
-/** A provider socket (the `ws` package as WebSocket); `options` e.g. for reconnect delays. */
+/** A provider socket (the `ws` package as a browser-like WebSocket); `options` e.g. for reconnect delays. */
 export function socketTo(url: string, options: SocketOptions = {}) {
-  return new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket, ...options });
+  return new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket, ...options });
 }
 
 /** A plain @hocuspocus/provider (no helper) on a shared socket, recording refusals and closes. */
