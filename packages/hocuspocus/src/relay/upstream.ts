@@ -2,6 +2,13 @@ import { WebSocket } from 'ws';
 import type { Channel } from './channel.js';
 import { decode, decodeClose, encode, encodeClose, encodeOpen, Kind, type ChannelRequest } from './envelope.js';
 
+/**
+ * Node links are authenticated node-to-node connections, never a browser's traffic through a shared cache, so the
+ * client-to-server masking of RFC 6455 (section 10.3) protects nothing on them: an all-zero mask makes `ws` skip it
+ * (no random mask and no XOR per frame).
+ */
+const noMask = (mask: Uint8Array): void => void mask.fill(0);
+
 export interface UpstreamEvents {
   /** A frame the owner's Hocuspocus sends to the client. */
   deliver(frame: Uint8Array): void;
@@ -75,7 +82,7 @@ export class Upstream {
 
   private connect(): WebSocket {
     // A paused owner accepts TCP but never answers the upgrade: give up like a silent link.
-    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2 });
+    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2, generateMask: noMask });
     this.socket = socket;
     socket.on('open', () => {
       for (const message of this.queue.splice(0)) socket.send(message);
