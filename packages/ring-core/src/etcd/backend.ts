@@ -88,18 +88,7 @@ export class EtcdBackend implements MembershipBackend {
 
   async heartbeats(nodes: readonly string[]): Promise<(Heartbeat | null)[]> {
     const texts = await Promise.all(nodes.map((node) => this.ns.get(BEAT + node).string()));
-    return texts.map((text, i) => {
-      if (text === null) return null; // never beat, or its lease expired
-      try {
-        const heartbeat = this.codec.decodeHeartbeat(text);
-        if (heartbeat.node !== nodes[i]) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${nodes[i]}`);
-        return heartbeat;
-      } catch (error) {
-        const { reason, message } = error as Rejected; // the codec throws nothing else
-        this.hooks?.dropped(reason, `heartbeat of ${nodes[i]}: ${message}`);
-        return null;
-      }
-    });
+    return texts.map((text, i) => this.codec.readHeartbeat(text, nodes[i]!, this.hooks)); // null: never beat, or its lease expired
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,20 @@ export class Codec {
     return stripEnvelope(body) as BusMessage;
   }
 
+  /** A member's stored heartbeat, or null when it has none or it is refused (then counted as dropped). */
+  readHeartbeat(text: string | null, node: string, hooks: Pick<BackendHooks, 'dropped'> | undefined): Heartbeat | null {
+    if (text === null) return null; // never beat, or its key expired
+    try {
+      const heartbeat = this.decodeHeartbeat(text);
+      if (heartbeat.node !== node) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${node}`);
+      return heartbeat;
+    } catch (error) {
+      const { reason, message } = error as Rejected; // decodeHeartbeat throws nothing else
+      hooks?.dropped(reason, `heartbeat of ${node}: ${message}`);
+      return null;
+    }
+  }
+
   decodeHeartbeat(text: string): Heartbeat {
     const body = this.open(text);
     if (!isHeartbeat(body)) throw new Rejected('schema', 'heartbeat does not match the schema');

@@ -137,18 +137,7 @@ export class RedisBackend implements MembershipBackend {
     if (nodes.length === 0) return [];
     // Not retried: a late read says nothing about now, and the next sync reads again.
     const texts = await this.command(() => this.client.mget(...nodes.map((node) => this.beatKey(node))), 0);
-    return texts.map((text, i) => {
-      if (text === null) return null;
-      try {
-        const heartbeat = this.codec.decodeHeartbeat(text);
-        if (heartbeat.node !== nodes[i]) throw new Rejected('schema', `heartbeat of ${heartbeat.node} under the key of ${nodes[i]}`);
-        return heartbeat;
-      } catch (error) {
-        const { reason, message } = error as Rejected; // the codec throws nothing else
-        this.hooks?.dropped(reason, `heartbeat of ${nodes[i]}: ${message}`);
-        return null;
-      }
-    });
+    return texts.map((text, i) => this.codec.readHeartbeat(text, nodes[i]!, this.hooks));
   }
 
   /** Shares the snapshot key's prefix, and so its hash tag on a Redis Cluster (one MGET reads them all). */
