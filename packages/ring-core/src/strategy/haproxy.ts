@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import { fullHash } from '../hash/haproxy.js';
 import type { OwnershipRange } from '../types.js';
 import { integerWeight, memberField } from './edge.js';
-import { checkNodeCount, type Placement, type PlacementBuilder } from './placement.js';
+import { checkNodeCount, pointAtOrAfter, type Placement, type PlacementBuilder } from './placement.js';
 
 /** HAProxy's BE_WEIGHT_SCALE: points per unit of weight. */
 const POINTS_PER_WEIGHT = 16;
@@ -39,23 +39,10 @@ class HaproxyPlacement implements Placement {
     return this.positions.length;
   }
 
-  /** Index of the first point >= position, wrapping to 0. */
-  private next(position: number): number {
-    const { positions } = this;
-    let lo = 0;
-    let hi = positions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (positions[mid]! < position) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === positions.length ? 0 : lo;
-  }
-
   first(position: number): number {
     const n = this.positions.length;
     if (n === 0) return -1;
-    const next = this.next(position);
+    const next = pointAtOrAfter(this.positions, position);
     const prev = next === 0 ? n - 1 : next - 1;
     // Unsigned distances on the circle, as HAProxy computes them; the point before wins a tie.
     const dp = (position - this.positions[prev]!) >>> 0;
@@ -72,7 +59,7 @@ class HaproxyPlacement implements Placement {
     const n = this.positions.length;
     this.walkPosition = position;
     this.taken = 0;
-    this.right = n === 0 ? 0 : this.next(position);
+    this.right = n === 0 ? 0 : pointAtOrAfter(this.positions, position);
     this.left = this.right === 0 ? n - 1 : this.right - 1;
   }
 

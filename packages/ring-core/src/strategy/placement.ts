@@ -40,3 +40,13 @@ export const MAX_NODES = 0xffff;
 export function checkNodeCount(nodes: readonly RingNode[]): void {
   if (nodes.length > MAX_NODES) throw new RangeError(`nodes: at most ${MAX_NODES} members per ring`);
 }
+
+/** Index of the first of the sorted `positions[lo..hi)` that is >= position, wrapping to 0 past the last point. */
+export function pointAtOrAfter(positions: Uint32Array, position: number, lo = 0, hi = positions.length): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (positions[mid]! < position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === positions.length ? 0 : lo;
+}

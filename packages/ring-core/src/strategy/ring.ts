@@ -1,5 +1,5 @@
 import type { OwnershipRange, RingNode } from '../types.js';
-import { checkNodeCount, type Placement, type PlacementBuilder, type PlacementInput } from './placement.js';
+import { checkNodeCount, pointAtOrAfter, type Placement, type PlacementBuilder, type PlacementInput } from './placement.js';
 
 /**
  * Positions per node: vnodes scaled by weight. Weight 0 = no points (the node owns nothing); any
@@ -51,14 +51,7 @@ export class RingPlacement implements Placement {
     const { positions } = this;
     // Without bucket bits, shift is 32 and `>>> 32` is `>>> 0`: use bucket 0 then.
     const b = this.shift === 32 ? 0 : position >>> this.shift;
-    let lo = this.buckets[b]!;
-    let hi = this.buckets[b + 1]!;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (positions[mid]! < position) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === positions.length ? 0 : lo;
+    return pointAtOrAfter(positions, position, this.buckets[b]!, this.buckets[b + 1]!);
   }
 
   first(position: number): number {
