@@ -8,7 +8,7 @@
  * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes), Redis commands per
  * update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency p50/p99.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=10)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=10, BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,8 @@ const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
+/** Extra Node flags for the server processes (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -38,7 +40,7 @@ interface Node {
 
 async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', entry], {
     cwd: packageDir,
     env: { ...process.env, RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) },
     // extension-redis logs every store it could not lock (each node stores every document it holds).
@@ -59,10 +61,14 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   };
 }
 
-/** Total calls in INFO commandstats, minus the INFO that read them. */
-async function redisCommands(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0);
+/** Total calls in INFO commandstats (minus the INFO that read them), and Redis's CPU time so far (ms). */
+async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number }> {
+  const [commandstats, cpu] = [await redis.info('commandstats'), await redis.info('cpu')];
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
+  return {
+    commands: [...commandstats.matchAll(/calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0),
+    cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000,
+  };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
@@ -71,6 +77,8 @@ interface Result {
   name: string;
   updates: number;
   cpuPerThousand: number;
+  /** The Redis server's CPU ms per 1,000 updates. */
+  redisCpuPerThousand: number;
   redisPerUpdate: number;
   rssMb: number;
   documents: number;
@@ -166,18 +174,23 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
   );
   await new Promise((resolve) => setTimeout(resolve, WARMUP_SECONDS * 1000));
   const admin = new Redis(redis.url);
-  const before = { stats: await Promise.all(nodes.map((node) => node.stats())), commands: await redisCommands(admin) };
+  const before = { stats: await Promise.all(nodes.map((node) => node.stats())), redis: await redisUsage(admin) };
   measuring = true;
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   measuring = false;
-  const after = { stats: await Promise.all(nodes.map((node) => node.stats())), commands: await redisCommands(admin) };
+  const after = { stats: await Promise.all(nodes.map((node) => node.stats())), redis: await redisUsage(admin) };
   for (const timer of timers) clearTimeout(timer);
   for (const { provider, socket } of clients) {
     provider.destroy();
     socket.destroy();
   }
   admin.disconnect();
-  for (const node of nodes) node.child.kill('SIGKILL');
+  // A server exits on its own when the IPC channel closes (so a profiler can write its file); killed if it hangs.
+  await Promise.all(nodes.map(({ child }) => new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => resolve(clearTimeout(kill)));
+    child.disconnect();
+  })));
 
   const cpu = after.stats.reduce((sum, s, i) => sum + s.cpu - before.stats[i]!.cpu, 0) / 1000;
   const sorted = latencies.sort((x, y) => x - y);
@@ -185,7 +198,8 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     name,
     updates,
     cpuPerThousand: cpu / (updates / 1000),
-    redisPerUpdate: (after.commands - before.commands - 1) / updates,
+    redisCpuPerThousand: (after.redis.cpu - before.redis.cpu) / (updates / 1000),
+    redisPerUpdate: (after.redis.commands - before.redis.commands - 2) / updates,
     rssMb: after.stats.reduce((sum, s) => sum + s.rss, 0) / 2 ** 20,
     documents: after.stats.reduce((sum, s) => sum + s.documents, 0),
     p50: percentile(sorted, 0.5),
@@ -194,26 +208,50 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
   };
 }
 
+const CASES = [
+  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin'],
+  ['direct', 'SmartRoute, clients direct to the owner', 'smartroute', 'owner'],
+  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin'],
+] as const;
+/** One case alone (BENCH_ONLY=relay|direct|extension-redis), e.g. under a profiler. */
+const ONLY = process.env.BENCH_ONLY;
+/** Each round runs every case once, in a rotated order; the table shows medians over the rounds. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const median = (values: number[]) => percentile([...values].sort((x, y) => x - y), 0.5);
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
 async function main(): Promise<void> {
   const redis = new SpawnedRedis(await freePort());
   await redis.start();
-  const results: Result[] = [];
+  const cases = CASES.filter(([only]) => !ONLY || ONLY === only);
+  const rounds: Map<string, Result>[] = [];
   try {
-    results.push(await run('SmartRoute relay, clients round robin', 'smartroute', 'round-robin', redis));
-    results.push(await run('SmartRoute, clients direct to the owner', 'smartroute', 'owner', redis));
-    results.push(await run('@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', redis));
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = new Map<string, Result>();
+      for (let i = 0; i < cases.length; i++) {
+        const [only, name, peer, placement] = cases[(round + i) % cases.length]!;
+        results.set(only, await run(name, peer, placement, redis));
+      }
+      rounds.push(results);
+    }
   } finally {
     await redis.kill();
   }
-  const peer = results[2]!;
+  /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis. */
+  const figure = (only: string, of: (r: Result) => number) => median(rounds.map((results) => of(results.get(only)!)));
+  const versus = (only: string, of: (r: Result) => number) => rounds.map((results) => of(results.get(only)!) / of(results.get('extension-redis') ?? ({} as Result)));
+  const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
-  console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured (Node ${process.versions.node})\n`);
-  console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of results)
+  console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`);
+  console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |');
+  console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [only, name] of cases) {
+    const cpuRatios = versus(only, (r) => r.cpuPerThousand);
     console.log(
-      `| ${r.name} | ${r.updates} | ${r.cpuPerThousand.toFixed(1)} | ${(r.cpuPerThousand / peer.cpuPerThousand).toFixed(2)}x | ${r.redisPerUpdate.toFixed(4)} | ${(r.redisPerUpdate / peer.redisPerUpdate).toFixed(4)}x | ${r.rssMb.toFixed(0)} | ${r.documents} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.idleP50.toFixed(2)} |`,
+      `| ${name} | ${figure(only, (r) => r.updates)} | ${fixed(figure(only, (r) => r.cpuPerThousand), 1)} | ${fixed(median(cpuRatios), 2)}x | ${cpuRatios.map((x) => fixed(x, 2)).join(' ')} | ${fixed(figure(only, (r) => r.redisCpuPerThousand), 1)} | ${fixed(median(versus(only, cluster)), 2)}x | ${fixed(figure(only, (r) => r.redisPerUpdate), 4)} | ${fixed(median(versus(only, (r) => r.redisPerUpdate)), 4)}x | ${fixed(figure(only, (r) => r.rssMb), 0)} | ${figure(only, (r) => r.documents)} | ${fixed(figure(only, (r) => r.p50), 2)} | ${fixed(figure(only, (r) => r.p99), 2)} | ${fixed(figure(only, (r) => r.idleP50), 2)} |`,
     );
+  }
 }
 
 await main();

@@ -228,9 +228,10 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     link.on('message', (data: Buffer) => answers.push(data));
     const before = b!.smartRoute.relay.counters.malformed;
     link.send(Buffer.from([9])); // too short for an envelope
-    link.send(Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from('{"url":42}')])); // OPEN with a bad request
-    await until(() => b!.smartRoute.relay.counters.malformed - before === 2 && answers.length === 1, 'both counted, the bad OPEN answered');
-    expect([...answers[0]!.subarray(0, 7)]).toEqual([2, 0, 0, 0, 7, 0x11, 0x30]); // CLOSE channel 7, code 4400
+    link.send(Buffer.from([1, 0, 0, 0, 7, 0, 0, 0, 9])); // a FRAME longer than the message
+    link.send(Buffer.concat([Buffer.from([0, 0, 0, 0, 7, 0, 0, 0, 10]), Buffer.from('{"url":42}')])); // OPEN with a bad request
+    await until(() => b!.smartRoute.relay.counters.malformed - before === 3 && answers.length === 1, 'all counted, the bad OPEN answered');
+    expect([...answers[0]!.subarray(0, 11)]).toEqual([2, 0, 0, 0, 7, 0, 0, 0, 13, 0x11, 0x30]); // CLOSE channel 7 (13 bytes), code 4400
     link.close();
 
     const client = new WebSocket(a!.url);

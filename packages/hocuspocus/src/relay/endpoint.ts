@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { HocuspocusLike } from '../hocuspocus/index.js';
 import { openChannel, type Channel } from './channel.js';
-import { decode, decodeOpen, encode, encodeClose, Kind } from './envelope.js';
+import { closePayload, decode, decodeOpen, Kind, Outbox, type Envelope } from './envelope.js';
 
 /** Close code of a channel whose OPEN was malformed or reused a live channel number. */
 const BAD_OPEN = 4400;
@@ -13,13 +13,11 @@ const BAD_OPEN = 4400;
  */
 export function serveLink(link: WebSocket, instance: HocuspocusLike, onMalformed: () => void): void {
   const channels = new Map<number, Channel>();
-  const send = (message: Buffer) => {
+  const outbox = new Outbox((message) => {
     if (link.readyState === link.OPEN) link.send(message);
-  };
-  link.on('message', (data: Buffer) => {
-    const envelope = decode(data);
-    if (!envelope) return onMalformed();
-    const { kind, channel: id, payload } = envelope;
+  });
+
+  const receive = ({ kind, channel: id, payload }: Envelope): void => {
     if (kind === Kind.Frame) return channels.get(id)?.push(payload);
     if (kind === Kind.Close) {
       channels.get(id)?.close();
@@ -29,20 +27,27 @@ export function serveLink(link: WebSocket, instance: HocuspocusLike, onMalformed
     const request = decodeOpen(payload);
     if (!request || channels.has(id)) {
       onMalformed();
-      return send(encodeClose(id, BAD_OPEN, 'bad channel'));
+      return outbox.add(Kind.Close, id, closePayload(BAD_OPEN, 'bad channel'));
     }
     const channel = openChannel(instance, request, {
-      deliver: (frame) => send(encode(Kind.Frame, id, frame)),
+      deliver: (frame) => outbox.add(Kind.Frame, id, frame),
       closed: (code, reason) => {
         if (channels.get(id) !== channel) return;
         channels.delete(id);
-        send(encodeClose(id, code, reason));
+        outbox.add(Kind.Close, id, closePayload(code, reason));
       },
     });
     channels.set(id, channel);
+  };
+
+  link.on('message', (data: Buffer) => {
+    const envelopes = decode(data);
+    if (!envelopes) return onMalformed();
+    for (const envelope of envelopes) receive(envelope);
   });
   link.on('error', () => {}); // 'close' follows
   link.on('close', () => {
+    outbox.clear();
     for (const channel of channels.values()) channel.close();
     channels.clear();
   });

@@ -1,12 +1,14 @@
 /**
  * The node link's framing: many relayed client connections share one WebSocket between a relaying node and an
- * owner, each one a numbered channel. Every link message is `kind (1 byte) | channel (uint32 BE) | payload`:
+ * owner, each one a numbered channel. A link message carries one or more envelopes back to back, each
+ * `kind (1 byte) | channel (uint32 BE) | length (uint32 BE) | payload`:
  * - OPEN (relay -> owner): payload is the JSON of the client's {@link ChannelRequest};
  * - FRAME (both ways): payload is one Hocuspocus frame, untouched;
  * - CLOSE (both ways): the relay dropped the channel, or the owner closed it (payload: uint16 code, UTF-8 reason).
  */
 export const Kind = { Open: 0, Frame: 1, Close: 2 } as const;
-const HEADER = 5;
+const HEADER = 9;
+const EMPTY = new Uint8Array(0);
 
 /** What the owner needs to authenticate a relayed client as if it had connected directly. */
 export interface ChannelRequest {
@@ -22,26 +24,65 @@ export interface Envelope {
   payload: Uint8Array;
 }
 
-export function encode(kind: number, channel: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const message = Buffer.allocUnsafe(HEADER + payload.length);
-  message[0] = kind;
-  message.writeUInt32BE(channel, 1);
-  message.set(payload, HEADER);
-  return message;
+/**
+ * The envelopes queued for one link during one turn of the event loop, sent as one link message: one socket
+ * write (and one wake-up of the peer) for an owner's broadcast to many relayed clients, instead of one per frame.
+ * Order is kept, so a channel's OPEN, FRAMEs and CLOSE arrive as queued.
+ */
+export class Outbox {
+  private queued: Envelope[] = [];
+  private size = 0;
+
+  constructor(private readonly write: (message: Buffer) => void) {}
+
+  add(kind: number, channel: number, payload: Uint8Array = EMPTY): void {
+    if (this.queued.length === 0) setImmediate(this.flush);
+    this.queued.push({ kind, channel, payload });
+    this.size += HEADER + payload.length;
+  }
+
+  /** Forgets what is queued (the link dropped: its channels are gone with it). */
+  clear(): void {
+    this.queued = [];
+    this.size = 0;
+  }
+
+  private readonly flush = (): void => {
+    if (this.queued.length === 0) return;
+    const message = Buffer.allocUnsafe(this.size);
+    let offset = 0;
+    for (const { kind, channel, payload } of this.queued) {
+      message[offset] = kind;
+      message.writeUInt32BE(channel, offset + 1);
+      message.writeUInt32BE(payload.length, offset + 5);
+      message.set(payload, offset + HEADER);
+      offset += HEADER + payload.length;
+    }
+    this.clear();
+    this.write(message);
+  };
 }
 
-export function decode(message: Buffer): Envelope | undefined {
-  if (message.length < HEADER || message[0]! > Kind.Close) return undefined;
-  return { kind: message[0]!, channel: message.readUInt32BE(1), payload: message.subarray(HEADER) };
+/** The envelopes of one link message; undefined if any is malformed (the whole message is dropped). */
+export function decode(message: Buffer): Envelope[] | undefined {
+  const envelopes: Envelope[] = [];
+  for (let offset = 0; offset < message.length; ) {
+    if (message.length - offset < HEADER || message[offset]! > Kind.Close) return undefined;
+    const end = offset + HEADER + message.readUInt32BE(offset + 5);
+    if (end > message.length) return undefined;
+    envelopes.push({ kind: message[offset]!, channel: message.readUInt32BE(offset + 1), payload: message.subarray(offset + HEADER, end) });
+    offset = end;
+  }
+  return envelopes.length > 0 ? envelopes : undefined;
 }
 
-export const encodeOpen = (channel: number, request: ChannelRequest) => encode(Kind.Open, channel, Buffer.from(JSON.stringify(request)));
+export const openPayload = (request: ChannelRequest): Uint8Array => Buffer.from(JSON.stringify(request));
 
-export function encodeClose(channel: number, code: number, reason: string): Buffer {
+export function closePayload(code: number, reason: string): Uint8Array {
   const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
   payload.writeUInt16BE(code, 0);
   payload.write(reason, 2);
-  return encode(Kind.Close, channel, payload);
+  return payload;
 }
 
 export function decodeClose(payload: Uint8Array): { code: number; reason: string } {

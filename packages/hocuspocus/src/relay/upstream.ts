@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import type { Channel } from './channel.js';
-import { decode, decodeClose, encode, encodeClose, encodeOpen, Kind, type ChannelRequest } from './envelope.js';
+import { closePayload, decode, decodeClose, Kind, openPayload, Outbox, type ChannelRequest, type Envelope } from './envelope.js';
 
 /**
  * Node links are authenticated node-to-node connections, never a browser's traffic through a shared cache, so the
@@ -25,7 +25,7 @@ const IDLE = 30_000;
 
 /**
  * The one WebSocket from this node to one owner node, shared by every client this node relays there: channels
- * are multiplexed on it ({@link encode}), frames wait until it is open, and it is opened on demand, reused,
+ * are multiplexed on it ({@link Outbox}), frames wait until it is open, and it is opened on demand, reused,
  * and closed after a while without channels. When it drops, every channel on it is lost; the sessions
  * re-point them (to the same node once it answers again, or to the next owner).
  */
@@ -33,6 +33,10 @@ export class Upstream {
   private socket: WebSocket | undefined;
   private readonly queue: Buffer[] = [];
   private readonly channels = new Map<number, UpstreamEvents>();
+  private readonly outbox = new Outbox((message) => {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(message);
+    else this.queue.push(message);
+  });
   private nextChannel = 1;
   private heartbeat: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
@@ -54,14 +58,14 @@ export class Upstream {
     this.nextChannel = this.nextChannel >= 0xffff_ffff ? 1 : this.nextChannel + 1;
     this.channels.set(id, events);
     clearTimeout(this.idle);
-    this.send(encodeOpen(id, request));
+    this.send(Kind.Open, id, openPayload(request));
     return {
       push: (frame) => {
-        if (this.channels.has(id)) this.send(encode(Kind.Frame, id, frame));
+        if (this.channels.has(id)) this.send(Kind.Frame, id, frame);
       },
       close: () => {
         if (!this.channels.delete(id)) return;
-        this.send(encodeClose(id, 1000, ''));
+        this.send(Kind.Close, id, closePayload(1000, ''));
         if (this.channels.size === 0) this.idle = setTimeout(() => this.close(), IDLE).unref();
       },
     };
@@ -74,10 +78,9 @@ export class Upstream {
     this.drop();
   }
 
-  private send(message: Buffer): void {
-    const socket = this.socket ?? this.connect();
-    if (socket.readyState === WebSocket.OPEN) socket.send(message);
-    else this.queue.push(message);
+  private send(kind: number, channel: number, payload: Uint8Array): void {
+    if (!this.socket) this.connect();
+    this.outbox.add(kind, channel, payload);
   }
 
   private connect(): WebSocket {
@@ -106,9 +109,13 @@ export class Upstream {
   }
 
   private receive(data: Buffer): void {
-    const envelope = decode(data);
-    const events = envelope && this.channels.get(envelope.channel);
-    if (!envelope) return this.onMalformed();
+    const envelopes = decode(data);
+    if (!envelopes) return this.onMalformed();
+    for (const envelope of envelopes) this.deliver(envelope);
+  }
+
+  private deliver(envelope: Envelope): void {
+    const events = this.channels.get(envelope.channel);
     if (!events) return; // a channel this side already closed
     if (envelope.kind === Kind.Frame) return events.deliver(envelope.payload);
     if (envelope.kind === Kind.Close) {
@@ -122,6 +129,7 @@ export class Upstream {
     clearInterval(this.heartbeat);
     this.socket = undefined;
     this.queue.length = 0;
+    this.outbox.clear();
     const lost = [...this.channels.values()];
     this.channels.clear();
     for (const events of lost) events.lost();
