@@ -19,6 +19,7 @@ import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
+import { redisCommands } from '../test/support/redis.js';
 import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
@@ -57,12 +58,6 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
         child.send('stats');
       }),
   };
-}
-
-/** Total calls in INFO commandstats, minus the INFO that read them. */
-async function redisCommands(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0);
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
