@@ -19,6 +19,7 @@ import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
+import { redisCommands } from '../test/support/redis.js';
 import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
@@ -61,16 +62,13 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   };
 }
 
-/** Total calls in INFO commandstats (minus the INFO that read them), and Redis's CPU time so far (ms). */
+/** Total calls in INFO commandstats (minus the INFOs that read them), and Redis's CPU time so far (ms). */
 async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number }> {
-  const [commandstats, cpu] = [await redis.info('commandstats'), await redis.info('cpu')];
+  const commands = await redisCommands(redis);
+  const cpu = await redis.info('cpu');
   const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
-  return {
-    commands: [...commandstats.matchAll(/calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0),
-    cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000,
-  };
+  return { commands, cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
 }
-
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 
 interface Result {

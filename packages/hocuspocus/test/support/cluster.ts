@@ -22,9 +22,13 @@ export interface NodeProcess {
   resume(): void;
   /** The documents loaded on the node now (over IPC); undefined if it does not answer within `timeout` ms. */
   documents(timeout?: number): Promise<string[] | undefined>;
+  /** CPU ms the process used since it was ready, as of its last report (every 200 ms; kept after it dies). */
+  cpu(): number;
 }
 
 export interface NodeConfig {
+  /** What routes documents: SmartRoute (the default) or its peer @hocuspocus/extension-redis (Hocuspocus 3.4 only). */
+  peer?: 'smartroute' | 'extension-redis';
   table: string;
   redis: string;
   cluster: string;
@@ -45,13 +49,21 @@ export async function spawnNode(id: string, config: NodeConfig): Promise<NodePro
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: packageDir,
     env: { ...process.env, RINGROUTE_NODE: JSON.stringify({ ...config, id, port }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // extension-redis logs every store it could not lock (each node stores every document it holds).
+    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let requests = 0;
+  const cpu = { ready: 0, last: 0 };
   await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
+    child.once('message', (message: { cpu: number }) => {
+      cpu.ready = cpu.last = message.cpu;
+      resolve();
+    });
     child.once('exit', (code, signal) => reject(new Error(`node ${id} exited before it was ready (${code ?? signal})`)));
+  });
+  child.on('message', (message: { cpu?: number }) => {
+    if (message.cpu !== undefined) cpu.last = message.cpu;
   });
   return {
     id,
@@ -71,6 +83,7 @@ export async function spawnNode(id: string, config: NodeConfig): Promise<NodePro
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
+    cpu: () => (cpu.last - cpu.ready) / 1000,
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
     documents: (timeout = 2000) => {

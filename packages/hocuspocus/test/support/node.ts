@@ -1,6 +1,7 @@
+import type { Extension } from '@hocuspocus/server';
 import * as Y from 'yjs';
 import { SmartRoute, type SmartRouteOptions } from '../../src/index.js';
-import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
+import { BrowserWebSocket, HOCUSPOCUS_MAJOR, HocuspocusProvider, HocuspocusProviderWebsocket, Server } from './hocuspocus.js';
 import { postgresPersistence, type PersistenceControl } from './postgres.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -28,16 +29,7 @@ export async function startNode(
 ): Promise<TestNode> {
   const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, leaveOnSignals: false, ...options });
   const persistence = postgresPersistence(table, persistenceControl);
-  const server = new Server({
-    port,
-    address: '127.0.0.1',
-    quiet: true,
-    stopOnSignals: false,
-    debounce: 100,
-    maxDebounce: 500,
-    extensions: [smartRoute, persistence.extension, ...extensions],
-  });
-  await server.listen();
+  const server = await listen(port, [smartRoute, persistence.extension, ...extensions]);
   let stopped: Promise<void> | undefined;
   return {
     id,
@@ -53,6 +45,33 @@ export async function startNode(
         await persistence.close();
       })()),
   };
+}
+
+/**
+ * SmartRoute's peer: the same server and persistence with @hocuspocus/extension-redis 3.4 instead of SmartRoute
+ * (`prefix` names its channels). SIGINT and SIGTERM stop it the way Hocuspocus does by default (`stopOnSignals`:
+ * close every connection, store and unload every document, exit).
+ */
+export async function startRedisPeerNode(id: string, port: number, table: string, redis: string, prefix: string): Promise<Pick<TestNode, 'server' | 'stop'>> {
+  if (HOCUSPOCUS_MAJOR !== 3) throw new Error('the extension-redis peer runs on @hocuspocus/server 3.4 only');
+  const [{ Redis: RedisExtension }, { Redis }] = await Promise.all([import('@hocuspocus/extension-redis'), import('ioredis')]);
+  const extension = new RedisExtension({ createClient: () => new Redis(redis), prefix, identifier: id });
+  const persistence = postgresPersistence(table);
+  const server = await listen(port, [extension, persistence.extension], true);
+  return {
+    server,
+    stop: async () => {
+      await server.destroy();
+      await persistence.close();
+    },
+  };
+}
+
+/** A Hocuspocus server on 127.0.0.1 storing soon after each change (debounce 100 ms, at most 500 ms). */
+async function listen(port: number, extensions: Extension[], stopOnSignals = false): Promise<InstanceType<typeof Server>> {
+  const server = new Server({ port, address: '127.0.0.1', quiet: true, stopOnSignals, debounce: 100, maxDebounce: 500, extensions });
+  await server.listen();
+  return server;
 }
 
 /** A document name the ring gives to `nodeId`. */

@@ -22,3 +22,9 @@ export async function redisCluster(): Promise<{ cluster: string; cleanup(): Prom
     },
   };
 }
+
+/** Total calls in INFO commandstats (this INFO not yet counted: a delta between two calls includes the first one). */
+export async function redisCommands(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0);
+}
