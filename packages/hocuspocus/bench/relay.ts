@@ -5,10 +5,12 @@
  * - SmartRoute relay: clients spread over the 3 nodes round robin (as behind a load balancer);
  * - SmartRoute direct: every client connected to its document's owner (the client helper's case);
  * - @hocuspocus/extension-redis 3.4: clients spread round robin.
- * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes), Redis commands per
- * update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency p50/p99.
+ * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes; and the Redis server's),
+ * Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency
+ * p50/p99. Each round runs every case once, in rotated order; the table shows medians over the rounds.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (BENCH_DOCUMENTS=100, BENCH_SECONDS=10, BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 7 minutes)
+ *   env: BENCH_DOCUMENTS=100 BENCH_WARMUP=30 BENCH_SECONDS=10 BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +27,11 @@ import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = 2;
+/**
+ * Long enough for V8 to have optimized the hot paths: with a 2 s warm-up, a quarter of the servers measured CPU was
+ * its optimizing compiler (background threads count as process CPU), i.e. start-up rather than the cost per update.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 30);
 /** Extra Node flags for the server processes (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
@@ -213,7 +219,6 @@ const CASES = [
 ] as const;
 /** One case alone (BENCH_ONLY=relay|direct|extension-redis), e.g. under a profiler. */
 const ONLY = process.env.BENCH_ONLY;
-/** Each round runs every case once, in a rotated order; the table shows medians over the rounds. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const median = (values: number[]) => percentile([...values].sort((x, y) => x - y), 0.5);
@@ -241,7 +246,7 @@ async function main(): Promise<void> {
   const versus = (only: string, of: (r: Result) => number) => rounds.map((results) => of(results.get(only)!) / of(results.get('extension-redis') ?? ({} as Result)));
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
-  console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`);
+  console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`);
   console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |');
   console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [only, name] of cases) {
