@@ -39,6 +39,7 @@ export class Fence {
   private lastTick = clock();
   private stalled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
   private confirming: Promise<void> | undefined;
   private readonly stale = new Map<string, Promise<void>>();
   /** State vector of each document as last loaded or stored: what the store holds for sure. */
@@ -59,6 +60,7 @@ export class Fence {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
@@ -150,24 +152,31 @@ export class Fence {
     }
   }
 
-  /** Hands the changes to the document's current owner (this node again, or another one) until it merged them. */
+  /**
+   * Hands the changes to the document's current owner (this node again, or another one) until it merged them. The
+   * changes may exist nowhere else (their client may be gone), so this goes on for as long as the node runs.
+   */
   private async deliver(instance: HocuspocusLike, documentName: string, changes: Uint8Array): Promise<void> {
     this.context.debug(`${documentName}: shipping ${changes.length} bytes of changes to its owner`);
-    const deadline = Date.now() + this.context.config.migrationTimeout;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const warnAt = Date.now() + this.context.config.migrationTimeout;
+    for (let attempt = 0; !this.stopped; attempt++) {
       const owner = this.context.owner(documentName);
       if (owner === this.context.config.nodeId) return await this.merge(instance, documentName, changes);
       if (owner !== undefined && (await this.ship(documentName, changes, owner))) return;
+      if (Date.now() > warnAt && attempt % 10 === 0) this.context.log.warn({ documentName, owner }, "ringroute: a stale document's changes are not merged yet; still trying");
       await sleep(Math.min(2000, 100 * 2 ** attempt));
     }
-    throw new Error('no owner merged the changes within migrationTimeout');
+    throw new Error('the node stopped before an owner merged the changes');
   }
 
   /** Sends the changes to `owner`; true once it confirmed the merge. */
   private async ship(documentName: string, changes: Uint8Array, owner: string): Promise<boolean> {
     const id = `${this.context.config.nodeId}:${documentName}:${Math.random().toString(36).slice(2)}`;
     const merged = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), Math.max(500, this.context.config.failureTimeout));
+      // The owner may first wait up to migrationTimeout for a handover before it loads the document and merges.
+      const { failureTimeout, migrationTimeout } = this.context.config;
+      const timer = setTimeout(() => resolve(false), failureTimeout + migrationTimeout);
+      timer.unref?.(); // a node that stops meanwhile need not wait for it
       this.receipts.set(id, () => {
         clearTimeout(timer);
         resolve(true);
