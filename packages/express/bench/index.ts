@@ -13,13 +13,13 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { builtPackages } from '../../ring-core/bench/support/built.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = 16;
 
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const tsconfig = fileURLToPath(new URL('../tsconfig.json', import.meta.url));
 const script = fileURLToPath(new URL('./server.ts', import.meta.url));
 
 type App = 'bare' | 'noop' | 'ringroute' | 'ringroute+monitor';
@@ -37,7 +37,7 @@ interface Run {
 
 async function start(app: App, expressModule: string): Promise<Target> {
   const child = spawn(process.execPath, ['--import', tsxLoader, script], {
-    env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig, BENCH_APP: app, BENCH_EXPRESS: expressModule, NODE_ENV: 'production' },
+    env: builtPackages(new URL('..', import.meta.url), { BENCH_APP: app, BENCH_EXPRESS: expressModule, NODE_ENV: 'production' }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];

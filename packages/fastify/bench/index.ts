@@ -11,12 +11,16 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { builtPackages } from '../../ring-core/bench/support/built.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** Seconds of load on each server before the rounds: a proxied request runs enough code that 1 s left V8 optimizing it during the first rounds. */
+const warmup = Number(process.env.BENCH_WARMUP ?? 5);
 
 const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./servers.ts', import.meta.url))], {
+  env: builtPackages(new URL('..', import.meta.url)),
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const [line] = (await once(child.stdout!, 'data')) as [Buffer];
@@ -41,7 +45,7 @@ try {
     if (result.errors > 0) throw new Error(`${url}: ${result.errors} errors`);
     return { rps: result.requests.average, p99: result.latency.p99, cpu: cpu / result.requests.total };
   };
-  for (const url of Object.values(urls)) await run(url, 1); // warm-up (JIT, connection pools)
+  for (const url of Object.values(urls)) await run(url, warmup); // warm-up (JIT, connection pools)
 
   // Each comparison runs its two sides back to back, alternating which goes first (ABBA), and reports the median of
   // the per-round ratios: the machine is shared, so only adjacent runs see the same background load.

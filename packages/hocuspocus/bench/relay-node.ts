@@ -5,7 +5,7 @@
  */
 import { Redis as RedisExtension } from '@hocuspocus/extension-redis';
 import { Server } from '@hocuspocus/server';
-import { SmartRoute } from '../src/index.js';
+import { SmartRoute } from '@ringroute/hocuspocus';
 
 export interface BenchNodeConfig {
   id: string;

@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
+import { builtPackages } from '../../ring-core/bench/support/built.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
@@ -49,7 +50,7 @@ async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
   const port = await freePort();
   const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', entry], {
     cwd: packageDir,
-    env: { ...process.env, RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) },
+    env: builtPackages(new URL('..', import.meta.url), { RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) }),
     // extension-redis logs every store it could not lock (each node stores every document it holds).
     stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
   });
@@ -97,7 +98,7 @@ const PROBES = 50;
 let lostProbes = 0;
 
 /**
- * Latency without queueing: before the load, one writer and one reader of one document, one update in flight
+ * Latency without queueing: after the load, one writer and one reader of one document, one update in flight
  * at a time. Relay: both on nodes that do not own it (two link hops); direct: both on the owner; extension-redis:
  * on two different nodes.
  */
@@ -138,10 +139,6 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     ring = await ringFromJSON((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON);
   }
   const urlOf = new Map(nodes.map((node, i) => [`node-${'abc'[i]}`, node.url]));
-  const probeName = `${cluster}-probe`;
-  const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
-  const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
-  const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
 
   const latencies: number[] = [];
   let measuring = false;
@@ -189,6 +186,12 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
     socket.destroy();
   }
   admin.disconnect();
+  // Idle latency on the warmed-up cluster, once the load's sockets are gone.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const probeName = `${cluster}-probe`;
+  const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
+  const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
+  const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
   // A server exits on its own when the IPC channel closes (so a profiler can write its file); killed if it hangs.
   await Promise.all(nodes.map(({ child }) => new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);

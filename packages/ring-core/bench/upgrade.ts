@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { builtPackages } from './support/built.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DURATION_MS = 2000;
@@ -23,7 +24,7 @@ const SIZE = 1024;
 const script = fileURLToPath(new URL('./support/ws-server.ts', import.meta.url));
 
 async function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...process.execArgv, script], { env: builtPackages(new URL('..', import.meta.url), env), stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   return { child, url: line };
 }

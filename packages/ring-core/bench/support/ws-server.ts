@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { proxyUpgrade, writeUpgradeAnswer } from '../../src/node/index.js';
+import { proxyUpgrade, writeUpgradeAnswer } from '@ringroute/ring-core/node';
 
 const server = createServer((_req, res) => res.writeHead(404).end());
 if (process.env.BENCH_ROLE === 'owner') {
