@@ -13,6 +13,8 @@ export interface BenchNodeConfig {
   redisPort: number;
   cluster: string;
   peer: 'smartroute' | 'extension-redis';
+  /** SmartRoute's answer to a client on a non-owner (default 'relay'). */
+  misroute?: 'relay' | 'redirect';
 }
 
 export interface BenchNodeStats {
@@ -25,7 +27,7 @@ export interface BenchNodeStats {
 const config = JSON.parse(process.env.RINGROUTE_BENCH_NODE ?? '') as BenchNodeConfig;
 const extension =
   config.peer === 'smartroute'
-    ? new SmartRoute({ nodeId: config.id, nodePort: config.port, redis: `redis://127.0.0.1:${config.redisPort}`, cluster: config.cluster, secret: `${config.cluster}-secret` })
+    ? new SmartRoute({ nodeId: config.id, nodePort: config.port, redis: `redis://127.0.0.1:${config.redisPort}`, cluster: config.cluster, secret: `${config.cluster}-secret`, misroute: config.misroute ?? 'relay' })
     : new RedisExtension({ host: '127.0.0.1', port: config.redisPort, prefix: config.cluster, identifier: config.id });
 const server = new Server({ port: config.port, address: '127.0.0.1', quiet: true, stopOnSignals: false, extensions: [extension] });
 await server.listen();

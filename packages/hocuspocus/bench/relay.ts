@@ -3,13 +3,14 @@
  * relay-node.ts) on a private redis-server, DOCUMENTS documents x 4 plain providers (one socket each), every
  * client writing once a second, and
  * - SmartRoute relay: clients spread over the 3 nodes round robin (as behind a load balancer);
- * - SmartRoute direct: every client connected to its document's owner (the client helper's case);
+ * - SmartRoute relay mode, every client connected to its document's owner;
+ * - SmartRoute redirect mode, every client on its document's owner (where the client helper connects);
  * - @hocuspocus/extension-redis 3.4: clients spread round robin.
  * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes; and the Redis server's),
  * Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency
  * p50/p99. Each round runs every case once, in rotated order; the table shows medians over the rounds.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 7 minutes)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 10 minutes)
  *   env: BENCH_DOCUMENTS=100 BENCH_WARMUP=30 BENCH_SECONDS=10 BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -129,10 +130,10 @@ async function idleLatency(urls: [string, string], documentName: string): Promis
   return percentile(samples.sort((x, y) => x - y), 0.5);
 }
 
-async function run(name: string, peer: BenchNodeConfig['peer'], placement: Placement, redis: SpawnedRedis): Promise<Result> {
-  const cluster = `bench-${peer}-${placement}-${Date.now().toString(36)}`;
+async function run(name: string, peer: BenchNodeConfig['peer'], placement: Placement, misroute: BenchNodeConfig['misroute'], redis: SpawnedRedis): Promise<Result> {
+  const cluster = `bench-${peer}-${misroute}-${placement}-${Date.now().toString(36)}`;
   const nodes: Node[] = [];
-  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer }));
+  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }));
   let ring: Ring | undefined;
   if (peer === 'smartroute') {
     await until(async () => ((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON).nodes.length === 3, 'three members');
@@ -216,11 +217,13 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
 }
 
 const CASES = [
-  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin'],
-  ['direct', 'SmartRoute, clients direct to the owner', 'smartroute', 'owner'],
-  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin'],
+  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin', 'relay'],
+  ['direct', 'SmartRoute relay mode, clients direct to the owner', 'smartroute', 'owner', 'relay'],
+  // Where the client helper ends up after a redirect (or connects first, from its ring): on the owner.
+  ['redirect', 'SmartRoute redirect mode, clients on the owner', 'smartroute', 'owner', 'redirect'],
+  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', 'relay'],
 ] as const;
-/** One case alone (BENCH_ONLY=relay|direct|extension-redis), e.g. under a profiler. */
+/** One case alone (BENCH_ONLY=relay|direct|redirect|extension-redis), e.g. under a profiler. */
 const ONLY = process.env.BENCH_ONLY;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -236,8 +239,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const results = new Map<string, Result>();
       for (let i = 0; i < cases.length; i++) {
-        const [only, name, peer, placement] = cases[(round + i) % cases.length]!;
-        results.set(only, await run(name, peer, placement, redis));
+        const [only, name, peer, placement, misroute] = cases[(round + i) % cases.length]!;
+        results.set(only, await run(name, peer, placement, misroute, redis));
       }
       rounds.push(results);
     }
