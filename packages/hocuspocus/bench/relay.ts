@@ -77,6 +77,7 @@ async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number
   const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
   return { commands, cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
 }
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 
 interface Result {
@@ -249,7 +250,11 @@ async function main(): Promise<void> {
   }
   /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis. */
   const figure = (only: string, of: (r: Result) => number) => median(rounds.map((results) => of(results.get(only)!)));
-  const versus = (only: string, of: (r: Result) => number) => rounds.map((results) => of(results.get(only)!) / of(results.get('extension-redis') ?? ({} as Result)));
+  const versus = (only: string, of: (r: Result) => number) =>
+    rounds.map((results) => {
+      const peer = results.get('extension-redis');
+      return peer ? of(results.get(only)!) / of(peer) : NaN;
+    });
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
   console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`);

@@ -24,6 +24,24 @@ describe('node link envelopes', () => {
     expect(decode(sent[1]!)?.map(({ kind, channel, payload }) => [kind, channel, payload.length])).toEqual([[Kind.Frame, 3, 0]]);
   });
 
+  it('keeps what is queued while the link cannot take it, and sends it as one message once it can', async () => {
+    const sent: Buffer[] = [];
+    let open = false;
+    const outbox = new Outbox((message) => sent.push(message), () => open);
+    outbox.add(Kind.Open, 1, Buffer.from('{}'));
+    await turn();
+    outbox.add(Kind.Frame, 1, Uint8Array.of(5));
+    await turn();
+    expect(sent).toHaveLength(0);
+    open = true;
+    outbox.flush();
+    expect(sent).toHaveLength(1);
+    expect(decode(sent[0]!)?.map(({ kind, channel }) => [kind, channel])).toEqual([
+      [Kind.Open, 1],
+      [Kind.Frame, 1],
+    ]);
+  });
+
   it('forgets what was queued for a link that dropped', async () => {
     const sent: Buffer[] = [];
     const outbox = new Outbox((message) => sent.push(message));

@@ -13,9 +13,10 @@ const BAD_OPEN = 4400;
  */
 export function serveLink(link: WebSocket, instance: HocuspocusLike, onMalformed: () => void): void {
   const channels = new Map<number, Channel>();
-  const outbox = new Outbox((message) => {
-    if (link.readyState === link.OPEN) link.send(message);
-  });
+  const outbox = new Outbox(
+    (message) => link.send(message),
+    () => link.readyState === link.OPEN,
+  );
 
   const receive = ({ kind, channel: id, payload }: Envelope): void => {
     if (kind === Kind.Frame) return channels.get(id)?.push(payload);

@@ -27,13 +27,17 @@ export interface Envelope {
 /**
  * The envelopes queued for one link during one turn of the event loop, sent as one link message: one socket
  * write (and one wake-up of the peer) for an owner's broadcast to many relayed clients, instead of one per frame.
- * Order is kept, so a channel's OPEN, FRAMEs and CLOSE arrive as queued.
+ * Order is kept, so a channel's OPEN, FRAMEs and CLOSE arrive as queued. While the link cannot take them yet (still
+ * connecting) they wait, and go out with the first flush after it can.
  */
 export class Outbox {
   private queued: Envelope[] = [];
   private size = 0;
 
-  constructor(private readonly write: (message: Buffer) => void) {}
+  constructor(
+    private readonly write: (message: Buffer) => void,
+    private readonly ready: () => boolean = () => true,
+  ) {}
 
   add(kind: number, channel: number, payload: Uint8Array = EMPTY): void {
     if (this.queued.length === 0) setImmediate(this.flush);
@@ -47,8 +51,9 @@ export class Outbox {
     this.size = 0;
   }
 
-  private readonly flush = (): void => {
-    if (this.queued.length === 0) return;
+  /** Sends what is queued as one link message, if the link can take it. */
+  readonly flush = (): void => {
+    if (this.queued.length === 0 || !this.ready()) return;
     const message = Buffer.allocUnsafe(this.size);
     let offset = 0;
     for (const { kind, channel, payload } of this.queued) {

@@ -31,12 +31,11 @@ const IDLE = 30_000;
  */
 export class Upstream {
   private socket: WebSocket | undefined;
-  private readonly queue: Buffer[] = [];
   private readonly channels = new Map<number, UpstreamEvents>();
-  private readonly outbox = new Outbox((message) => {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(message);
-    else this.queue.push(message);
-  });
+  private readonly outbox = new Outbox(
+    (message) => this.socket!.send(message),
+    () => this.socket?.readyState === WebSocket.OPEN,
+  );
   private nextChannel = 1;
   private heartbeat: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
@@ -88,7 +87,7 @@ export class Upstream {
     const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2, generateMask: noMask });
     this.socket = socket;
     socket.on('open', () => {
-      for (const message of this.queue.splice(0)) socket.send(message);
+      this.outbox.flush();
       this.answered = true;
       this.heartbeat = setInterval(() => {
         if (!this.answered) return socket.terminate();
@@ -128,7 +127,6 @@ export class Upstream {
   private drop(): void {
     clearInterval(this.heartbeat);
     this.socket = undefined;
-    this.queue.length = 0;
     this.outbox.clear();
     const lost = [...this.channels.values()];
     this.channels.clear();
