@@ -5,7 +5,8 @@
  * one server at a time keeps autocannon and the server on a core each. Besides req/s, each server reports its user
  * CPU time, giving a cost per request. Prints a markdown table.
  *
- *   pnpm --filter @ringroute/express bench      (env BENCH_SECONDS, default 3; BENCH_ROUNDS, default 6)
+ *   pnpm --filter @ringroute/express bench      (env BENCH_SECONDS, default 3; BENCH_ROUNDS, default 6;
+ *   BENCH_WARMUP s per server, default 5; BENCH_ONLY = owned | proxy: those comparisons only)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,11 +19,13 @@ import { builtPackages } from '../../ring-core/bench/support/built.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = 16;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+const ONLY = process.env.BENCH_ONLY;
 
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const script = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-type App = 'bare' | 'noop' | 'ringroute' | 'ringroute+monitor';
+type App = 'bare' | 'noop' | 'ringroute' | 'ringroute+monitor' | 'ringroute+proxy' | 'undici';
 
 interface Target {
   child: ChildProcess;
@@ -35,9 +38,9 @@ interface Run {
   cpuPerRequest: number;
 }
 
-async function start(app: App, expressModule: string): Promise<Target> {
+async function start(app: App, expressModule: string, owner = ''): Promise<Target> {
   const child = spawn(process.execPath, ['--import', tsxLoader, script], {
-    env: builtPackages(new URL('..', import.meta.url), { BENCH_APP: app, BENCH_EXPRESS: expressModule, NODE_ENV: 'production' }),
+    env: builtPackages(new URL('..', import.meta.url), { BENCH_APP: app, BENCH_EXPRESS: expressModule, BENCH_OWNER: owner, NODE_ENV: 'production' }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
@@ -69,15 +72,19 @@ const comparisons: [label: string, ours: App, peerLabel: string, peer: App][] = 
   ['app.use(rr)', 'ringroute', 'bare Express', 'bare'],
   ['app.use(rr.monitor()); app.use(rr)', 'ringroute+monitor', 'bare Express', 'bare'],
   ['app.use(rr)', 'ringroute', 'bare + one pass-through app.use()', 'noop'],
+  // Both proxy every request to the same owner: the bare server's process.
+  ['app.use(rr), proxying to the owner', 'ringroute+proxy', "bare + undici's stream() to the owner", 'undici'],
 ];
 
 const rows: string[] = [];
 for (const [name, module] of [['express 5', 'express'], ['express 4', 'express4']] as const) {
   const targets = new Map<App, Target>();
   for (const app of ['bare', 'noop', 'ringroute', 'ringroute+monitor'] as const) targets.set(app, await start(app, module));
+  for (const app of ['ringroute+proxy', 'undici'] as const) targets.set(app, await start(app, module, targets.get('bare')!.url));
   try {
-    for (const target of targets.values()) await load(target, 1); // warm-up (JIT, connection pools)
+    for (const target of targets.values()) await load(target, WARMUP); // warm-up (JIT, connection pools)
     for (const [label, ours, peerLabel, peer] of comparisons) {
+      if (ONLY !== undefined && (ours === 'ringroute+proxy') !== (ONLY === 'proxy')) continue;
       const sides: { ours: Run; peer: Run }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const first = round % 2 === 0 ? ours : peer;

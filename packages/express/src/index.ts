@@ -2,7 +2,6 @@ import './types.js';
 
 export { ringRoute, type RingRouteMiddleware, type RingRouteOptions } from './middleware.js';
 export type { RingRouteLogger } from './types.js';
-export type { ProxyTimeouts } from './proxy/forwarder.js';
 export type {
   DecisionEvent,
   HttpAnswer,
@@ -10,6 +9,7 @@ export type {
   EjectionOptions,
   ProxyErrorHook,
   ProxyErrorInfo,
+  ProxyTimeouts,
   RequestRoute,
   RoutingDecision,
   RouterEvents,

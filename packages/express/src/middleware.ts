@@ -13,19 +13,15 @@ import {
   type RouterOptions,
   stripRouteParams,
 } from '@ringroute/ring-core/http';
-import { routeUpgrade } from '@ringroute/ring-core/node';
+import { Forwarder, routeUpgrade, sendAnswer } from '@ringroute/ring-core/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { monitoringHandler } from './monitor/index.js';
-import { Forwarder, resolveProxyTimeouts, type ProxyTimeouts } from './proxy/forwarder.js';
-import { send } from './send.js';
 
 export interface RingRouteOptions extends RouterOptions<Request> {
   /** Where to log (pino, console, ...). Default: silent. */
   logger?: RingRouteLogger;
-  /** Proxy mode: ms to connect to an owner (default 2000) and to wait for its headers or next body chunk (default 30000). */
-  proxyTimeouts?: ProxyTimeouts;
 }
 
 /** What `ringRoute(options)` returns: the middleware, plus the cluster it routes on. */
@@ -57,10 +53,9 @@ export interface RingRouteMiddleware extends RequestHandler {
 
 /** `app.use(ringRoute(options))`: every keyed request is served here, or redirected, proxied or refused as ring-core answers. */
 export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
-  const router = createRouter<Request>(options, ['logger', 'proxyTimeouts']);
+  const router = createRouter<Request>(options, ['logger']);
   const logger = checkLogger(options.logger);
-  const timeouts = resolveProxyTimeouts(options.proxyTimeouts);
-  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(timeouts) : undefined;
+  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
   const started = router.start();
   started.catch((error: unknown) => logger.error({ err: error }, 'ringroute: membership failed to start'));
   const stopLogging = logMembership(router.membership, logger);
@@ -76,14 +71,14 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
       }
       if (result.kind === 'proxy') return void proxy(req, res, result.plan).catch(next);
       logAnswer(logger, result.answer);
-      send(res, result.answer);
+      sendAnswer(res, result.answer);
     };
 
   async function proxy(req: Request, res: Response, plan: ProxyPlan): Promise<void> {
     const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder!.forward(req, res, url, headers), logger);
     if (failed === undefined) return;
     logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
-    send(res, failed.answer);
+    forwarder!.fail(req, res, failed.answer);
   }
 
   let closing: Promise<void> | undefined;
@@ -93,7 +88,7 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
     ready: () => started,
     withKey: (key: KeySource<Request>) => routeWith(compileKey<Request>(key, 'withKey(key)')),
     handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, next: () => void) => {
-      routeUpgrade(router, req, socket, head, { timeouts, logger })
+      routeUpgrade(router, req, socket, head, { logger })
         .then((outcome) => outcome === 'local' && next())
         // `next` is the app's code (e.g. ws's handleUpgrade): a throw there must not become an unhandled rejection.
         .catch((error: unknown) => {

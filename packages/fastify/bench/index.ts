@@ -3,7 +3,8 @@
  *   owned    Fastify + ringRoute, key owned by the node            vs bare Fastify        (target >= 0.95)
  *   redirect Fastify + ringRoute answering 307 to the owner        vs bare Fastify        (target >= 0.90)
  *   proxy    Fastify + ringRoute proxying to the owner             vs @fastify/reply-from alone, same upstream (>= 0.95)
- *            and vs reply-from adding the same Forwarded / X-Forwarded-* / hop headers (the plugin's own cost)
+ *            and vs reply-from adding the same X-Forwarded-* / hop headers
+ *            and vs undici's stream() alone on the raw response (the leanest proxy: the plugin's own cost)
  * Env: BENCH_SECONDS (per run, default 2), BENCH_ROUNDS (per comparison, default 7), BENCH_CONNECTIONS (default 32),
  * BENCH_ONLY (owned | redirect | proxy: one comparison).
  */
@@ -24,14 +25,14 @@ const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-const { meter, ...urls } = JSON.parse(line.toString()) as Record<'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom' | 'replyFromHeaders' | 'meter', string>;
+const { meter, ...urls } = JSON.parse(line.toString()) as Record<'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom' | 'replyFromHeaders' | 'undici' | 'meter', string>;
 const cpuMicros = async () => {
   const { user, system } = (await (await fetch(meter)).json()) as { user: number; system: number };
   return user + system;
 };
 
 try {
-  const expected = { bare: 200, owned: 200, redirect: 307, proxy: 200, replyFrom: 200, replyFromHeaders: 200 } as const;
+  const expected = { bare: 200, owned: 200, redirect: 307, proxy: 200, replyFrom: 200, replyFromHeaders: 200, undici: 200 } as const;
   for (const [name, url] of Object.entries(urls)) {
     const res = await fetch(url, { redirect: 'manual' });
     await res.arrayBuffer();
@@ -55,6 +56,7 @@ try {
     ['Fastify + plugin, redirect (307)', 'redirect', 'bare Fastify', 'bare', 0.9],
     ['Fastify + plugin, proxy to owner', 'proxy', '@fastify/reply-from alone', 'replyFrom', 0.95],
     ['Fastify + plugin, proxy to owner', 'proxy', 'reply-from + the same forwarding headers', 'replyFromHeaders', 0.95],
+    ['Fastify + plugin, proxy to owner', 'proxy', "undici's stream() alone", 'undici', 0.95],
   ] as const;
   const rows: string[] = [];
   const only = process.env.BENCH_ONLY; // e.g. 'proxy': run the proxy comparisons only

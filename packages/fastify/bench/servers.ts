@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
 import { MemoryBus, MemoryMembership, type Membership } from '@ringroute/ring-core';
 import { ringRoute, type RingRouteOptions } from '@ringroute/fastify';
 
@@ -54,21 +55,34 @@ const proxy = await pair('proxy');
 const peer = Fastify();
 await peer.register(replyFrom, { base: proxy.owner, disableRequestLogging: true });
 peer.get('/doc', (request, reply) => reply.from(request.url));
-// The same peer adding the headers every RingRoute proxy hop carries (hops, epoch, Forwarded, X-Forwarded-*):
+// The same peer adding the headers every RingRoute proxy hop carries (hops, X-Forwarded-*):
 // separates the cost the issue requires from the plugin's own.
 peer.get('/doc-with-headers', (request, reply) =>
   reply.from(request.url.replace('/doc-with-headers', '/doc'), {
     rewriteRequestHeaders: (_request, headers) =>
       Object.assign(headers, {
         'x-ringroute-hops': '1',
-        'x-ringroute-epoch': '2',
-        forwarded: `for=${request.socket.remoteAddress};proto=http;host="${request.headers.host}"`,
         'x-forwarded-for': request.socket.remoteAddress,
         'x-forwarded-proto': 'http',
         'x-forwarded-host': request.headers.host,
       }),
   }),
 );
+// The leanest proxy: undici's stream() straight into the raw response, hop-by-hop headers dropped, nothing else.
+const agent = new Agent();
+const ownerOrigin = new URL(proxy.owner).origin;
+peer.get('/doc-undici', (request, reply) => {
+  reply.hijack();
+  const { connection: _connection, host: _host, ...headers } = request.headers;
+  const path = request.url.replace('/doc-undici', '/doc');
+  agent
+    .stream({ origin: ownerOrigin, path, method: 'GET', headers }, ({ statusCode, headers: upstream }) => {
+      const { connection: _connection, 'keep-alive': _keepAlive, 'transfer-encoding': _encoding, ...kept } = upstream;
+      reply.raw.writeHead(statusCode, kept);
+      return reply.raw;
+    })
+    .catch((error: Error) => reply.raw.destroy(error));
+});
 const peerUrl = await listen(peer);
 
 // CPU time of this process, so the runner can report CPU per request (far less sensitive to other load than req/s).
@@ -85,6 +99,7 @@ process.stdout.write(
     proxy: `${proxy.front}${path(proxy.remoteKey)}`,
     replyFrom: `${peerUrl}${path(proxy.remoteKey)}`,
     replyFromHeaders: `${peerUrl}${path(proxy.remoteKey).replace('/doc', '/doc-with-headers')}`,
+    undici: `${peerUrl}${path(proxy.remoteKey).replace('/doc', '/doc-undici')}`,
     meter: meterUrl,
   })}\n`,
 );

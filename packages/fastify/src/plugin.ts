@@ -1,4 +1,3 @@
-import type { FastifyReplyFromOptions } from '@fastify/reply-from';
 import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
 import {
   compileKey,
@@ -15,14 +14,13 @@ import {
   type RouterStats,
 } from '@ringroute/ring-core/http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import { Forwarder } from '@ringroute/ring-core/node';
 import fp from 'fastify-plugin';
-import { ownReplyFrom, proxy, proxyUpgrade, send, type ReplyFrom } from './proxy.js';
+import { proxy, proxyUpgrade, send } from './proxy.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
   scope?: 'all' | 'opt-in';
-  /** Options for the @fastify/reply-from instance the plugin registers in proxy mode (e.g. `undici` pool settings). */
-  replyFrom?: Omit<FastifyReplyFromOptions, 'base'>;
 }
 
 /** Per-route control through the route `config`: `false` opts out; an object opts in, optionally with its own key. */
@@ -54,7 +52,7 @@ declare module 'fastify' {
   }
 }
 
-const ADAPTER_OPTIONS = ['scope', 'replyFrom'] as const;
+const ADAPTER_OPTIONS = ['scope'] as const;
 
 const collision = (method: string, url: string) =>
   new RingRouteConfigError('prefix', `${method} ${url} is both an app route and a RingRoute monitoring route: set \`prefix\` (e.g. '/ringroute') to move RingRoute's routes`);
@@ -92,7 +90,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   let registeringOwn = false;
   for (const route of routes) if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
 
-  const from = router.options.misroute === 'proxy' ? ownReplyFrom(fastify, options.replyFrom) : undefined;
+  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
   // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
   const ownHooks = new WeakSet<object>();
   fastify.addHook('onRoute', (route) => {
@@ -104,7 +102,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
     if (hooks.some((h) => ownHooks.has(h))) return;
-    const hook = routingHook(router, key, from);
+    const hook = routingHook(router, key, forwarder);
     ownHooks.add(hook);
     route.onRequest = [hook, ...hooks];
   });
@@ -120,20 +118,20 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   const stopLogging = logMembership(router.membership, fastify.log);
   fastify.addHook('onClose', async () => {
     stopLogging();
-    await router.close();
+    await Promise.all([forwarder?.close(), router.close()]);
   });
 
   done();
 };
 
-function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, from: (() => ReplyFrom) | undefined): onRequestHookHandler {
+function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, forwarder: Forwarder | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
     const result = router.handle(request, key);
     if (result.route !== undefined) request.ringRoute = result.route;
     if (result.kind === 'serve') return next();
     // @fastify/websocket marks the requests it dispatched from the server's 'upgrade' event (`request.ws`).
     if (result.kind === 'proxy' && (request as { ws?: unknown }).ws === true) return proxyUpgrade(router, request, reply, result.plan);
-    if (result.kind === 'proxy') return void proxy(router, request, reply, result.plan, from!());
+    if (result.kind === 'proxy') return void proxy(router, forwarder!, request, reply, result.plan);
     logAnswer(request.log, result.answer);
     send(reply, result.answer);
   };

@@ -9,7 +9,8 @@ import { converge, keyOwnedBy, nodeSpecs } from './helpers.js';
 
 /**
  * Apps as people already have them: their own @fastify/reply-from with a `base` (an older service behind
- * GET /legacy) and a body parser of their own (application/x-csv). n0 registers reply-from before RingRoute,
+ * GET /legacy), a body parser of their own (application/x-csv), and app-wide hooks (a header set on every reply
+ * like @fastify/cors, a request count on response like a metrics plugin). n0 registers reply-from before RingRoute,
  * n1 after it; both proxy misrouted keys to their owner.
  */
 let legacy: Server;
@@ -17,6 +18,8 @@ let legacyUrl: string;
 const apps: FastifyInstance[] = [];
 const memberships: Membership[] = [];
 let urls: string[];
+/** What each app's onResponse hook saw: `${node} ${status} ${url}`. */
+const responses: string[] = [];
 
 async function startApp(id: string, port: number, membership: Membership, replyFromFirst: boolean): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
@@ -24,6 +27,8 @@ async function startApp(id: string, port: number, membership: Membership, replyF
   if (replyFromFirst) await own();
   await app.register(ringRoute, { membership, key: 'query:key', misroute: 'proxy' });
   if (!replyFromFirst) await own();
+  app.addHook('onRequest', async (_request, reply) => void reply.header(`x-seen-by-${id}`, '1'));
+  app.addHook('onResponse', async (request, reply) => void responses.push(`${id} ${reply.statusCode} ${request.url}`));
   app.addContentTypeParser('application/x-csv', { parseAs: 'string' }, (_request, body, done) =>
     done(null, (body as string).trim().split('\n').map((line) => line.split(','))),
   );
@@ -72,6 +77,18 @@ describe.each([
   it('proxies a JSON body intact', async () => {
     const json = JSON.stringify({ name: 'ünïcode', n: [1, 2] });
     expect(await post('application/json', json)).toEqual({ node: owner, length: String(Buffer.byteLength(json)), body: { name: 'ünïcode', n: [1, 2] } });
+  });
+
+  it("keeps the app's hooks: headers they set go out with the owner's response, onResponse counts the proxied request", async () => {
+    const key = keyOwnedBy(memberships[0]!, owner);
+    const url = `/data?key=${key}&hooks=1`;
+    const res = await fetch(`${urls[entry]}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ node: owner });
+    // The entry node's hook header, and the owner's own (its response headers come through).
+    expect(res.headers.get(`x-seen-by-n${entry}`)).toBe('1');
+    expect(res.headers.get(`x-seen-by-${owner}`)).toBe('1');
+    await expect.poll(() => responses.filter((line) => line.endsWith(url))).toEqual(expect.arrayContaining([`n${entry} 200 ${url}`, `${owner} 200 ${url}`]));
   });
 
   it("keeps the app's own reply.from going to its base", async () => {

@@ -64,8 +64,8 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
       'x-forwarded-for': '127.0.0.1',
       'x-forwarded-proto': 'http',
       'x-forwarded-host': `127.0.0.1:${n0!.port}`,
-      forwarded: `for=127.0.0.1;proto=http;host="127.0.0.1:${n0!.port}"`,
     });
+    expect(body.headers).not.toHaveProperty('forwarded');
     const size = 3 * 1024 * 1024 + 17;
     const { body: stream, sha256 } = streamedBody(size);
     const post = await fetch(`${n0!.spec.url}/echo?key=${key}`, {

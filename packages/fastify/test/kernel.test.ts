@@ -53,6 +53,35 @@ describe('options', () => {
     expect(missing.message).toContain('is required');
   });
 
+  it('validates proxyTimeouts like every option, and answers 503 when a hung owner does not answer within proxyTimeouts.response', async () => {
+    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { response: 0 } })).option).toBe('proxyTimeouts.response');
+    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { respons: 5 } })).message).toContain('did you mean `response`?');
+    // An owner that accepts the connection and never answers.
+    const accepted: import('node:net').Socket[] = [];
+    const hung = createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const [self] = await nodeSpecs(1);
+    const app = Fastify();
+    await app.register(ringRoute, {
+      nodes: [self!.spec, { id: 'hung', url: `http://127.0.0.1:${(hung.address() as AddressInfo).port}` }],
+      self: self!.spec.id,
+      key: 'query:k',
+      misroute: 'proxy',
+      proxyTimeouts: { response: 300 },
+    });
+    app.get('/doc', async () => 'here');
+    await app.listen({ port: self!.port, host: '127.0.0.1' });
+    await app.ringRoute.ready();
+    const started = performance.now();
+    const res = await fetch(`${self!.spec.url}/doc?k=${keyOwnedBy(app.ringRoute.membership, 'hung')}`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ reason: 'proxy-failed', tried: ['hung'] });
+    expect(performance.now() - started).toBeLessThan(5000);
+    await app.close();
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((resolve) => hung.close(() => resolve()));
+  });
+
   it('exposes ready() on the decoration, resolving with the first ring', async () => {
     const app = Fastify();
     await app.register(ringRoute, { nodes: NODES, self: 'a', key: 'query:k' });

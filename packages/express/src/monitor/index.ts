@@ -1,7 +1,7 @@
 import type { Monitoring } from '@ringroute/ring-core/http';
 import type { Request, RequestHandler } from 'express';
 import type { RingRouteLogger } from '@ringroute/ring-core';
-import { send } from '../send.js';
+import { sendAnswer } from '@ringroute/ring-core/node';
 
 interface Layer {
   route?: { path?: unknown; methods?: Record<string, boolean> };
@@ -35,6 +35,6 @@ export function monitoringHandler(monitoring: Monitoring, logger: RingRouteLogge
         logger.warn({ routes: [...shadowed] }, 'ringroute: the app has its own routes at these monitoring paths; they stay the app\'s (set `prefix` to serve RingRoute\'s elsewhere)');
     }
     if ('route' in found && shadowed.has(`${found.route.method} ${found.route.path}`)) return next();
-    monitoring.serve(found, req).then((answer) => send(res, answer), next);
+    monitoring.serve(found, req).then((answer) => sendAnswer(res, answer), next);
   };
 }

@@ -2,8 +2,6 @@ import type { IncomingHttpHeaders } from './request.js';
 
 /** Hops a proxied request has made so far (set by the proxying node). */
 export const HOPS_HEADER = 'x-ringroute-hops';
-/** The sender's ring epoch, carried with every proxied request. */
-export const EPOCH_HEADER = 'x-ringroute-epoch';
 /** Comma-separated ids of owners a proxying node could not reach; the next candidate then serves the key. */
 export const UNREACHABLE_HEADER = 'x-ringroute-unreachable';
 /** Clients do not resend custom headers after a redirect, so redirects carry the hop count in the Location query. */
@@ -59,7 +57,7 @@ export function redirectLocation(ownerUrl: string, url: string, hops: number, ep
   return `${joinUrl(ownerUrl, path)}${sep}${HOPS_PARAM}=${hops}&${EPOCH_PARAM}=${epoch}`;
 }
 
-/** What a proxying node knows about the client connection, for the Forwarded / X-Forwarded-* headers. */
+/** What a proxying node knows about the client connection, for the X-Forwarded-* headers. */
 export interface ClientInfo {
   /** The peer address of the incoming socket. */
   remoteAddress: string | undefined;
@@ -67,42 +65,26 @@ export interface ClientInfo {
   protocol: string;
 }
 
-const forwardedNode = (address: string | undefined) =>
-  address === undefined ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
-
 /** A header value as one string (repeated headers joined), or undefined. */
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 
 /**
- * Headers a proxying node adds: the hop count and epoch, and Forwarded / X-Forwarded-* appended to any the
- * client request already carried (RFC 7239). Written into `target` when given (e.g. the proxy library's own copy of
- * the request headers) so the proxy path copies no header set twice.
+ * Headers a proxying node adds: the hop count, X-Forwarded-For (appended to any the client request carried),
+ * -Proto and -Host (what Fastify's `trustProxy` and Express's `trust proxy` read; RFC 7239's `Forwarded` would say
+ * the same again), and the owners passed over (none: no header).
  */
-export function proxyHeaders(
-  headers: IncomingHttpHeaders,
-  client: ClientInfo,
-  hops: number,
-  epoch: number,
-  unreachable: readonly string[] = [],
-  target?: Record<string, unknown>,
-): Record<string, unknown> {
-  const into = target ?? {};
+export function proxyHeaders(headers: IncomingHttpHeaders, client: ClientInfo, hops: number, unreachable: readonly string[] = []): Record<string, string> {
   const host = single(headers.host);
   const address = client.remoteAddress ?? 'unknown';
-  let element = `for=${forwardedNode(client.remoteAddress)};proto=${client.protocol}`;
-  if (host) element += `;host="${host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host}"`;
-  const forwarded = single(headers.forwarded);
   const forwardedFor = single(headers['x-forwarded-for']);
-  into[HOPS_HEADER] = String(hops);
-  into[EPOCH_HEADER] = String(epoch);
-  into.forwarded = forwarded ? `${forwarded}, ${element}` : element;
-  into['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${address}` : address;
-  into['x-forwarded-proto'] = client.protocol;
+  const into: Record<string, string> = {
+    'x-ringroute-hops': String(hops), // HOPS_HEADER, spelt out: a computed key in a literal takes V8's slow path
+    'x-forwarded-for': forwardedFor ? `${forwardedFor}, ${address}` : address,
+    'x-forwarded-proto': client.protocol,
+  };
   if (host) into['x-forwarded-host'] = host;
-  // A value the client sent must not survive: removed from a target header set, else overridden with ''.
+  // A value the client sent never survives: endToEnd() drops it with the hop-by-hop headers.
   if (unreachable.length > 0) into[UNREACHABLE_HEADER] = unreachable.join(',');
-  else if (target) delete into[UNREACHABLE_HEADER];
-  else into[UNREACHABLE_HEADER] = '';
   return into;
 }
 
@@ -126,15 +108,19 @@ const HOP_BY_HOP = new Set([
   // The client's Host travels in X-Forwarded-Host; the upstream gets its own (undici also refuses Expect).
   'host',
   'expect',
+  // Which owners this hop passed over: set afresh by each proxying node, never taken from its client.
+  UNREACHABLE_HEADER,
 ]);
 
 /** The end-to-end headers of a message: without the hop-by-hop ones, including those its Connection header names. */
 export function endToEnd<V>(headers: Record<string, V | undefined>): Record<string, V> {
-  const connection = headers.connection;
-  const named = typeof connection === 'string' ? connection.toLowerCase().split(',').map((t) => t.trim()) : [];
+  const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : undefined;
+  // The usual values name no other header: skip splitting them (this runs twice per proxied request).
+  const named = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connection.split(',').map((t) => t.trim());
   const out: Record<string, V> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name) && named?.includes(name) !== true) out[name] = value;
   }
   return out;
 }

@@ -26,7 +26,7 @@
  * ```
  *
  * Hops: a redirect's Location carries `rr_hops` / `rr_epoch` (clients do not resend custom headers); a proxied
- * request carries `x-ringroute-hops` / `x-ringroute-epoch`. A request that made `maxHops` hops gets 508, and
+ * request carries `x-ringroute-hops`. A request that made `maxHops` hops gets 508, and
  * the receiving node checks ownership itself (never checksum equality).
  */
 import { RingRouter } from './router.js';
@@ -44,7 +44,7 @@ export { ERROR_REASONS } from './router.js';
 export type { AttemptResult, ProxyAttempt, ProxyFailure, ProxyPlan, RequestRoute, RouteAnswer } from './types.js';
 export type { RoutingDecision, DecisionReason } from '../routing/decide.js';
 export { bearerMatches, createMonitoring, healthBody, readJson, routerStats, tokenDigest, type Monitoring, type MonitoredRequest, type MonitoringRoute, type RouterStats } from './monitoring/index.js';
-export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook } from './options.js';
+export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook, ProxyTimeouts } from './options.js';
 export { ROUTER_OPTIONS } from './options.js';
 export type { EjectionOptions } from './ejection.js';
 export type { HttpAnswer, NodeView } from './answers.js';

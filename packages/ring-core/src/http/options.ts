@@ -48,6 +48,15 @@ export interface RouterOptions<Req = RequestView> {
   ejection?: EjectionOptions | false;
   /** A prom-client Registry (the app's own) to put the `ringroute_` metrics in. Default: a registry of their own. */
   registry?: Registry;
+  /** Proxy mode (HTTP and upgrades): ms to connect to an owner, and to wait for its headers or next body chunk. */
+  proxyTimeouts?: ProxyTimeouts;
+}
+
+export interface ProxyTimeouts {
+  /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
+  connect?: number;
+  /** ms to wait for the owner's response headers (an upgrade's answer), and between body chunks. Default 30000. */
+  response?: number;
 }
 
 /** Every option of RouterOptions: unknown ones are refused with a suggestion. */
@@ -69,6 +78,7 @@ export const ROUTER_OPTIONS = [
   'onProxyError',
   'ejection',
   'registry',
+  'proxyTimeouts',
 ] as const;
 
 export interface ResolvedRouterOptions<Req> {
@@ -88,6 +98,7 @@ export interface ResolvedRouterOptions<Req> {
   onProxyError: ProxyErrorHook | undefined;
   ejection: ResolvedEjection | undefined;
   registry: Registry | undefined;
+  proxyTimeouts: Required<ProxyTimeouts>;
 }
 
 function redirectStatus(value: unknown): 307 | 308 {
@@ -142,7 +153,17 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
     onProxyError: options.onProxyError,
     ejection: resolveEjection(options.ejection),
     registry: checkRegistry(options.registry),
+    proxyTimeouts: resolveProxyTimeouts(options.proxyTimeouts),
   };
+}
+
+function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
+  if (value === undefined) return { connect: 2000, response: 30_000 };
+  if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
+  checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts.');
+  const ms = (name: keyof ProxyTimeouts, fallback: number) =>
+    value[name] === undefined ? fallback : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
+  return { connect: ms('connect', 2000), response: ms('response', 30_000) };
 }
 
 function checkRegistry(registry: unknown): Registry | undefined {

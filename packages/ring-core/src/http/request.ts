@@ -18,7 +18,7 @@ export interface RequestView {
   params?: unknown;
   /** Parsed cookies (e.g. cookie-parser); when absent the Cookie header is parsed. */
   cookies?: unknown;
-  /** The connection (Fastify and Express requests have it): its peer address goes into Forwarded when proxying. */
+  /** The connection (Fastify and Express requests have it): its peer address goes into X-Forwarded-For when proxying. */
   socket?: { remoteAddress?: string | undefined; encrypted?: boolean };
   /** 'http' or 'https' as received (Fastify and Express requests have it). Default: 'https' on a TLS socket, else 'http'. */
   protocol?: string;

@@ -6,7 +6,7 @@ import { decide, type DecisionReason, type RoutingAction } from '../routing/deci
 import type { Ring } from '../types.js';
 import { errorAnswer, jsonAnswer, nodeView, unavailableAnswer, type HttpAnswer } from './answers.js';
 import { Ejector } from './ejection.js';
-import { proxyWithFallback, type ProxyLogger } from './fallback.js';
+import { proxyWithFallback, type ProxyContext, type ProxyLogger } from './fallback.js';
 import { EPOCH_PARAM, HOPS_PARAM, readHops, readUnreachable, redirectLocation, stripRouteParams } from './forward.js';
 import { RouterMetrics } from './metrics.js';
 import { resolveRouterOptions, type ResolvedRouterOptions, type RouterOptions } from './options.js';
@@ -86,6 +86,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   /** Passive health of proxy targets; undefined unless `misroute: 'proxy'` (and `ejection` is not false). */
   readonly ejector: Ejector | undefined;
   readonly metrics: RouterMetrics;
+  private readonly proxyContext: ProxyContext;
   private started: Promise<void> | undefined;
   private shareCache: { ring: Ring; shares: Map<string, number> } | undefined;
 
@@ -109,6 +110,11 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     const { ejection } = this.options;
     this.ejector = ejection && this.options.misroute === 'proxy' ? new Ejector(ejection, () => this.ring) : undefined;
     this.metrics = new RouterMetrics(this.options.registry as Registry | undefined, this.options.self, this);
+    this.proxyContext = {
+      ejector: this.ejector,
+      observe: (seconds, outcome) => this.metrics.observeProxy(seconds, outcome),
+      failed: (plan, error, tried) => this.proxyFailed(plan, error, tried),
+    };
   }
 
   /** The current ring, or undefined before the membership has its first one. */
@@ -186,17 +192,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   proxyWithFallback(plan: ProxyPlan, attempt: ProxyAttempt, logger?: ProxyLogger): Promise<ProxyFailure | undefined> {
     const ring = this.ring;
     if (ring === undefined) return Promise.resolve({ answer: this.unavailable('not-ready', 'this node has no ring yet'), error: new Error('no ring'), tried: [] });
-    return proxyWithFallback(
-      {
-        ring,
-        ejector: this.ejector,
-        observe: (seconds, outcome) => this.metrics.observeProxy(seconds, outcome),
-        failed: (p, error, tried) => this.proxyFailed(p, error, tried),
-      },
-      plan,
-      attempt,
-      logger,
-    );
+    return proxyWithFallback(this.proxyContext, ring, plan, attempt, logger);
   }
 
   membershipStats(): MembershipStats {

@@ -15,6 +15,9 @@ export type ForwardBody =
   | { kind: 'stream' }
   | { kind: 'bytes'; bytes: Buffer; contentType: string };
 
+const NONE: ForwardBody = Object.freeze({ kind: 'none' });
+const STREAM: ForwardBody = Object.freeze({ kind: 'stream' });
+
 /** Thrown when the stream was consumed and the parsed value cannot be turned back into bytes. */
 export class BodyConsumedError extends Error {
   override readonly name = 'BodyConsumedError';
@@ -32,9 +35,9 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
  * urlencoded, text, raw Buffer). Throws BodyConsumedError when the stream is gone and `req.body` cannot be encoded.
  */
 export function forwardBody(req: ParsedRequest): ForwardBody {
-  if (!hasBody(req.headers)) return { kind: 'none' };
+  if (!hasBody(req.headers)) return NONE;
   // Unread bytes still buffered, or an unended stream: nobody consumed it.
-  if (!req.readableEnded || req.readableLength > 0) return { kind: 'stream' };
+  if (!req.readableEnded || req.readableLength > 0) return STREAM;
   const { body } = req;
   const contentType = req.headers['content-type'] ?? 'application/octet-stream';
   const type = mediaType(contentType);

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { KeyExtractor } from '../http/request.js';
 import type { RingRouter } from '../http/router.js';
 import type { ProxyPlan, RouteAnswer } from '../http/types.js';
-import { proxyUpgrade, writeUpgradeAnswer, type UpgradeTimeouts } from './upgrade.js';
+import { proxyUpgrade, writeUpgradeAnswer } from './upgrade.js';
 
 /** Where proxy failures are logged, `(details, message)` like pino or `console`: failed attempts at warn, the final failure at error. */
 export interface UpgradeLogger {
@@ -12,7 +12,6 @@ export interface UpgradeLogger {
 }
 
 export interface UpgradeOptions {
-  timeouts?: UpgradeTimeouts;
   logger?: UpgradeLogger;
 }
 
@@ -62,7 +61,7 @@ export async function forwardUpgrade<Req extends object>(
 ): Promise<void> {
   const { logger } = options;
   try {
-    const failed = await router.proxyWithFallback(plan, (url, headers) => proxyUpgrade(req, socket, head, url, headers, options.timeouts), logger);
+    const failed = await router.proxyWithFallback(plan, (url, headers) => proxyUpgrade(req, socket, head, url, headers, router.options.proxyTimeouts), logger);
     if (failed === undefined) return;
     logger?.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying the upgrade failed');
     writeUpgradeAnswer(socket, failed.answer);

@@ -4,14 +4,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpAnswer } from '../http/answers.js';
 import { endToEnd } from '../http/forward.js';
+import type { ProxyTimeouts } from '../http/options.js';
 import type { AttemptResult } from '../http/types.js';
-
-export interface UpgradeTimeouts {
-  /** ms to open the connection to the owner. Default 2000. */
-  connect?: number;
-  /** ms, once connected, to wait for the owner's answer to the handshake. Default 30000. */
-  response?: number;
-}
 
 /** How one upgrade attempt ended: `error` = nothing reached the client socket, so it can still be answered. */
 export type UpgradeResult = AttemptResult;
@@ -29,7 +23,7 @@ export function proxyUpgrade(
   head: Buffer,
   targetUrl: string,
   headers: Record<string, string | string[]>,
-  timeouts: UpgradeTimeouts = {},
+  timeouts: ProxyTimeouts = {},
 ): Promise<UpgradeResult> {
   const { connect = 2000, response = 30_000 } = timeouts;
   const url = new URL(targetUrl);

@@ -97,13 +97,13 @@ class HashRing implements Ring {
     return picked;
   }
 
-  *candidates(key: string): IterableIterator<RingNode> {
+  candidates(key: string): IterableIterator<RingNode> {
     const picked = new Array<RingNode>(this.nodes.length);
     const later: RingNode[] = [];
     const count = this.collect(key, this.nodes.length, picked, later);
     if (count < picked.length) picked.length = count;
-    yield* picked;
-    yield* later;
+    // The walk is complete already: an array iterator costs less than resuming a generator per candidate.
+    return (later.length === 0 ? picked : picked.concat(later)).values();
   }
 
   /**

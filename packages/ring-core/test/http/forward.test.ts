@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readHops, redirectLocation, stripRouteParams } from '../../src/http/forward.js';
+import { endToEnd, readHops, redirectLocation, stripRouteParams } from '../../src/http/forward.js';
 import { cookieValue } from '../../src/http/request.js';
 
 describe('hops and locations', () => {
@@ -23,6 +23,14 @@ describe('hops and locations', () => {
     expect(redirectLocation('http://h:1/', '/p?x=1&rr_hops=1', 2, 7)).toBe('http://h:1/p?x=1&rr_hops=2&rr_epoch=7');
     expect(redirectLocation('http://h:1', '/p', 1, 0)).toBe('http://h:1/p?rr_hops=1&rr_epoch=0');
     expect(redirectLocation('http://h:1', '//evil.example/p', 1, 0)).toBe('http://h:1//evil.example/p?rr_hops=1&rr_epoch=0');
+  });
+});
+
+describe('end-to-end headers', () => {
+  it('drops hop-by-hop headers, those the Connection header names, and a client-sent x-ringroute-unreachable', () => {
+    const headers = { host: 'h', connection: 'keep-alive', 'keep-alive': 'timeout=5', accept: '*/*', 'x-ringroute-unreachable': 'a,b' };
+    expect(endToEnd(headers)).toEqual({ accept: '*/*' });
+    expect(endToEnd({ connection: 'X-Trace, close', 'x-trace': '1', 'x-kept': '2' })).toEqual({ 'x-kept': '2' });
   });
 });
 

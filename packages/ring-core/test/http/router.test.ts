@@ -204,11 +204,10 @@ describe('routing answers', () => {
     const candidates = [...a!.ring.candidates(key)].filter((n) => n.url !== undefined);
     expect(calls.map(([url]) => url)).toEqual(candidates.map((n) => `${n.url!.replace(/\/$/, '')}/p?key=${key}`));
     expect(calls[0]![0]).toBe(`http://10.0.0.2:3000/p?key=${key}`);
-    expect(calls[0]![1]['x-ringroute-unreachable']).toBe('');
+    expect(calls[0]![1]).not.toHaveProperty('x-ringroute-unreachable');
     expect(calls[1]![1]).toMatchObject({
       'x-ringroute-hops': '2',
       'x-ringroute-unreachable': 'b',
-      forwarded: 'for="[::1]";proto=http;host="h"',
       'x-forwarded-for': '1.2.3.4, ::1',
       'x-forwarded-host': 'h',
     });

@@ -1,30 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { checkNumber, fail } from '@ringroute/ring-core';
-import { endToEnd, type AttemptResult } from '@ringroute/ring-core/http';
-import { bodyHeaders, forwardBody, type ParsedRequest } from '@ringroute/ring-core/node';
 import { Agent } from 'undici';
-
-export interface ProxyTimeouts {
-  /** ms to open a connection to the owner before trying the next candidate. Default 2000. */
-  connect?: number;
-  /** ms to wait for the owner's response headers, and between body chunks. Default 30000. */
-  response?: number;
-}
-
-/** Validates the `proxyTimeouts` option (errors name it) and fills in the defaults. */
-export function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
-  if (value === undefined) return { connect: 2000, response: 30_000 };
-  if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
-  const ms = (name: keyof ProxyTimeouts, fallback: number) =>
-    value[name] === undefined ? fallback : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
-  return { connect: ms('connect', 2000), response: ms('response', 30_000) };
-}
+import { endToEnd } from '../http/forward.js';
+import type { ProxyTimeouts } from '../http/options.js';
+import type { HttpAnswer } from '../http/answers.js';
+import type { AttemptResult } from '../http/types.js';
+import { sendAnswer } from './answer.js';
+import { bodyHeaders, forwardBody, type ParsedRequest } from './body.js';
 
 /**
- * Streams the request to an upstream and the response back, through one undici connection pool per middleware.
- * The request body is read only when the upstream connection asks for it, and a failed attempt detaches from it
- * instead of destroying it, so the client can still be answered (or the request tried on the next candidate).
+ * Streams a request to an upstream and the response back, through one undici connection pool per adapter: the
+ * proxy both HTTP adapters use for `router.proxyWithFallback`. undici's `stream()` writes the owner's body straight
+ * into the response, with no intermediate readable. The request body is read only when the upstream connection
+ * asks for it, and a failed attempt detaches from it instead of destroying it, so the client can still be answered
+ * (or the request tried on the next candidate).
  */
 export class Forwarder {
   private readonly agent: Agent;
@@ -33,18 +22,23 @@ export class Forwarder {
     this.agent = new Agent({ connectTimeout: timeouts.connect, headersTimeout: timeouts.response, bodyTimeout: timeouts.response });
   }
 
-  /** One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path. */
-  async forward(req: IncomingMessage, res: ServerResponse, url: string, extraHeaders: Record<string, string>): Promise<AttemptResult> {
-    const target = new URL(url);
+  /**
+   * One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path, `added` the
+   * forwarding headers. Headers already set on `res` (by the app's earlier middleware or hooks) stay, under the
+   * owner's.
+   */
+  async forward(req: IncomingMessage, res: ServerResponse, url: string, added: Record<string, string>): Promise<AttemptResult> {
+    // `url` is a node URL (validated as http(s)) joined with an origin-form path: split it without a URL parser.
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
     // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
     const forwarded = forwardBody(req as ParsedRequest);
-    const headers = bodyHeaders(Object.assign(endToEnd(req.headers), extraHeaders), forwarded);
+    const headers = bodyHeaders(Object.assign(endToEnd(req.headers), added), forwarded);
     const lazy = forwarded.kind === 'stream' ? new LazyBody(req) : undefined;
     const body = forwarded.kind === 'bytes' ? forwarded.bytes : lazy;
     let responded = false;
     try {
       await this.agent.stream(
-        { origin: target.origin, path: target.pathname + target.search, method: req.method as 'GET', headers, body },
+        { origin: url.slice(0, slash), path: url.slice(slash), method: req.method as 'GET', headers, body },
         ({ statusCode, headers: upstream }) => {
           responded = true;
           res.writeHead(statusCode, endToEnd(upstream));
@@ -61,6 +55,12 @@ export class Forwarder {
       lazy?.release();
       return { sent: false, error: error as Error };
     }
+  }
+
+  /** Sends the answer when no candidate took the request; a body no upstream read is not drained but closes the connection. */
+  fail(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void {
+    if (!req.complete) res.setHeader('connection', 'close');
+    sendAnswer(res, answer);
   }
 
   close(): Promise<void> {
