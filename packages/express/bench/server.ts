@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { ringRoute } from '@ringroute/express';
 import type express5 from 'express';
-import { Agent } from 'undici';
+import { undiciProxy } from '../../ring-core/bench/support/undici-proxy.js';
 
 const express = createRequire(import.meta.url)(process.env.BENCH_EXPRESS ?? 'express') as typeof express5;
 const server = createServer();
@@ -38,17 +38,8 @@ if (process.env.BENCH_APP?.startsWith('ringroute')) {
     .map((key) => `/items?key=${key}`);
 }
 if (process.env.BENCH_APP === 'undici') {
-  const agent = new Agent();
-  app.get('/items', (req: express5.Request, res: express5.Response) => {
-    const { connection: _connection, host: _host, ...headers } = req.headers;
-    agent
-      .stream({ origin: owner!, path: req.url, method: 'GET', headers }, ({ statusCode, headers: upstream }) => {
-        const { connection: _connection, 'keep-alive': _keepAlive, 'transfer-encoding': _encoding, ...kept } = upstream;
-        res.writeHead(statusCode, kept);
-        return res;
-      })
-      .catch((error: Error) => res.destroy(error));
-  });
+  const toOwner = undiciProxy(owner!);
+  app.get('/items', (req: express5.Request, res: express5.Response) => toOwner(req, res, req.url));
 } else app.get('/items', handler);
 server.on('request', app);
 // User CPU time this process has used, on request over IPC: the JavaScript cost per request, which other load on

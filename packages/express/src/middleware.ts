@@ -7,7 +7,6 @@ import {
   logMembership,
   type KeyExtractor,
   type KeySource,
-  type ProxyPlan,
   type RingRouter,
   type RouterEvents,
   type RouterOptions,
@@ -69,17 +68,10 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
         if (req.url.includes('rr_hops=')) req.url = stripRouteParams(req.url);
         return next();
       }
-      if (result.kind === 'proxy') return void proxy(req, res, result.plan).catch(next);
+      if (result.kind === 'proxy') return void forwarder!.proxy(router, result.plan, req, res, logger).catch(next);
       logAnswer(logger, result.answer);
       sendAnswer(res, result.answer);
     };
-
-  async function proxy(req: Request, res: Response, plan: ProxyPlan): Promise<void> {
-    const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder!.forward(req, res, url, headers), logger);
-    if (failed === undefined) return;
-    logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
-    forwarder!.fail(req, res, failed.answer);
-  }
 
   let closing: Promise<void> | undefined;
   const middleware = Object.assign(routeWith(router.options.key), {

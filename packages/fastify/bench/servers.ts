@@ -5,9 +5,9 @@
 import { createServer } from 'node:http';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Agent } from 'undici';
 import { MemoryBus, MemoryMembership, type Membership } from '@ringroute/ring-core';
 import { ringRoute, type RingRouteOptions } from '@ringroute/fastify';
+import { undiciProxy } from '../../ring-core/bench/support/undici-proxy.js';
 
 const handler = async () => ({ hello: 'world' });
 
@@ -68,20 +68,10 @@ peer.get('/doc-with-headers', (request, reply) =>
       }),
   }),
 );
-// The leanest proxy: undici's stream() straight into the raw response, hop-by-hop headers dropped, nothing else.
-const agent = new Agent();
-const ownerOrigin = new URL(proxy.owner).origin;
+const toOwner = undiciProxy(new URL(proxy.owner).origin);
 peer.get('/doc-undici', (request, reply) => {
   reply.hijack();
-  const { connection: _connection, host: _host, ...headers } = request.headers;
-  const path = request.url.replace('/doc-undici', '/doc');
-  agent
-    .stream({ origin: ownerOrigin, path, method: 'GET', headers }, ({ statusCode, headers: upstream }) => {
-      const { connection: _connection, 'keep-alive': _keepAlive, 'transfer-encoding': _encoding, ...kept } = upstream;
-      reply.raw.writeHead(statusCode, kept);
-      return reply.raw;
-    })
-    .catch((error: Error) => reply.raw.destroy(error));
+  toOwner(request.raw, reply.raw, request.url.replace('/doc-undici', '/doc'));
 });
 const peerUrl = await listen(peer);
 

@@ -16,10 +16,7 @@ export async function proxy(router: RingRouter<FastifyRequest>, forwarder: Forwa
   const set = reply.getHeaders();
   for (const name in set) res.setHeader(name, set[name]!);
   try {
-    const failed = await router.proxyWithFallback(plan, (url, headers) => forwarder.forward(request.raw, res, url, headers), request.log);
-    if (failed === undefined) return;
-    request.log.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
-    forwarder.fail(request.raw, res, failed.answer);
+    await forwarder.proxy(router, plan, request.raw, res, request.log);
   } catch (error) {
     // e.g. an onProxyError hook that throws: a 500 while nothing went out, never an unhandled rejection.
     request.log.error({ err: error }, 'ringroute: proxying failed');

@@ -59,6 +59,8 @@ export interface ProxyTimeouts {
   response?: number;
 }
 
+export const DEFAULT_PROXY_TIMEOUTS: Readonly<Required<ProxyTimeouts>> = Object.freeze({ connect: 2000, response: 30_000 });
+
 /** Every option of RouterOptions: unknown ones are refused with a suggestion. */
 export const ROUTER_OPTIONS = [
   'membership',
@@ -158,12 +160,12 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
 }
 
 function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
-  if (value === undefined) return { connect: 2000, response: 30_000 };
+  if (value === undefined) return DEFAULT_PROXY_TIMEOUTS;
   if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
   checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts.');
-  const ms = (name: keyof ProxyTimeouts, fallback: number) =>
-    value[name] === undefined ? fallback : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
-  return { connect: ms('connect', 2000), response: ms('response', 30_000) };
+  const ms = (name: keyof ProxyTimeouts) =>
+    value[name] === undefined ? DEFAULT_PROXY_TIMEOUTS[name] : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
+  return { connect: ms('connect'), response: ms('response') };
 }
 
 function checkRegistry(registry: unknown): Registry | undefined {

@@ -3,10 +3,16 @@ import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { endToEnd } from '../http/forward.js';
 import type { ProxyTimeouts } from '../http/options.js';
-import type { HttpAnswer } from '../http/answers.js';
-import type { AttemptResult } from '../http/types.js';
+import type { RingRouter } from '../http/router.js';
+import type { AttemptResult, ProxyPlan } from '../http/types.js';
 import { sendAnswer } from './answer.js';
 import { bodyHeaders, forwardBody, type ParsedRequest } from './body.js';
+
+/** Where proxy failures are logged, `(details, message)` like pino or `console`: failed attempts at warn, the final failure at error. */
+export interface ForwardLogger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
 
 /**
  * Streams a request to an upstream and the response back, through one undici connection pool per adapter: the
@@ -23,12 +29,26 @@ export class Forwarder {
   }
 
   /**
-   * One attempt of ring-core's proxy loop: `url` is the owner's URL joined with the request path, `added` the
+   * Proxies a request `router.handle()` planned to proxy, through the router's one proxy loop (owner first, next
+   * candidates while that is safe, ejected nodes skipped); when no candidate took it, the router's proxy-failed
+   * answer (503 + Retry-After, or `onProxyError`'s) is sent. Rejects only if `onProxyError` throws.
+   */
+  async proxy<Req extends object>(router: RingRouter<Req>, plan: ProxyPlan, req: IncomingMessage, res: ServerResponse, logger: ForwardLogger): Promise<void> {
+    const failed = await router.proxyWithFallback(plan, (url, headers) => this.forward(req, res, url, headers), logger);
+    if (failed === undefined) return;
+    logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');
+    // A body no upstream read is not drained: the connection is closed instead.
+    if (!req.complete) res.setHeader('connection', 'close');
+    sendAnswer(res, failed.answer);
+  }
+
+  /**
+   * One attempt of the proxy loop: `url` is the owner's URL joined with the request path, `added` the
    * forwarding headers. Headers already set on `res` (by the app's earlier middleware or hooks) stay, under the
    * owner's.
    */
-  async forward(req: IncomingMessage, res: ServerResponse, url: string, added: Record<string, string>): Promise<AttemptResult> {
-    // `url` is a node URL (validated as http(s)) joined with an origin-form path: split it without a URL parser.
+  private async forward(req: IncomingMessage, res: ServerResponse, url: string, added: Record<string, string>): Promise<AttemptResult> {
+    // `url` is a validated absolute node URL joined with an origin-form path: split it without a URL parser.
     const slash = url.indexOf('/', url.indexOf('//') + 2);
     // A body parser (express.json() & co) may have read the stream: then its value is sent re-serialised.
     const forwarded = forwardBody(req as ParsedRequest);
@@ -55,12 +75,6 @@ export class Forwarder {
       lazy?.release();
       return { sent: false, error: error as Error };
     }
-  }
-
-  /** Sends the answer when no candidate took the request; a body no upstream read is not drained but closes the connection. */
-  fail(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void {
-    if (!req.complete) res.setHeader('connection', 'close');
-    sendAnswer(res, answer);
   }
 
   close(): Promise<void> {

@@ -3,16 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { KeyExtractor } from '../http/request.js';
 import type { RingRouter } from '../http/router.js';
 import type { ProxyPlan, RouteAnswer } from '../http/types.js';
+import type { ForwardLogger } from './forwarder.js';
 import { proxyUpgrade, writeUpgradeAnswer } from './upgrade.js';
 
-/** Where proxy failures are logged, `(details, message)` like pino or `console`: failed attempts at warn, the final failure at error. */
-export interface UpgradeLogger {
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
-
 export interface UpgradeOptions {
-  logger?: UpgradeLogger;
+  logger?: ForwardLogger;
 }
 
 /**
@@ -40,7 +35,7 @@ export async function routeUpgrade<Req extends object>(
   return 'handled';
 }
 
-function dropSocket(socket: Duplex, error: unknown, logger: UpgradeLogger | undefined): 'handled' {
+function dropSocket(socket: Duplex, error: unknown, logger: ForwardLogger | undefined): 'handled' {
   logger?.error({ err: error }, 'ringroute: upgrade failed');
   socket.destroy();
   return 'handled';

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpAnswer } from '../http/answers.js';
 import { endToEnd } from '../http/forward.js';
-import type { ProxyTimeouts } from '../http/options.js';
+import { DEFAULT_PROXY_TIMEOUTS, type ProxyTimeouts } from '../http/options.js';
 import type { AttemptResult } from '../http/types.js';
 
 /** How one upgrade attempt ended: `error` = nothing reached the client socket, so it can still be answered. */
@@ -25,7 +25,8 @@ export function proxyUpgrade(
   headers: Record<string, string | string[]>,
   timeouts: ProxyTimeouts = {},
 ): Promise<UpgradeResult> {
-  const { connect = 2000, response = 30_000 } = timeouts;
+  const connect = timeouts.connect ?? DEFAULT_PROXY_TIMEOUTS.connect;
+  const response = timeouts.response ?? DEFAULT_PROXY_TIMEOUTS.response;
   const url = new URL(targetUrl);
   const secure = url.protocol === 'https:' || url.protocol === 'wss:';
   const outgoing = { ...endToEnd(req.headers), ...headers, connection: 'Upgrade', upgrade: req.headers.upgrade ?? 'websocket' };
