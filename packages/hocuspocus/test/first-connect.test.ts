@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDED_OVER_RING, HANDOVER_REQUEST } from '../src/handover/protocol.js';
 import { plainProvider, socketTo, startNode, type TestNode } from './support/node.js';
 import { freePort, until } from './support/ports.js';
-import { createTable } from './support/postgres.js';
+import { createTable, type PersistenceControl } from './support/postgres.js';
 import { REDIS_URL, redisCluster } from './support/redis.js';
 
 const DOCUMENTS = 100;
@@ -14,6 +14,8 @@ describe('first connects on a freshly formed cluster', () => {
   let redis: Awaited<ReturnType<typeof redisCluster>>;
   let nodes: TestNode[] = [];
   const sockets: ReturnType<typeof socketTo>[] = [];
+  /** The first three nodes' stores: slowed down in the join test so that handovers are still under way when clients move. */
+  const persistence: PersistenceControl = {};
   let clients: ReturnType<typeof plainProvider>[] = [];
   const options = () => ({ redis: REDIS_URL, cluster: redis.cluster, secret: 'first-connect-secret', redirectOnMisroute: undefined, syncInterval: 200, migrationTimeout: 5000 });
 
@@ -31,7 +33,7 @@ describe('first connects on a freshly formed cluster', () => {
 
   it('load at once: no node waits for, or asks for, a handover of a document nobody held', async () => {
     // Formed at once, as a deployment starts its replicas: every node sees rings without some of the others first.
-    nodes = await Promise.all(['a', 'b', 'c'].map(async (id) => startNode(id, await freePort(), table.table, options())));
+    nodes = await Promise.all(['a', 'b', 'c'].map(async (id) => startNode(id, await freePort(), table.table, options(), persistence)));
     await until(() => nodes.every((node) => node.smartRoute.ring?.nodes.length === 3), 'three members everywhere');
     const requests: ClusterMessage[] = [];
     const barriers = new Set<string>();
@@ -59,7 +61,7 @@ describe('first connects on a freshly formed cluster', () => {
     expect(clients.flatMap((client) => client.refusals)).toEqual([]);
   }, 60_000);
 
-  it('a node holding documents the new ring gives away does not announce it: their new owner waits for each handover', async () => {
+  it('a node holding documents the new ring gives away does not announce it: their new owner waits for their handovers', async () => {
     clients.forEach((client, i) => client.provider.document.getText('t').insert(0, `edit-${i}`));
     const announcers = new Set<string>();
     for (const node of nodes) node.smartRoute.membershipInstance!.on('message', ({ type, from }) => type === HANDED_OVER_RING && from && announcers.add(from));
