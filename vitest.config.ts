@@ -22,10 +22,5 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Known ioredis bug, not ours: during a Redis Cluster failover its sharded subscriber can receive a SUNSUBSCRIBE
-    // reply it did not queue and throws from the socket handler. Only that exact error is let through; it is listed
-    // in the ring-core README's Redis Cluster limits until the subscriber is replaced.
-    onUnhandledError: (error) =>
-      !(error.message?.startsWith('Command queue state error') === true && error.message.includes('sunsubscribe')),
   },
 });

@@ -9,6 +9,7 @@ import {
 } from '../membership/backend.js';
 import { Codec, Rejected } from '../membership/codec.js';
 import { isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
+import { ShardSubscriber } from './shard-subscriber.js';
 
 /**
  * Replaces the snapshot and publishes the change only if the snapshot's seq is still the expected one. The channel
@@ -44,21 +45,23 @@ const UNANSWERED = 1000;
  * The Redis transport: the snapshot in hash `key` (fields `seq` and `state`), changes on channel `channel` --
  * sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a Redis 7 Cluster, plain pub/sub elsewhere -- and each member's
  * heartbeat in its own expiring key `<key>:beat:<node id>` (one SET per beat, one MGET per read). `client` runs
- * commands; `subscriber` (its duplicate) only listens. A standalone or Sentinel connection reports
- * degraded/recovered through its connection events; a Cluster loses one slot's master without closing, so there
- * a failing command reports degraded and a probe reports recovered. Its commands are retried with backoff, so a
- * member that starts during a failover joins once the store is back. The snapshot expires `keep` ms after the last
- * commit or heartbeat of any member, so a cluster's keys do not outlive it.
+ * commands; `subscriber` only listens (on a Redis 7 Cluster, on whichever master serves the channel's slot). A
+ * standalone or Sentinel connection reports degraded/recovered through its connection events; a Cluster loses one
+ * slot's master without closing, so there a failing command reports degraded and a probe reports recovered (the
+ * subscriber reports its own losses). Its commands are retried with backoff, so a member that starts during a
+ * failover joins once the store is back. The snapshot expires `keep` ms after the last commit or heartbeat of any
+ * member, so a cluster's keys do not outlive it.
  */
 export class RedisBackend implements MembershipBackend {
   private hooks: BackendHooks | undefined;
   private client!: Client;
-  private subscriber!: Client;
+  /** A duplicate of `client` that only listens; on a Redis 7 Cluster, a subscriber that follows the channel's slot. */
+  private subscriber: Client | ShardSubscriber | undefined;
   /** Whether this backend created `client` (and so quits it on close). The subscriber is always ours. */
   private ownsClient = false;
   private sharded = false;
   /** Connections reported closed, plus 'commands' while a Cluster's commands fail. */
-  private readonly down = new Set<Client | 'commands'>();
+  private readonly down = new Set<Client | 'commands' | 'subscriber'>();
   private probe: ReturnType<typeof setInterval> | undefined;
   /** Resolves when a Cluster's commands work again: retries waiting for it go out at once. */
   private back = signal();
@@ -79,18 +82,24 @@ export class RedisBackend implements MembershipBackend {
     [this.client, this.ownsClient] = this.target.connect();
     const cluster = isCluster(this.client);
     this.sharded = cluster && (await this.command(() => majorVersion(this.client))) >= 7;
-    this.subscriber = cluster
-      ? (this.client as Cluster).duplicate([], { shardedSubscribers: this.sharded })
-      : this.client.duplicate();
-    for (const client of [this.client, this.subscriber]) {
-      this.listen(client, 'error', () => {}); // reported through 'close' or failing commands; ioredis would log it
-      this.listen(client, 'close', () => this.lost(client));
-      this.listen(client, 'ready', () => this.regained(client));
+    this.listenTo(this.client);
+    if (this.sharded) {
+      const shard = new ShardSubscriber(this.client as Cluster, this.channel, {
+        message: (text) => this.receive(text),
+        lost: (error) => this.lost('subscriber', error),
+        regained: () => this.regained('subscriber'),
+      });
+      this.subscriber = shard;
+      await this.command(() => shard.open());
+      return;
     }
-    this.listen(this.subscriber, this.sharded ? 'smessage' : 'message', (channel: string, text: string) => {
+    const subscriber = this.client.duplicate();
+    this.subscriber = subscriber;
+    this.listenTo(subscriber);
+    this.listen(subscriber, 'message', (channel: string, text: string) => {
       if (channel === this.channel) this.receive(text);
     });
-    await this.command(() => (this.sharded ? this.subscriber.ssubscribe(this.channel) : this.subscriber.subscribe(this.channel)));
+    await this.command(() => subscriber.subscribe(this.channel));
   }
 
   async load(): Promise<ClusterState | null> {
@@ -150,7 +159,9 @@ export class RedisBackend implements MembershipBackend {
     this.closed = true;
     clearInterval(this.probe);
     for (const [client, event, listener] of this.listeners.splice(0)) client.off(event, listener as (...args: unknown[]) => void);
-    await Promise.all([this.subscriber ? end(this.subscriber) : undefined, this.ownsClient ? end(this.client) : undefined]);
+    const { subscriber } = this;
+    const ending = subscriber instanceof ShardSubscriber ? subscriber.close() : subscriber && end(subscriber);
+    await Promise.all([ending, this.ownsClient ? end(this.client) : undefined]);
   }
 
   /**
@@ -213,13 +224,21 @@ export class RedisBackend implements MembershipBackend {
     this.codec.deliver(text, this.hooks);
   }
 
-  private lost(client: Client): void {
-    this.down.add(client);
-    this.hooks?.degraded(new Error(`lost the Redis connection (${client === this.subscriber ? 'subscriber' : 'commands'})`));
+  /** Reports a connection's 'close', 'ready' and errors (which 'close' or failing commands report). */
+  private listenTo(client: Client): void {
+    this.listen(client, 'error', () => {}); // ioredis would log it
+    this.listen(client, 'close', () => this.lost(client));
+    this.listen(client, 'ready', () => this.regained(client));
   }
 
-  private regained(client: Client): void {
-    if (!this.down.delete(client)) return;
+  private lost(part: Client | 'subscriber', error?: Error): void {
+    this.down.add(part);
+    const which = part === 'subscriber' || part === this.subscriber ? 'subscriber' : 'commands';
+    this.hooks?.degraded(error ?? new Error(`lost the Redis connection (${which})`));
+  }
+
+  private regained(part: Client | 'subscriber'): void {
+    if (!this.down.delete(part)) return;
     if (this.down.size === 0) this.hooks?.recovered();
   }
 

@@ -145,6 +145,10 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
         expect(m.statuses).toEqual([]);
       }
       expectAgreement(group);
+      // Messages flow again: every subscription came back with the store (on a Redis Cluster, on the new master).
+      await group[0]!.membership.broadcast('after-outage', {});
+      const heard = (m: Member) => m.messages.some((message) => (message as { type: string }).type === 'after-outage');
+      await until(() => group.slice(1).every(heard), 'a broadcast after the outage, heard by both others', 5_000);
     }, 60_000);
 
     check('spoofed', async () => {

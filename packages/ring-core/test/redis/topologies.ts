@@ -142,6 +142,17 @@ export class RedisClusterProcesses {
     await until(async () => (await this.masterOf(key)) !== port, `failover of ${key} away from ${port}`);
   }
 
+  /** A planned failover (CLUSTER FAILOVER on its replica) of the master serving `key`; resolves once the replica took over. */
+  async failOver(key: string): Promise<void> {
+    const port = await this.masterOf(key);
+    const nodes = (await cli(port, 'cluster', 'nodes')).split('\n').map((line) => line.split(' '));
+    const id = nodes.find(([, , flags]) => flags!.includes('myself'))![0]!;
+    const replica = nodes.find(([, , flags, master]) => flags!.includes('slave') && master === id);
+    if (!replica) throw new Error(`the master on ${port} has no replica`);
+    await cli(Number(replica[1]!.split(':')[1]!.split('@')[0]), 'cluster', 'failover');
+    await this.failedOver(key, port);
+  }
+
   /** Restarts a killed node; it rejoins as a replica (`healthy()` waits for that). */
   async restart(port: number): Promise<void> {
     await this.servers.find((s) => s.port === port)!.start();
