@@ -75,6 +75,9 @@ async function cli(port: number, ...args: string[]): Promise<string> {
   return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout.trim();
 }
 
+/** The port of a `CLUSTER NODES` line split on spaces (`ip:port@bus`). */
+const portOf = (line: string[]) => Number(line[1]!.split(':')[1]!.split('@')[0]);
+
 /** A 6-node Redis Cluster with 1 replica per master and quick failover (cluster-node-timeout 1000 ms). */
 export class RedisClusterProcesses {
   private readonly dir = mkdtempSync(join(tmpdir(), 'ringroute-cluster-'));
@@ -142,14 +145,24 @@ export class RedisClusterProcesses {
     await until(async () => (await this.masterOf(key)) !== port, `failover of ${key} away from ${port}`);
   }
 
-  /** A planned failover (CLUSTER FAILOVER on its replica) of the master serving `key`; resolves once the replica took over. */
+  /**
+   * A planned failover (CLUSTER FAILOVER on its replica) of the master serving `key`; resolves once the replica took
+   * over. After an outage, replica migration may have left that master without a replica: one is moved to it first.
+   */
   async failOver(key: string): Promise<void> {
+    await this.healthy();
     const port = await this.masterOf(key);
     const nodes = (await cli(port, 'cluster', 'nodes')).split('\n').map((line) => line.split(' '));
     const id = nodes.find(([, , flags]) => flags!.includes('myself'))![0]!;
-    const replica = nodes.find(([, , flags, master]) => flags!.includes('slave') && master === id);
-    if (!replica) throw new Error(`the master on ${port} has no replica`);
-    await cli(Number(replica[1]!.split(':')[1]!.split('@')[0]), 'cluster', 'failover');
+    const replicas = nodes.filter(([, , flags]) => flags!.includes('slave'));
+    let replica = replicas.find(([, , , master]) => master === id);
+    if (!replica) {
+      replica = replicas.find(([, , , master]) => replicas.filter((r) => r[3] === master).length > 1)!;
+      await cli(portOf(replica), 'cluster', 'replicate', id);
+      await until(async () => (await cli(portOf(replica!), 'info', 'replication')).includes(`master_port:${port}`), `a replica for ${port}`);
+      await this.healthy();
+    }
+    await cli(portOf(replica), 'cluster', 'failover');
     await this.failedOver(key, port);
   }
 
