@@ -1,10 +1,12 @@
 /**
- * WebSocket upgrade proxy (ring-core/node proxyUpgrade) against a direct connection to the same kind of owner.
- * Two `ws` echo servers and one proxying server run in their own processes; this process drives real `ws`
- * clients: CONNECTIONS sockets each keeping `window` messages of SIZE bytes in flight, echoed back (16 in flight:
- * throughput; 1: ping-pong, where the extra hop's latency shows). Each round loads the direct and the proxied
- * path at the same time (the machine is shared: noise then hits both alike), the ratio of messages/s is taken per
- * round, and the proxy's CPU time per message is read from its process; the table gives medians.
+ * WebSocket upgrade proxy (ring-core/node proxyUpgrade) against a direct connection to the same kind of owner, and
+ * beside HAProxy relaying the same connections in `mode tcp` (one thread): a C proxy that parses nothing, the cost
+ * of one more hop by itself. Two `ws` echo servers and one proxying server run in their own processes; this process
+ * drives real `ws` clients: CONNECTIONS sockets each keeping `window` messages of SIZE bytes in flight, echoed back
+ * (16 in flight: throughput; 1: ping-pong, where the extra hop's latency shows). Each round loads the direct path
+ * and one proxied path at the same time (the machine is shared: noise then hits both alike), first through
+ * RingRoute, then through HAProxy; ratios of messages/s are taken per round, each proxy's CPU time per message is
+ * read from its process; the table gives medians.
  *
  *   npx tsx bench/upgrade.ts
  */
@@ -14,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { builtPackages } from './support/built.js';
+import { haproxyTcp } from './support/haproxy-tcp.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DURATION_MS = 2000;
@@ -67,28 +70,38 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const direct = await start({ BENCH_ROLE: 'owner' });
 const owner = await start({ BENCH_ROLE: 'owner' });
 const proxy = await start({ BENCH_ROLE: 'proxy', BENCH_TARGET: owner.url });
+const haproxy = await haproxyTcp(owner.url);
+
+/** One round: the direct path and `url` loaded at once; the proxy's CPU time per echoed message from `cpu`. */
+async function paired(url: string, window: number, cpu: () => Promise<number>): Promise<{ direct: number; proxied: number; cpu: number }> {
+  const before = await cpu();
+  const [d, p] = await Promise.all([load(direct.url, DURATION_MS, window), load(url, DURATION_MS, window)]);
+  return { direct: d.rate, proxied: p.rate, cpu: ((await cpu()) - before) / p.count };
+}
+
 try {
-  await load(direct.url, 1000, 16); // warm-up (JIT in every process)
-  await load(proxy.url, 1000, 16);
+  for (const url of [direct.url, proxy.url, haproxy.url]) await load(url, 1000, 16); // warm-up (JIT in every process)
   const rows: string[] = [];
   for (const window of WINDOWS) {
-    const rounds: { direct: number; proxied: number; proxyCpu: number }[] = [];
+    const ours: Awaited<ReturnType<typeof paired>>[] = [];
+    const peer: Awaited<ReturnType<typeof paired>>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      // Both sides are loaded at the same time, so whatever else the machine does hits them alike.
-      const before = await cpuMicros(proxy.child);
-      const [d, p] = await Promise.all([load(direct.url, DURATION_MS, window), load(proxy.url, DURATION_MS, window)]);
-      rounds.push({ direct: d.rate, proxied: p.rate, proxyCpu: ((await cpuMicros(proxy.child)) - before) / p.count });
+      ours.push(await paired(proxy.url, window, () => cpuMicros(proxy.child)));
+      peer.push(await paired(haproxy.url, window, async () => haproxy.cpuMicros()));
     }
-    const ratios = rounds.map((r) => r.proxied / r.direct);
+    const ratios = ours.map((r) => r.proxied / r.direct);
+    const peerRatios = peer.map((r) => r.proxied / r.direct);
+    const rate = (rounds: typeof ours, side: 'direct' | 'proxied') => Math.round(median(rounds.map((r) => r[side])));
     rows.push(
-      `| ${window} | ${Math.round(median(rounds.map((r) => r.direct)))} | ${Math.round(median(rounds.map((r) => r.proxied)))} | ${median(ratios).toFixed(3)} | ${median(rounds.map((r) => r.proxyCpu)).toFixed(1)} | ${ratios.map((x) => x.toFixed(2)).join(' ')} | >= 0.9 |`,
+      `| ${window} | ${rate(ours, 'direct')} | ${rate(ours, 'proxied')} | ${median(ratios).toFixed(3)} | ${median(ours.map((r) => r.cpu)).toFixed(1)} | ${rate(peer, 'proxied')} | ${median(peerRatios).toFixed(3)} | ${median(peer.map((r) => r.cpu)).toFixed(1)} | ${median(ratios.map((r, i) => r / peerRatios[i]!)).toFixed(3)} | ${ratios.map((x) => x.toFixed(2)).join(' ')} |`,
     );
   }
-  console.log(`## WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection\n`);
-  console.log(`ws echo owners; ${CONNECTIONS} sockets, messages of ${SIZE} B, N in flight per socket; ${ROUNDS} rounds loading both paths at once, ${DURATION_MS / 1000} s; medians\n`);
-  console.log('| in flight per socket | direct messages/s | proxied messages/s | ratio | proxy CPU µs/message | every round | target |');
-  console.log('| ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+  console.log(`## WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp)\n`);
+  console.log(`ws echo owners; ${CONNECTIONS} sockets, messages of ${SIZE} B, N in flight per socket; ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy, each loading the direct path and the proxy at once; medians; target: RingRoute / direct >= 0.9 at 16 in flight\n`);
+  console.log('| in flight per socket | direct messages/s | RingRoute messages/s | RingRoute / direct | RingRoute CPU µs/message | HAProxy messages/s | HAProxy / direct | HAProxy CPU µs/message | RingRoute / HAProxy | RingRoute / direct, every round |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of rows) console.log(row);
 } finally {
   for (const { child } of [direct, owner, proxy]) child.kill();
+  await haproxy.stop();
 }
