@@ -61,7 +61,7 @@ describe('RedisMembership on a Redis Cluster', () => {
         const before = await servers.masterOf(a!.channel);
         await servers.failOver(a!.channel);
         expect(await servers.masterOf(a!.channel)).not.toBe(before);
-        // ioredis's sharded subscriber stayed on the old master, which unsubscribed it: nothing arrived from here on.
+        // With ioredis's shardedSubscribers nothing arrived from here on: they stayed on the old master, which unsubscribed them.
         const deadline = Date.now() + 10_000;
         while (!heard.some((data) => (data as { round: number }).round === round) && Date.now() < deadline) {
           await a!.broadcast('after-failover', { round }).catch(() => {}); // refused while a's own subscriber moves
