@@ -33,6 +33,8 @@ export async function waitForPort(port: number, what: string, timeout = 10_000):
 
 /** A proxy process in the foreground, stopped by pid. */
 export interface Proxy {
+  /** The foreground process (HAProxy's master; its workers are its children, see `childPids`). */
+  readonly pid: number;
   readonly dir: string;
   readonly config: string;
   /** stderr so far (startup errors name the config line). */
@@ -43,18 +45,18 @@ export interface Proxy {
 }
 
 /** Child processes of a pid, from /proc/<pid>/stat (the 4th field is the parent pid). */
-function children(pid: number): number {
-  let count = 0;
+export function childPids(pid: number): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) count++;
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
     } catch {
       // the process exited while we looked
     }
   }
-  return count;
+  return pids;
 }
 
 async function launch(name: string, command: string, args: (dir: string, config: string) => string[], text: string, file: string): Promise<Proxy & { child: ChildProcess }> {
@@ -68,13 +70,14 @@ async function launch(name: string, command: string, args: (dir: string, config:
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    pid: child.pid!,
     dir,
     config,
     log: () => log,
     async settled(timeout = 10_000) {
       const deadline = Date.now() + timeout;
-      while (children(child.pid!) !== 1) {
-        if (Date.now() > deadline) throw new Error(`${name} still runs ${children(child.pid!)} workers`);
+      while (childPids(child.pid!).length !== 1) {
+        if (Date.now() > deadline) throw new Error(`${name} still runs ${childPids(child.pid!).length} workers`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
