@@ -43,7 +43,7 @@ export class ShardSubscriber {
   }
 
   /** Disconnects; a subscribe under way fails with its connection and stops there. */
-  async close(): Promise<void> {
+  close(): void {
     this.closed = true;
     clearInterval(this.timer);
     this.drop();
@@ -51,12 +51,10 @@ export class ShardSubscriber {
 
   /** Subscribes on the slot's current master unless this subscriber listens there already. Never rejects. */
   private follow(): Promise<void> {
+    if (this.closed || this.switching) return this.switching ?? Promise.resolve();
     const master = this.cluster.slots[this.slot]?.[0];
-    if (this.closed || this.switching || (master !== undefined && master === this.listening)) return this.switching ?? Promise.resolve();
-    if (master === undefined) {
-      this.cluster.refreshSlotsCache();
-      return Promise.resolve();
-    }
+    if (master === undefined) this.cluster.refreshSlotsCache();
+    if (master === undefined || master === this.listening) return Promise.resolve();
     this.switching = this.subscribe(master).finally(() => (this.switching = undefined));
     return this.switching;
   }
