@@ -19,7 +19,10 @@ export default defineConfig({
   },
   test: {
     ...workspace.test,
-    include: ['packages/hocuspocus/test/{smart-route,handover,no-loss,relay,failover,first-connect,scenario}.test.ts', 'packages/hocuspocus/test/client/**/*.test.ts'],
+    include: [
+      'packages/hocuspocus/test/{smart-route,handover,no-loss,relay,failover,first-connect,scenario}.test.ts',
+      'packages/hocuspocus/test/client/**/*.test.ts',
+    ],
     env: { RINGROUTE_HOCUSPOCUS_MAJOR: '4' },
   },
 });

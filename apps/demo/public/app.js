@@ -61,13 +61,17 @@ function drawRing() {
   for (const node of state.nodes) {
     if (node.ranges.length === 0) continue;
     const d = node.ranges.map(([s, e]) => arcPath(R, s, e)).join('');
-    el('path', {
-      d,
-      'data-node': node.id,
-      class: `arc ${node.routable ? '' : 'down'}`,
-      stroke: node.color,
-      'stroke-width': BAND,
-    }, svg);
+    el(
+      'path',
+      {
+        d,
+        'data-node': node.id,
+        class: `arc ${node.routable ? '' : 'down'}`,
+        stroke: node.color,
+        'stroke-width': BAND,
+      },
+      svg,
+    );
     // A tick where each virtual node sits (the end of the arc it owns).
     const ticks = node.ranges
       .map(([, e]) => {
@@ -114,7 +118,11 @@ function drawMarker() {
   el('line', { x1: fmt(x0), y1: fmt(y0), x2: fmt(x1), y2: fmt(y1), class: 'marker-line' }, g);
   el('circle', { cx: fmt(x1), cy: fmt(y1), r: 7, class: 'marker-dot', fill: colorOf(lookedUp.owner), filter: 'url(#glow)' }, g);
   const [tx, ty] = point(R + BAND / 2 + 40, lookedUp.position);
-  const label = el('text', { x: fmt(tx), y: fmt(ty), class: 'marker-label', 'text-anchor': tx < -4 ? 'end' : tx > 4 ? 'start' : 'middle' }, g);
+  const label = el(
+    'text',
+    { x: fmt(tx), y: fmt(ty), class: 'marker-label', 'text-anchor': tx < -4 ? 'end' : tx > 4 ? 'start' : 'middle' },
+    g,
+  );
   label.textContent = lookedUp.key.length > 18 ? `${lookedUp.key.slice(0, 17)}…` : lookedUp.key;
 }
 
@@ -222,10 +230,13 @@ async function lookup(key) {
   }
   lookedUp = { key: body.key, position: body.position, owner: body.owner, epoch: body.epoch };
   $('lookup-owner').outerHTML = chip(body.owner).replace('<span class="chip', '<span id="lookup-owner" class="chip');
-  $('lookup-position').textContent = `at ${(body.position / FULL * 360).toFixed(1)}°`;
+  $('lookup-position').textContent = `at ${((body.position / FULL) * 360).toFixed(1)}°`;
   $('lookup-chain').innerHTML = body.chain.map((n) => chip(n.id, n.routable ? '' : 'old')).join('<span class="arrow">›</span>');
   $('lookup-probes').innerHTML = body.probes
-    .map((p) => `<li>${chip(p.node)} <span class="muted">GET ${escapeHtml(body.path)}</span> → <b class="status s${String(p.status)[0]}">${p.status}</b> ${escapeHtml(p.summary)}</li>`)
+    .map(
+      (p) =>
+        `<li>${chip(p.node)} <span class="muted">GET ${escapeHtml(body.path)}</span> → <b class="status s${String(p.status)[0]}">${p.status}</b> ${escapeHtml(p.summary)}</li>`,
+    )
     .join('');
   drawMarker();
 }

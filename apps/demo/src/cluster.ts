@@ -167,7 +167,13 @@ export class DemoCluster {
     const member = this.factory.member({ id, url: nodeUrl(this.options.host, port) });
     this.launching.add(id);
     try {
-      const node = await startDemoNode({ id, host: this.options.host, port, membership: member.membership, misroute: this.options.misroute });
+      const node = await startDemoNode({
+        id,
+        host: this.options.host,
+        port,
+        membership: member.membership,
+        misroute: this.options.misroute,
+      });
       this.nodes.set(id, node);
       this.members.set(id, member);
       await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');

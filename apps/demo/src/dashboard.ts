@@ -183,8 +183,16 @@ export class Dashboard {
       [...this.cluster.nodes.values()].map(async (node) => {
         try {
           const res = await fetch(`${node.url}/api/routes/stats`, { signal: AbortSignal.timeout(800) });
-          const { counters } = (await res.json()) as { counters: { local: number; redirect: number; proxy: number; refuse: number; errors: number } };
-          const next = { served: counters.local, redirected: counters.redirect, proxied: counters.proxy, refused: counters.refuse, errors: counters.errors };
+          const { counters } = (await res.json()) as {
+            counters: { local: number; redirect: number; proxy: number; refuse: number; errors: number };
+          };
+          const next = {
+            served: counters.local,
+            redirected: counters.redirect,
+            proxied: counters.proxy,
+            refused: counters.refuse,
+            errors: counters.errors,
+          };
           const previous = this.counters.get(node.id);
           const total = (c: Counters) => c.served + c.redirected + c.proxied + c.refused + c.errors;
           this.rates.set(node.id, previous ? total(next) - total(previous) : 0);

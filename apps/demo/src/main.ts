@@ -38,7 +38,9 @@ const redisUrl = process.env.REDIS_URL || undefined;
 const demo = await startDemo({ port, misroute, redisUrl, traffic: !values.once });
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-console.log(`\n${bold('RingRoute demo')}: ${demo.cluster.nodes.size} nodes, ${redisUrl ? `Redis membership (${redisUrl})` : 'in-process membership (set REDIS_URL to use Redis)'}, misroute = ${misroute}\n`);
+console.log(
+  `\n${bold('RingRoute demo')}: ${demo.cluster.nodes.size} nodes, ${redisUrl ? `Redis membership (${redisUrl})` : 'in-process membership (set REDIS_URL to use Redis)'}, misroute = ${misroute}\n`,
+);
 for (const node of demo.cluster.nodes.values()) console.log(`  ${node.id}  ${node.url}`);
 console.log(`\n  ${'key'.padEnd(14)}${'owner'.padEnd(9)}a request to a non-owner`);
 for (const { key, owner, nonOwner } of await sampleKeys(demo)) {

@@ -20,7 +20,9 @@ describe('Ctrl-C on the demo', () => {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
 
     await expect.poll(() => stdout.includes('Dashboard: http://'), { timeout: 20_000, interval: 50 }).toBe(true);
     const dashboard = /Dashboard: (http:\/\/\S+)/.exec(stdout)![1]!;

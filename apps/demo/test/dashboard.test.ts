@@ -82,7 +82,9 @@ describe('the ring dashboard in Chromium', () => {
     // Kill the new owner: health checks declare it dead, its arcs fade, and the key falls to the last node.
     const last = [...demo.cluster.nodes.keys()].find((id) => id !== successor)!;
     await page.click(`#nodes .node[data-node="${successor}"] button[data-action="kill"]`);
-    await expect.poll(() => page.locator(`#nodes .node[data-node="${successor}"] .badge`).textContent(), { timeout: 10_000 }).toBe('killed · dead');
+    await expect
+      .poll(() => page.locator(`#nodes .node[data-node="${successor}"] .badge`).textContent(), { timeout: 10_000 })
+      .toBe('killed · dead');
     expect(await page.locator(`#ring path.arc.down[data-node="${successor}"]`).count()).toBe(1);
     await expect.poll(() => page.locator('#lookup-owner').textContent()).toBe(last);
     expect(errors).toEqual([]);

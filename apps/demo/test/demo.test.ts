@@ -32,7 +32,9 @@ describe('pnpm demo --once', () => {
   });
 
   it('rejects a bad option with a message naming it', async () => {
-    const failed = await run(process.execPath, ['--import', 'tsx', 'src/main.ts', '--misroute', 'teleport'], { cwd: appDir }).catch((e) => e);
+    const failed = await run(process.execPath, ['--import', 'tsx', 'src/main.ts', '--misroute', 'teleport'], { cwd: appDir }).catch(
+      (e) => e,
+    );
     expect(failed.code).toBe(2);
     expect(failed.stderr).toContain('--misroute: must be redirect, proxy or refuse');
   });
@@ -41,7 +43,11 @@ describe('pnpm demo --once', () => {
 describe('the demo control API', () => {
   let demo: Demo;
   const post = async (path: string) => {
-    const res = await fetch(`${demo.dashboard.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${demo.dashboard.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     return { status: res.status, body: await res.json() };
   };
   const ownerOf = (key: string) => demo.cluster.observer.ring.owner(key)?.id;

@@ -108,12 +108,12 @@ describe('deploy/ manifests', () => {
       expect(new Set(backends)).toEqual(new Set([service!.metadata.name]));
     });
 
-    it("advertises the pod IP as NODE_URL (node-to-node relay links only), on the container port", () => {
+    it('advertises the pod IP as NODE_URL (node-to-node relay links only), on the container port', () => {
       expect(env.POD_IP.valueFrom.fieldRef.fieldPath).toBe('status.podIP');
       expect(env.NODE_URL.value).toBe(`ws://$(POD_IP):${env.PORT.value}`);
     });
 
-    it("is ready only while SmartRoute is initialized (GET /ready), so a leaving pod drops out of the Service", () => {
+    it('is ready only while SmartRoute is initialized (GET /ready), so a leaving pod drops out of the Service', () => {
       expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
       expect(set.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30); // time to hand documents over
     });

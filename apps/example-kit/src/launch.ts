@@ -53,8 +53,15 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     const { RedisMembership } = await import('@ringroute/ring-core/redis');
     return new RedisMembership({ ...redis, self });
   };
-  const slot = (id: string, listenHost: string, listenPort: number, url: string, deployed: boolean): NodeSlot =>
-    ({ id, host: listenHost, port: listenPort, url, deployed, redis, membership: () => join({ id, url }) });
+  const slot = (id: string, listenHost: string, listenPort: number, url: string, deployed: boolean): NodeSlot => ({
+    id,
+    host: listenHost,
+    port: listenPort,
+    url,
+    deployed,
+    redis,
+    membership: () => join({ id, url }),
+  });
 
   const nodes: N[] = [];
   if (nodeId) {

@@ -44,7 +44,10 @@ export async function buildCartNode({ id, membership, misroute, logger = false }
         body: {
           type: 'object',
           required: ['sku'],
-          properties: { sku: { type: 'string', minLength: 1, maxLength: 64 }, qty: { type: 'integer', minimum: 1, maximum: 999, default: 1 } },
+          properties: {
+            sku: { type: 'string', minLength: 1, maxLength: 64 },
+            qty: { type: 'integer', minimum: 1, maximum: 999, default: 1 },
+          },
           additionalProperties: false,
         },
       },

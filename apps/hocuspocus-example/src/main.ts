@@ -6,7 +6,8 @@ import { buildEditorAssets } from './editor-page.js';
 import { startEditorNode } from './node.js';
 import { memoryStore, postgresStore } from './store.js';
 
-if (process.env.NODE_ID && !process.env.DATABASE_URL) throw new Error('DATABASE_URL is required when NODE_ID is set: nodes in separate processes must share a store');
+if (process.env.NODE_ID && !process.env.DATABASE_URL)
+  throw new Error('DATABASE_URL is required when NODE_ID is set: nodes in separate processes must share a store');
 const store = process.env.DATABASE_URL ? await postgresStore(process.env.DATABASE_URL) : memoryStore();
 const assets = await buildEditorAssets();
 
@@ -16,7 +17,13 @@ await launchExample({
   scheme: 'ws',
   // SmartRoute builds its own Redis membership from the same options.
   start: async ({ id, host, port, url, redis, membership }) =>
-    startEditorNode({ host, port, store, assets, smartRoute: { nodeId: id, nodeUrl: url, ...(redis ?? { membership: await membership() }) } }),
+    startEditorNode({
+      host,
+      port,
+      store,
+      assets,
+      smartRoute: { nodeId: id, nodeUrl: url, ...(redis ?? { membership: await membership() }) },
+    }),
   async stop(nodes) {
     // Each node hands its documents over (stored and confirmed) and leaves before its server closes.
     for (const node of nodes) await node.stop();

@@ -33,10 +33,10 @@ export async function postgresStore(connectionString: string, table = 'ringroute
       return rows[0] ? new Uint8Array(rows[0].data) : null;
     },
     store: async (name, state) => {
-      await pool.query(
-        `INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`,
-        [name, Buffer.from(state)],
-      );
+      await pool.query(`INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [
+        name,
+        Buffer.from(state),
+      ]);
     },
     close: () => pool.end(),
   };

@@ -19,7 +19,8 @@ const DATABASE_URL = process.env.DATABASE_URL || `postgres://${PGUSER}@${PGHOST}
 const { start, stop } = exampleApp(new URL('..', import.meta.url), { readyLine: 'editor cluster ready', env: { DATABASE_URL: '' } });
 
 const ownerOf = async (nodeUrl: string, documentName: string) =>
-  ((await (await fetch(`${nodeUrl}/api/routes/document/${encodeURIComponent(documentName)}`)).json()) as { owner: { id: string } }).owner.id;
+  ((await (await fetch(`${nodeUrl}/api/routes/document/${encodeURIComponent(documentName)}`)).json()) as { owner: { id: string } }).owner
+    .id;
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -39,7 +40,16 @@ async function openBrowser(): Promise<{ page: Page; errors: string[] }> {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1200, height: 760 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
   cleanup.push(() => context.close());
@@ -115,14 +125,17 @@ describe('hocuspocus-example', () => {
     expect(errors).toEqual([]);
   });
 
-  it('the page\'s Handovers panel counts the documents each node hands over to a joining node', async () => {
+  it("the page's Handovers panel counts the documents each node hands over to a joining node", async () => {
     const { page, errors } = await openBrowser();
     const pageNode = app!.nodes.get('node-1')!;
     await page.goto(`${pageNode}/?doc=panel-doc`);
     const count = (node: string, state: string) => page.locator(`#handovers tr[data-node="${node}"] td[data-state="${state}"]`);
     const done = async (node: string) => Number(await count(node, 'done').textContent());
     // One row per node: pending, moving, done, failed.
-    for (const node of app!.nodes.keys()) await expect.poll(() => page.locator(`#handovers tr[data-node="${node}"]`).innerText(), { timeout: 5000 }).toMatch(new RegExp(`^${node}(\\s+\\d+){4}$`));
+    for (const node of app!.nodes.keys())
+      await expect
+        .poll(() => page.locator(`#handovers tr[data-node="${node}"]`).innerText(), { timeout: 5000 })
+        .toMatch(new RegExp(`^${node}(\\s+\\d+){4}$`));
 
     // Documents loaded on their owners (clients stay connected), then node-4 joins and takes its share of them.
     const names = Array.from({ length: 16 }, (_, i) => `handover-${i}`);
@@ -143,7 +156,8 @@ describe('hocuspocus-example', () => {
       movedFrom.set(from, (movedFrom.get(from) ?? 0) + 1);
     }
     expect(movedFrom.size).toBeGreaterThan(0);
-    for (const [node, moved] of movedFrom) await expect.poll(() => done(node), { timeout: 10_000 }).toBeGreaterThanOrEqual(doneBefore.get(node)! + moved);
+    for (const [node, moved] of movedFrom)
+      await expect.poll(() => done(node), { timeout: 10_000 }).toBeGreaterThanOrEqual(doneBefore.get(node)! + moved);
     expect(await count('node-4', 'failed').textContent()).toBe('0');
     await page.locator('#nodes li[data-node="node-4"]').waitFor(); // the cluster list refreshes less often
     mkdirSync(ARTIFACTS, { recursive: true });

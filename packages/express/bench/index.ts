@@ -40,7 +40,12 @@ interface Run {
 
 async function start(app: App, expressModule: string, owner = ''): Promise<Target> {
   const child = spawn(process.execPath, ['--import', tsxLoader, script], {
-    env: builtPackages(new URL('..', import.meta.url), { BENCH_APP: app, BENCH_EXPRESS: expressModule, BENCH_OWNER: owner, NODE_ENV: 'production' }),
+    env: builtPackages(new URL('..', import.meta.url), {
+      BENCH_APP: app,
+      BENCH_EXPRESS: expressModule,
+      BENCH_OWNER: owner,
+      NODE_ENV: 'production',
+    }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
@@ -77,7 +82,10 @@ const comparisons: [label: string, ours: App, peerLabel: string, peer: App][] = 
 ];
 
 const rows: string[] = [];
-for (const [name, module] of [['express 5', 'express'], ['express 4', 'express4']] as const) {
+for (const [name, module] of [
+  ['express 5', 'express'],
+  ['express 4', 'express4'],
+] as const) {
   const targets = new Map<App, Target>();
   for (const app of ['bare', 'noop', 'ringroute', 'ringroute+monitor'] as const) targets.set(app, await start(app, module));
   for (const app of ['ringroute+proxy', 'undici'] as const) targets.set(app, await start(app, module, targets.get('bare')!.url));
@@ -104,8 +112,12 @@ for (const [name, module] of [['express 5', 'express'], ['express 4', 'express4'
   }
 }
 
-console.log(`Node ${process.version}, autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios\n`);
+console.log(
+  `Node ${process.version}, autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios\n`,
+);
 console.log('ratio (req/s) = routed / peer throughput; ratio (CPU) = peer / routed server user CPU time per request.\n');
-console.log('| Express | middleware | peer | peer req/s | routed req/s | peer CPU µs/req | routed CPU µs/req | ratio (req/s) | ratio (CPU) | every round (req/s / CPU) | target |');
+console.log(
+  '| Express | middleware | peer | peer req/s | routed req/s | peer CPU µs/req | routed CPU µs/req | ratio (req/s) | ratio (CPU) | every round (req/s / CPU) | target |',
+);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
 for (const row of rows) console.log(row);

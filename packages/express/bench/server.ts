@@ -26,8 +26,15 @@ const owner = process.env.BENCH_OWNER;
 if (process.env.BENCH_APP?.startsWith('ringroute')) {
   const proxy = process.env.BENCH_APP === 'ringroute+proxy';
   const nodes = proxy
-    ? [{ id: 'self', url }, { id: 'owner', url: owner! }]
-    : [{ id: 'self', url }, { id: 'peer-1', url: 'http://127.0.0.1:1' }, { id: 'peer-2', url: 'http://127.0.0.1:2' }];
+    ? [
+        { id: 'self', url },
+        { id: 'owner', url: owner! },
+      ]
+    : [
+        { id: 'self', url },
+        { id: 'peer-1', url: 'http://127.0.0.1:1' },
+        { id: 'peer-2', url: 'http://127.0.0.1:2' },
+      ];
   const rr = ringRoute({ nodes, self: 'self', key: 'query:key', misroute: proxy ? 'proxy' : 'redirect' });
   await rr.ready();
   if (process.env.BENCH_APP === 'ringroute+monitor') app.use(rr.monitor());

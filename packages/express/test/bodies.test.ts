@@ -58,14 +58,24 @@ describe.each(EXPRESS_VERSIONS)('$name: proxying after body parsers', ({ express
 
   beforeAll(async () => {
     const shared = MEMORY.cluster();
-    cluster = await startCluster({ express, ids: ['node-a', 'node-b'], membership: shared.create, options: { misroute: 'proxy' }, app: parsedApp });
+    cluster = await startCluster({
+      express,
+      ids: ['node-a', 'node-b'],
+      membership: shared.create,
+      options: { misroute: 'proxy' },
+      app: parsedApp,
+    });
     entry = cluster.node('node-a').url;
     key = cluster.keyOwnedBy('node-b');
   });
   afterAll(() => cluster.stop());
 
   const post = async (contentType: string, body: string | Uint8Array) => {
-    const res = await fetch(`${entry}/body?key=${key}`, { method: 'POST', headers: { 'content-type': contentType }, body: body as BodyInit });
+    const res = await fetch(`${entry}/body?key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: body as BodyInit,
+    });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as { node: string; length: string; received: number; raw: string; body: unknown };
     expect(seen.node).toBe('node-b');

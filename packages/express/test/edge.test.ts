@@ -43,7 +43,13 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
   });
 
   const member = (self?: NodeSpec) => {
-    const membership = new RedisMembership({ redis: REDIS_URL, cluster, strategy: 'haproxy', syncInterval: 200, ...(self ? { self } : {}) });
+    const membership = new RedisMembership({
+      redis: REDIS_URL,
+      cluster,
+      strategy: 'haproxy',
+      syncInterval: 200,
+      ...(self ? { self } : {}),
+    });
     memberships.push(membership);
     return membership;
   };
@@ -76,7 +82,12 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
     await writeFile(backend, renderHaproxy(observer.ring, options));
     const front = await freePort();
     proxy = await startHaproxy(`frontend main\n  bind 127.0.0.1:${front}\n  default_backend app\n`, [front], [backend]);
-    writer = new EdgeWriter(observer, { ...options, proxy: 'haproxy', file: backend, reload: haproxyReloader((proxy as Proxy & { master: string }).master) });
+    writer = new EdgeWriter(observer, {
+      ...options,
+      proxy: 'haproxy',
+      file: backend,
+      reload: haproxyReloader((proxy as Proxy & { master: string }).master),
+    });
     await writer.start();
     // The file already holds this ring's config: no write, no reload.
     expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0 });
@@ -101,7 +112,8 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
     // The master forks a new worker; wait until it answers (a key n3 now owns reaches n3).
     const moved = keys(200, 'probe').find((doc) => observer.ring.owner(doc)?.id === 'n3')!;
     const deadline = Date.now() + 10_000;
-    while ((await send(front, [moved]))[0]!.node !== 'n3') if (Date.now() > deadline) throw new Error('HAProxy never served the new backend');
+    while ((await send(front, [moved]))[0]!.node !== 'n3')
+      if (Date.now() > deadline) throw new Error('HAProxy never served the new backend');
     await proxy.settled(); // the old worker, which still routes by the old config, has exited
 
     const after = keys(2_000, 'b');

@@ -52,9 +52,18 @@ describe.each(EXPRESS_VERSIONS)('$name: an owner killed (Redis membership, SIGKI
 
   beforeAll(async () => {
     // node-a proxies, node-b redirects: one cluster shows both policies.
-    for (const [id, misroute] of [['node-a', 'proxy'], ['node-b', 'redirect']] as const) {
+    for (const [id, misroute] of [
+      ['node-a', 'proxy'],
+      ['node-b', 'redirect'],
+    ] as const) {
       const { server, url } = await listen();
-      const membership = new RedisMembership({ redis: REDIS_URL, cluster, self: { id, url }, syncInterval: SYNC_INTERVAL, failureTimeout: FAILURE_TIMEOUT });
+      const membership = new RedisMembership({
+        redis: REDIS_URL,
+        cluster,
+        self: { id, url },
+        syncInterval: SYNC_INTERVAL,
+        failureTimeout: FAILURE_TIMEOUT,
+      });
       const rr = ringRoute({ membership, self: id, key: 'query:key', misroute });
       server.on('request', nodeApp(express, id, rr));
       nodes.push({ id, url, server, rr });

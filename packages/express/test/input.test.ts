@@ -21,7 +21,12 @@ describe.each(EXPRESS_VERSIONS)('$name: bad input', ({ express }) => {
   let cluster: Cluster;
   let open: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ express, ids: ['node-a', 'node-b'], membership: MEMORY.cluster().create, options: { adminToken: ADMIN_TOKEN } });
+    cluster = await startCluster({
+      express,
+      ids: ['node-a', 'node-b'],
+      membership: MEMORY.cluster().create,
+      options: { adminToken: ADMIN_TOKEN },
+    });
     open = await startCluster({ express, ids: ['node-a', 'node-b'], membership: MEMORY.cluster().create });
   });
   afterAll(async () => {

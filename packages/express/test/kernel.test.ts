@@ -22,8 +22,12 @@ describe('options', () => {
   });
 
   it('validates node ids and URLs as the admin add-node route does', () => {
-    expect(() => ringRoute({ nodes: [{ id: '__proto__', url: 'http://127.0.0.1:1' }], self: '__proto__', key: 'query:k' })).toThrow(/^nodes\[0\]\.id: "__proto__" is reserved/);
-    expect(() => ringRoute({ nodes: [{ id: 'a', url: 'javascript:alert(1)' }], self: 'a', key: 'query:k' })).toThrow(/^nodes\[0\]\.url: must be an http, https, ws or wss URL/);
+    expect(() => ringRoute({ nodes: [{ id: '__proto__', url: 'http://127.0.0.1:1' }], self: '__proto__', key: 'query:k' })).toThrow(
+      /^nodes\[0\]\.id: "__proto__" is reserved/,
+    );
+    expect(() => ringRoute({ nodes: [{ id: 'a', url: 'javascript:alert(1)' }], self: 'a', key: 'query:k' })).toThrow(
+      /^nodes\[0\]\.url: must be an http, https, ws or wss URL/,
+    );
   });
 });
 
@@ -95,7 +99,8 @@ for (const { name, express } of EXPRESS_VERSIONS) {
       const port = Number(new URL(b.url).port);
       await closeServer(b.server); // its port now refuses connections; the membership still says alive
       expect(a.rr.ring!.node('b')?.status).toBe('alive');
-      const post = () => fetch(`${a.url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
+      const post = () =>
+        fetch(`${a.url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
       const stats = async () => (await (await fetch(`${a.url}/api/routes/stats`)).json()).ejection;
 
       expect((await post()).status).toBe(503); // a POST is never retried once sent
@@ -117,7 +122,12 @@ for (const { name, express } of EXPRESS_VERSIONS) {
 
     it('answers 400 to malformed percent-encoding in a proxied query', async () => {
       const bus = new MemoryBus();
-      cluster = await startCluster({ express, ids: ['a', 'b'], membership: (self) => new MemoryMembership({ bus, self }), options: { misroute: 'proxy' } });
+      cluster = await startCluster({
+        express,
+        ids: ['a', 'b'],
+        membership: (self) => new MemoryMembership({ bus, self }),
+        options: { misroute: 'proxy' },
+      });
       const key = cluster.keyOwnedBy('b');
       const bad = await fetch(`${cluster.node('a').url}/x?key=${key}&q=%zz`);
       expect(bad.status).toBe(400);

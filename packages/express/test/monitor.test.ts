@@ -34,7 +34,12 @@ describe.each(EXPRESS_VERSIONS)('$name: monitoring routes', ({ express }) => {
     const res = await fetch(`${cluster.nodes[0]!.url}/route?key=${key}`);
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toMatchObject({ key, owner: { id: 'node-c', url: cluster.node('node-c').url }, local: false, epoch: cluster.nodes[0]!.rr.ring!.epoch });
+    expect(body).toMatchObject({
+      key,
+      owner: { id: 'node-c', url: cluster.node('node-c').url },
+      local: false,
+      epoch: cluster.nodes[0]!.rr.ring!.epoch,
+    });
     expect(body.candidates.map((c: { id: string }) => c.id).sort()).toEqual(['node-a', 'node-b', 'node-c']);
   });
 

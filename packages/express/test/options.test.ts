@@ -51,7 +51,11 @@ describe.each(EXPRESS_VERSIONS)('$name: lifecycle, events, logging and proxy err
       express,
       ids: ['node-a', 'node-b'],
       membership: MEMORY.cluster().create,
-      options: { misroute: 'proxy', logger, onProxyError: ({ tried }) => ({ status: 502, body: `owner down (tried ${tried.join(', ')})` }) },
+      options: {
+        misroute: 'proxy',
+        logger,
+        onProxyError: ({ tried }) => ({ status: 502, body: `owner down (tried ${tried.join(', ')})` }),
+      },
     });
   });
   afterAll(async () => {
@@ -82,13 +86,19 @@ describe.each(EXPRESS_VERSIONS)('$name: lifecycle, events, logging and proxy err
     const res = await fetch(`${proxy.node('node-a').url}/echo?key=${proxy.keyOwnedBy('node-b')}`, { method: 'POST', body: 'data' });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe('owner down (tried node-b)');
-    expect(errors).toEqual([expect.objectContaining({ method: 'POST', tried: ['node-b'], owner: expect.objectContaining({ id: 'node-b' }) })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ method: 'POST', tried: ['node-b'], owner: expect.objectContaining({ id: 'node-b' }) }),
+    ]);
     expect(lines.some((l) => l.level === 'error' && l.message === 'ringroute: proxying failed')).toBe(true);
   });
 
   it('logs node status changes of the membership through the logger', async () => {
     await proxy.node('node-a').rr.membership.update('node-b', { status: 'suspected' });
-    expect(lines).toContainEqual({ level: 'info', message: 'ringroute: node status changed', details: { node: 'node-b', from: 'alive', to: 'suspected' } });
+    expect(lines).toContainEqual({
+      level: 'info',
+      message: 'ringroute: node status changed',
+      details: { node: 'node-b', from: 'alive', to: 'suspected' },
+    });
   });
 
   it('close() leaves the cluster: the other members drop the node', async () => {
@@ -112,7 +122,10 @@ describe.each(EXPRESS_VERSIONS)('$name: a static node list, a hung owner and bod
     url = self.url;
     // `other` listens but never answers: a hung owner.
     rr = ringRoute({
-      nodes: [{ id: 'self', url }, { id: 'other', url: other.url }],
+      nodes: [
+        { id: 'self', url },
+        { id: 'other', url: other.url },
+      ],
       self: 'self',
       key: 'query:key',
       misroute: 'proxy',
@@ -128,7 +141,11 @@ describe.each(EXPRESS_VERSIONS)('$name: a static node list, a hung owner and bod
 
   it('builds a static membership from `nodes` and serves its own keys', async () => {
     const key = keyOwnedBy(rr, 'self');
-    const res = await fetch(`${url}/items?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    const res = await fetch(`${url}/items?key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ body: { a: 1 } });
   });
@@ -141,7 +158,11 @@ describe.each(EXPRESS_VERSIONS)('$name: a static node list, a hung owner and bod
   });
 
   it('says why when a body parser consumed a body it cannot re-serialise (mount ringRoute first), and keeps serving', async () => {
-    const res = await fetch(`${url}/items?key=${keyOwnedBy(rr, 'other')}`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--' });
+    const res = await fetch(`${url}/items?key=${keyOwnedBy(rr, 'other')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x--',
+    });
     expect(res.status).toBe(500);
     expect(await res.text()).toContain('mount the RingRoute middleware before that parser');
     expect((await fetch(`${url}/items?key=${keyOwnedBy(rr, 'self')}`)).status).toBe(200);

@@ -21,7 +21,11 @@ describe.each(EXPRESS_VERSIONS)('$name: a node that starts before its Redis', ({
   beforeAll(async () => {
     port = await freePort();
     node = await listen();
-    const membership = new RedisMembership({ redis: `redis://127.0.0.1:${port}`, cluster: 'ready-test', self: { id: 'node-a', url: node.url } });
+    const membership = new RedisMembership({
+      redis: `redis://127.0.0.1:${port}`,
+      cluster: 'ready-test',
+      self: { id: 'node-a', url: node.url },
+    });
     rr = ringRoute({ membership, self: 'node-a', key: 'query:key' });
     node.server.on('request', nodeApp(express, 'node-a', rr));
   });

@@ -76,7 +76,10 @@ describe.each(EXPRESS_VERSIONS)('$name', ({ express }) => {
         });
         req.on('response', (res) => {
           let text = '';
-          res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(JSON.parse(text).headers));
+          res
+            .setEncoding('utf8')
+            .on('data', (d: string) => (text += d))
+            .on('end', () => resolve(JSON.parse(text).headers));
         });
         req.on('error', reject).end();
       });
@@ -90,7 +93,10 @@ describe.each(EXPRESS_VERSIONS)('$name', ({ express }) => {
       const key = proxy.keyOwnedBy('node-c');
       const chunks = Array.from({ length: 5 }, (_, i) => `chunk-${i}-${'x'.repeat(2048)}|`);
       const { status, node, echoed } = await new Promise<{ status: number; node: string; echoed: string }>((resolve, reject) => {
-        const req = httpRequest(`${proxy.node('node-a').url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } });
+        const req = httpRequest(`${proxy.node('node-a').url}/echo?key=${key}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+        });
         req.on('error', reject);
         req.on('response', (res) => {
           let echoed = '';
@@ -120,7 +126,11 @@ describe.each(EXPRESS_VERSIONS)('$name', ({ express }) => {
       const res = await fetch(`${refuse.node('node-c').url}/items?key=${key}`);
       expect(res.status).toBe(421);
       const body = await res.json();
-      expect(body).toMatchObject({ error: 'Misdirected Request', reason: 'not-owner', owner: { id: 'node-b', url: refuse.node('node-b').url } });
+      expect(body).toMatchObject({
+        error: 'Misdirected Request',
+        reason: 'not-owner',
+        owner: { id: 'node-b', url: refuse.node('node-b').url },
+      });
       expect(res.headers.get('x-node')).toBeNull();
     });
   });

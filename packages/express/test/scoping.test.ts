@@ -15,7 +15,11 @@ function scopedApp(express: ExpressFactory, id: string, rr: RingRouteMiddleware)
   app.get('/docs/:id', rr.withKey('params:id'), reply);
   app.get('/sessions', rr.withKey('header:x-session-id'), reply);
   app.get('/carts', rr.withKey('cookie:sid'), reply);
-  app.get('/users', rr.withKey((req) => (req.query.user as string | undefined)?.toLowerCase()), reply);
+  app.get(
+    '/users',
+    rr.withKey((req) => (req.query.user as string | undefined)?.toLowerCase()),
+    reply,
+  );
   const api = express.Router();
   api.use(rr);
   api.get('/items', reply);

@@ -43,7 +43,8 @@ describe.each(EXPRESS_VERSIONS)('$name: WebSocket upgrades through handleUpgrade
   let refuse: Cluster;
 
   beforeAll(async () => {
-    const start = (misroute: 'proxy' | 'refuse') => startCluster({ express, ids: ['node-a', 'node-b'], membership: MEMORY.cluster().create, options: { misroute } });
+    const start = (misroute: 'proxy' | 'refuse') =>
+      startCluster({ express, ids: ['node-a', 'node-b'], membership: MEMORY.cluster().create, options: { misroute } });
     [proxy, refuse] = await Promise.all([start('proxy'), start('refuse')]);
     wireWebSockets(proxy);
     wireWebSockets(refuse);
@@ -83,7 +84,12 @@ describe.each(EXPRESS_VERSIONS)('$name: WebSocket upgrades through handleUpgrade
   });
 
   it('falls back to the next candidate when the owner is unreachable, as HTTP requests do', async () => {
-    const lonely = await startCluster({ express, ids: ['node-a', 'node-b'], membership: MEMORY.cluster().create, options: { misroute: 'proxy' } });
+    const lonely = await startCluster({
+      express,
+      ids: ['node-a', 'node-b'],
+      membership: MEMORY.cluster().create,
+      options: { misroute: 'proxy' },
+    });
     try {
       wireWebSockets(lonely);
       const key = lonely.keyOwnedBy('node-b');

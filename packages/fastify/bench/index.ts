@@ -25,7 +25,10 @@ const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-const { meter, ...urls } = JSON.parse(line.toString()) as Record<'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom' | 'replyFromHeaders' | 'undici' | 'meter', string>;
+const { meter, ...urls } = JSON.parse(line.toString()) as Record<
+  'bare' | 'owned' | 'redirect' | 'proxy' | 'replyFrom' | 'replyFromHeaders' | 'undici' | 'meter',
+  string
+>;
 const cpuMicros = async () => {
   const { user, system } = (await (await fetch(meter)).json()) as { user: number; system: number };
   return user + system;
@@ -36,7 +39,8 @@ try {
   for (const [name, url] of Object.entries(urls)) {
     const res = await fetch(url, { redirect: 'manual' });
     await res.arrayBuffer();
-    if (res.status !== expected[name as keyof typeof expected]) throw new Error(`${name}: expected ${expected[name as keyof typeof expected]}, got ${res.status}`);
+    if (res.status !== expected[name as keyof typeof expected])
+      throw new Error(`${name}: expected ${expected[name as keyof typeof expected]}, got ${res.status}`);
   }
 
   const run = async (url: string, duration: number) => {
@@ -84,7 +88,9 @@ try {
     );
   }
   console.log(`Node ${process.version}, autocannon ${connections} connections, ${rounds} paired rounds x ${seconds}s (ABBA), medians\n`);
-  console.log('| scenario | req/s | p99 ms | CPU µs/req | peer | peer req/s | peer p99 ms | peer CPU µs/req | req/s ratio | CPU ratio | target (req/s) |');
+  console.log(
+    '| scenario | req/s | p99 ms | CPU µs/req | peer | peer req/s | peer p99 ms | peer CPU µs/req | req/s ratio | CPU ratio | target (req/s) |',
+  );
   console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 } finally {

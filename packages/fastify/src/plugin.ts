@@ -55,7 +55,10 @@ declare module 'fastify' {
 const ADAPTER_OPTIONS = ['scope'] as const;
 
 const collision = (method: string, url: string) =>
-  new RingRouteConfigError('prefix', `${method} ${url} is both an app route and a RingRoute monitoring route: set \`prefix\` (e.g. '/ringroute') to move RingRoute's routes`);
+  new RingRouteConfigError(
+    'prefix',
+    `${method} ${url} is both an app route and a RingRoute monitoring route: set \`prefix\` (e.g. '/ringroute') to move RingRoute's routes`,
+  );
 
 const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done) => {
   if (fastify.hasDecorator('ringRoute') || fastify.hasRequestDecorator('ringRoute'))
@@ -88,7 +91,8 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   const monitored = new Set(routes.map((r) => `${r.method} ${r.path}`));
   // onRoute runs synchronously inside route(): this flag tells our own routes (and their HEAD twins) apart.
   let registeringOwn = false;
-  for (const route of routes) if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
+  for (const route of routes)
+    if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
 
   const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
   // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
@@ -98,7 +102,8 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
       for (const method of [route.method].flat()) if (monitored.has(`${method} ${route.url}`)) throw collision(method, route.url);
     const config = route.config?.ringRoute;
     if (config === false || (scope === 'opt-in' && config === undefined)) return;
-    const key = config?.key === undefined ? router.options.key : compileKey<FastifyRequest>(config.key, `config.ringRoute.key (${route.url})`);
+    const key =
+      config?.key === undefined ? router.options.key : compileKey<FastifyRequest>(config.key, `config.ringRoute.key (${route.url})`);
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
     if (hooks.some((h) => ownHooks.has(h))) return;
@@ -124,7 +129,11 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   done();
 };
 
-function routingHook(router: RingRouter<FastifyRequest>, key: KeyExtractor<FastifyRequest>, forwarder: Forwarder | undefined): onRequestHookHandler {
+function routingHook(
+  router: RingRouter<FastifyRequest>,
+  key: KeyExtractor<FastifyRequest>,
+  forwarder: Forwarder | undefined,
+): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
     const result = router.handle(request, key);
     if (result.route !== undefined) request.ringRoute = result.route;

@@ -10,7 +10,13 @@ export const send = (reply: FastifyReply, answer: HttpAnswer) => reply.code(answ
  * response; onResponse hooks (metrics, request logs) still do, and headers the app's hooks set on the reply go out
  * under the owner's.
  */
-export async function proxy(router: RingRouter<FastifyRequest>, forwarder: Forwarder, request: FastifyRequest, reply: FastifyReply, plan: ProxyPlan): Promise<void> {
+export async function proxy(
+  router: RingRouter<FastifyRequest>,
+  forwarder: Forwarder,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  plan: ProxyPlan,
+): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   const set = reply.getHeaders();

@@ -30,7 +30,13 @@ async function startApp(id: string, port: number, membership: Membership, replyF
   app.addHook('onRequest', async (_request, reply) => void reply.header(`x-seen-by-${id}`, '1'));
   app.addHook('onResponse', async (request, reply) => void responses.push(`${id} ${reply.statusCode} ${request.url}`));
   app.addContentTypeParser('application/x-csv', { parseAs: 'string' }, (_request, body, done) =>
-    done(null, (body as string).trim().split('\n').map((line) => line.split(','))),
+    done(
+      null,
+      (body as string)
+        .trim()
+        .split('\n')
+        .map((line) => line.split(',')),
+    ),
   );
   app.post('/data', async (request) => ({ node: id, length: request.headers['content-length'], body: request.body }));
   app.get('/legacy', { config: { ringRoute: false } }, (_request, reply) => reply.from('/old'));
@@ -39,7 +45,9 @@ async function startApp(id: string, port: number, membership: Membership, replyF
 }
 
 beforeAll(async () => {
-  legacy = createServer((req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ legacy: true, url: req.url })));
+  legacy = createServer((req, res) =>
+    res.setHeader('content-type', 'application/json').end(JSON.stringify({ legacy: true, url: req.url })),
+  );
   await new Promise<void>((resolve) => legacy.listen(0, '127.0.0.1', resolve));
   legacyUrl = `http://127.0.0.1:${(legacy.address() as AddressInfo).port}`;
   const specs = await nodeSpecs(2);
@@ -71,12 +79,23 @@ describe.each([
 
   it('proxies a misrouted POST to the owner, not to its base, with the bytes its own parser reads there', async () => {
     const csv = 'a,b\nc,d\n';
-    expect(await post('application/x-csv', csv)).toEqual({ node: owner, length: String(csv.length), body: [['a', 'b'], ['c', 'd']] });
+    expect(await post('application/x-csv', csv)).toEqual({
+      node: owner,
+      length: String(csv.length),
+      body: [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+    });
   });
 
   it('proxies a JSON body intact', async () => {
     const json = JSON.stringify({ name: 'ünïcode', n: [1, 2] });
-    expect(await post('application/json', json)).toEqual({ node: owner, length: String(Buffer.byteLength(json)), body: { name: 'ünïcode', n: [1, 2] } });
+    expect(await post('application/json', json)).toEqual({
+      node: owner,
+      length: String(Buffer.byteLength(json)),
+      body: { name: 'ünïcode', n: [1, 2] },
+    });
   });
 
   it("keeps the app's hooks: headers they set go out with the owner's response, onResponse counts the proxied request", async () => {
@@ -88,7 +107,9 @@ describe.each([
     // The entry node's hook header, and the owner's own (its response headers come through).
     expect(res.headers.get(`x-seen-by-n${entry}`)).toBe('1');
     expect(res.headers.get(`x-seen-by-${owner}`)).toBe('1');
-    await expect.poll(() => responses.filter((line) => line.endsWith(url))).toEqual(expect.arrayContaining([`n${entry} 200 ${url}`, `${owner} 200 ${url}`]));
+    await expect
+      .poll(() => responses.filter((line) => line.endsWith(url)))
+      .toEqual(expect.arrayContaining([`n${entry} 200 ${url}`, `${owner} 200 ${url}`]));
   });
 
   it("keeps the app's own reply.from going to its base", async () => {

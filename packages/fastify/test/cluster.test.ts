@@ -33,7 +33,10 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
     const specs = await nodeSpecs(3);
     const make = KINDS[kind]();
     nodes = await Promise.all(specs.map(({ spec, port }) => startNode(spec, port, make(spec), { ...options, ...perNode(spec.id) })));
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1', 'n2']);
+    await converge(
+      nodes.map((n) => n.membership),
+      ['n0', 'n1', 'n2'],
+    );
     return nodes;
   }
 
@@ -83,7 +86,11 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
     const key = keyOwnedBy(n0!.membership, 'n1');
     const res = await fetch(`${n0!.spec.url}/doc?key=${key}`);
     expect(res.status).toBe(421);
-    expect(await res.json()).toMatchObject({ error: 'Misdirected Request', reason: 'not-owner', owner: { id: 'n1', url: nodes[1]!.spec.url } });
+    expect(await res.json()).toMatchObject({
+      error: 'Misdirected Request',
+      reason: 'not-owner',
+      owner: { id: 'n1', url: nodes[1]!.spec.url },
+    });
   });
 
   it('serves an owner that was killed from the next candidate; proxy mode retries idempotent requests there', async () => {
@@ -96,7 +103,11 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
     const retried = await fetch(`${via.spec.url}/doc?key=${key}`);
     expect(retried.status).toBe(200);
     expect(await retried.json()).toMatchObject({ node: next, owner: 'n1', reason: 'fallback' });
-    const post = await fetch(`${via.spec.url}/echo?key=${key}`, { method: 'POST', body: 'x', headers: { 'content-type': 'application/octet-stream' } });
+    const post = await fetch(`${via.spec.url}/echo?key=${key}`, {
+      method: 'POST',
+      body: 'x',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(post.status).toBe(503);
     expect(post.headers.get('retry-after')).toBe('1');
     expect(await post.json()).toMatchObject({ reason: 'proxy-failed', tried: ['n1'] });
@@ -104,7 +115,11 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
     // Detection: the member is marked dead; every node now routes its keys to the next candidate directly.
     await n0!.membership.update('n1', { status: 'dead' });
     const live = nodes.filter((n) => n.spec.id !== 'n1');
-    await waitForStatus(live.map((n) => n.membership), 'n1', 'dead');
+    await waitForStatus(
+      live.map((n) => n.membership),
+      'n1',
+      'dead',
+    );
     for (const node of live) {
       const res = await fetch(`${node.spec.url}/doc?key=${key}`);
       expect(await res.json()).toMatchObject({ node: next, owner: next, reason: 'owner' });
@@ -131,7 +146,11 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('3 Fastify nodes sha
     expect((await pin()).status).toBe(401);
     expect((await pin('Bearer not-the-token')).status).toBe(401);
     expect((await pin(`Bearer ${token}`)).status).toBe(200);
-    await waitForOwner(nodes.map((n) => n.membership), 'pinned-key', 'n2');
+    await waitForOwner(
+      nodes.map((n) => n.membership),
+      'pinned-key',
+      'n2',
+    );
     const res = await fetch(`${nodes[1]!.spec.url}/doc?key=pinned-key`);
     expect(await res.json()).toMatchObject({ node: 'n2' });
   });
@@ -219,11 +238,16 @@ describe('bad input, route config and monitoring', () => {
   it('a hostile Host header or absolute-form target does not reach the Location', async () => {
     const [n0, n1] = await pair();
     const key = keyOwnedBy(n0!.membership, 'n1');
-    const res = await undiciRequest(`${n0!.spec.url}/doc?key=${key}`, { headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } });
+    const res = await undiciRequest(`${n0!.spec.url}/doc?key=${key}`, {
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+    });
     await res.body.dump();
     expect(res.statusCode).toBe(307);
     expect(res.headers.location).toMatch(new RegExp(`^${n1!.spec.url}/doc\\?key=${key}&rr_hops=1&rr_epoch=\\d+$`));
-    const raw = await rawRequest(n0!.port, `GET http://evil.example/doc?key=${key} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(
+      n0!.port,
+      `GET http://evil.example/doc?key=${key} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+    );
     expect(raw).toMatch(new RegExp(`\r\nlocation: ${n1!.spec.url}/doc\\?key=${key}&rr_hops=1`, 'i'));
   });
 
@@ -260,7 +284,10 @@ describe('bad input, route config and monitoring', () => {
     expect(route.candidates.map((c: { id: string }) => c.id).sort()).toEqual(['n0', 'n1']);
     const stats = await (await fetch(`${n0!.spec.url}/rr/api/routes/stats`)).json();
     expect(stats.counters).toMatchObject({ redirect: 1, errors: 1, errorsByReason: { 'missing-key': 1 } });
-    expect(stats.nodes.map((n: { id: string; share: number }) => [n.id, n.share > 0.2])).toEqual([['n0', true], ['n1', true]]);
+    expect(stats.nodes.map((n: { id: string; share: number }) => [n.id, n.share > 0.2])).toEqual([
+      ['n0', true],
+      ['n1', true],
+    ]);
     expect(await (await fetch(`${n0!.spec.url}/rr/health`)).json()).toMatchObject({ status: 'ok', self: 'n0' });
     expect((await fetch(`${n0!.spec.url}/rr/ready`)).status).toBe(200);
     const metrics = await fetch(`${n0!.spec.url}/rr/metrics`);

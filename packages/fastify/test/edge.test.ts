@@ -62,7 +62,12 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
       `  include ${upstream};\n  server {\n    listen 127.0.0.1:${front};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n`,
       [front],
     );
-    writer = new EdgeWriter(observer, { ...options, proxy: 'nginx', file: upstream, reload: nginxReloader({ binary: NGINX, prefix: proxy.dir, config: proxy.config }) });
+    writer = new EdgeWriter(observer, {
+      ...options,
+      proxy: 'nginx',
+      file: upstream,
+      reload: nginxReloader({ binary: NGINX, prefix: proxy.dir, config: proxy.config }),
+    });
     await writer.start();
     // The file already holds this ring's config: no write, no reload.
     expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0 });

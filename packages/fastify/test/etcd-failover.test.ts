@@ -38,10 +38,15 @@ describe('etcd killed with SIGKILL and restarted on the same data (3 Fastify nod
     const specs = await nodeSpecs(4);
     const [late, ...first] = [specs[3]!, ...specs.slice(0, 3)];
     nodes = await Promise.all(first.map(({ spec, port }) => startNode(spec, port, membership(spec), { misroute: 'proxy' })));
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1', 'n2']);
+    await converge(
+      nodes.map((n) => n.membership),
+      ['n0', 'n1', 'n2'],
+    );
     const evictions: string[] = [];
     const watch = (m: Membership) =>
-      m.on('left', (node, reason) => evictions.push(`${node.id}:${reason}`)).on('status', (node, _from, to) => evictions.push(`${node.id}:${to}`));
+      m
+        .on('left', (node, reason) => evictions.push(`${node.id}:${reason}`))
+        .on('status', (node, _from, to) => evictions.push(`${node.id}:${to}`));
     for (const node of nodes) watch(node.membership);
 
     // Steady load: keys owned by each of the three, sent to every node in turn; each answer must come from its owner.
@@ -55,7 +60,11 @@ describe('etcd killed with SIGKILL and restarted on the same data (3 Fastify nod
         const key = keys[i % keys.length]!;
         const response = await fetch(`${via.spec.url}/doc?key=${key}`);
         // A failure keeps its answer, so that the assertion below says what went wrong.
-        outcomes.push(response.ok ? { ...((await response.json()) as Omit<Outcome, 'status'>), status: response.status } : { status: response.status, body: await response.text() });
+        outcomes.push(
+          response.ok
+            ? { ...((await response.json()) as Omit<Outcome, 'status'>), status: response.status }
+            : { status: response.status, body: await response.text() },
+        );
       }
     })();
 
@@ -73,7 +82,10 @@ describe('etcd killed with SIGKILL and restarted on the same data (3 Fastify nod
     const back = performance.now();
     const all = [...nodes, joiner];
     nodes = all;
-    await converge(all.map((n) => n.membership), ['n0', 'n1', 'n2', 'n3']);
+    await converge(
+      all.map((n) => n.membership),
+      ['n0', 'n1', 'n2', 'n3'],
+    );
     const admittedAfter = performance.now() - back;
 
     await new Promise((r) => setTimeout(r, 2 * FAILURE_TIMEOUT)); // detection runs again

@@ -48,11 +48,19 @@ describe('an owner killed with SIGKILL (Redis membership, proxy mode)', () => {
     const specs = await nodeSpecs(2);
     nodes = await Promise.all(
       specs.map(({ spec, port }) =>
-        startNode(spec, port, new RedisMembership({ redis: REDIS_URL, cluster, self: spec, syncInterval: SYNC_INTERVAL, failureTimeout: FAILURE_TIMEOUT }), { misroute: 'proxy' }),
+        startNode(
+          spec,
+          port,
+          new RedisMembership({ redis: REDIS_URL, cluster, self: spec, syncInterval: SYNC_INTERVAL, failureTimeout: FAILURE_TIMEOUT }),
+          { misroute: 'proxy' },
+        ),
       ),
     );
     victim = await spawnNode('victim', cluster);
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1', 'victim']);
+    await converge(
+      nodes.map((n) => n.membership),
+      ['n0', 'n1', 'victim'],
+    );
   });
 
   afterAll(async () => {
@@ -73,7 +81,11 @@ describe('an owner killed with SIGKILL (Redis membership, proxy mode)', () => {
     expect(n0!.membership.ring.node('victim')).toBeDefined();
     const get = await fetch(`${via.spec.url}/doc?key=${key}`);
     expect(await get.json()).toMatchObject({ node: next, owner: 'victim', reason: 'fallback' });
-    const post = await fetch(`${via.spec.url}/echo?key=${key}`, { method: 'POST', body: 'x', headers: { 'content-type': 'application/octet-stream' } });
+    const post = await fetch(`${via.spec.url}/echo?key=${key}`, {
+      method: 'POST',
+      body: 'x',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(post.status).toBe(503);
     expect(post.headers.get('retry-after')).toBe('1');
 

@@ -69,7 +69,10 @@ export async function memoryNodes(size: number, options: Partial<RingRouteOption
   const specs = await nodeSpecs(size);
   const bus = new MemoryBus();
   const nodes = await Promise.all(specs.map(({ spec, port }) => startNode(spec, port, new MemoryMembership({ bus, self: spec }), options)));
-  await converge(nodes.map((n) => n.membership), specs.map(({ spec }) => spec.id));
+  await converge(
+    nodes.map((n) => n.membership),
+    specs.map(({ spec }) => spec.id),
+  );
   return nodes;
 }
 

@@ -54,8 +54,12 @@ describe('options', () => {
   });
 
   it('validates proxyTimeouts like every option, and answers 503 when a hung owner does not answer within proxyTimeouts.response', async () => {
-    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { response: 0 } })).option).toBe('proxyTimeouts.response');
-    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { respons: 5 } })).message).toContain('did you mean `response`?');
+    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { response: 0 } })).option).toBe(
+      'proxyTimeouts.response',
+    );
+    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', proxyTimeouts: { respons: 5 } })).message).toContain(
+      'did you mean `response`?',
+    );
     // An owner that accepts the connection and never answers.
     const accepted: import('node:net').Socket[] = [];
     const hung = createServer((socket) => void accepted.push(socket));
@@ -92,11 +96,14 @@ describe('options', () => {
 });
 
 describe('monitoring routes and the app', () => {
-  it("a collision with an app route is a RingRouteConfigError naming the route and `prefix`, either order", async () => {
+  it('a collision with an app route is a RingRouteConfigError naming the route and `prefix`, either order', async () => {
     const before = Fastify();
     before.get('/health', async () => 'mine');
     before.register(ringRoute, { nodes: NODES, self: 'a', key: 'query:k' });
-    const error = await before.ready().then(() => undefined, (e: unknown) => e);
+    const error = await before.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RingRouteConfigError);
     expect((error as RingRouteConfigError).option).toBe('prefix');
     expect((error as Error).message).toContain('GET /health');
@@ -168,7 +175,11 @@ describe('proxying cluster', () => {
   it("drops hop-by-hop headers of the owner's response", async () => {
     // A raw owner: Node's own server would rewrite Keep-Alive itself.
     const owner = createServer((socket) =>
-      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, x-hop\r\nKeep-Alive: timeout=99\r\nX-Hop: 1\r\nX-End: kept\r\n\r\nok')),
+      socket.once('data', () =>
+        socket.end(
+          'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, x-hop\r\nKeep-Alive: timeout=99\r\nX-Hop: 1\r\nX-End: kept\r\n\r\nok',
+        ),
+      ),
     );
     await new Promise<void>((resolve) => owner.listen(0, '127.0.0.1', resolve));
     const { port, spec } = (await nodeSpecs(1))[0]!;
@@ -196,8 +207,17 @@ describe('proxying cluster', () => {
     const token = 'admin-token-0123456789';
     nodes = await memoryNodes(1, { adminToken: token });
     const add = (body: unknown) =>
-      fetch(`${nodes[0]!.spec.url}/api/routes/nodes`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    for (const body of [{ id: '__proto__', url: 'http://127.0.0.1:9' }, { id: 'x'.repeat(100_007) }, { id: 'evil', url: 'javascript:alert(1)' }, { id: 'ctl\u0001' }]) {
+      fetch(`${nodes[0]!.spec.url}/api/routes/nodes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    for (const body of [
+      { id: '__proto__', url: 'http://127.0.0.1:9' },
+      { id: 'x'.repeat(100_007) },
+      { id: 'evil', url: 'javascript:alert(1)' },
+      { id: 'ctl\u0001' },
+    ]) {
       const res = await add(body);
       expect(res.status).toBe(400);
       expect((await res.json()).option).toMatch(/^node\.(id|url)$/);
@@ -212,7 +232,8 @@ describe('proxying cluster', () => {
     const [n0, n1] = nodes;
     const key = keyOwnedBy(n0!.membership, 'n1');
     await n1!.app.close(); // its port now refuses connections; the membership still says alive
-    const post = () => fetch(`${n0!.spec.url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
+    const post = () =>
+      fetch(`${n0!.spec.url}/echo?key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
 
     expect((await post()).status).toBe(503); // a POST is never retried once sent
     const get = await fetch(`${n0!.spec.url}/doc?key=${key}`);

@@ -38,7 +38,14 @@ describe('registration', () => {
 
   it('builds a static membership from nodes, decorates the instance, and stops it on close', async () => {
     const app = Fastify();
-    await app.register(ringRoute, { nodes: [{ id: 'a', url: 'http://127.0.0.1:1' }, { id: 'b', url: 'http://127.0.0.1:2' }], self: 'a', key: 'header:x-session' });
+    await app.register(ringRoute, {
+      nodes: [
+        { id: 'a', url: 'http://127.0.0.1:1' },
+        { id: 'b', url: 'http://127.0.0.1:2' },
+      ],
+      self: 'a',
+      key: 'header:x-session',
+    });
     app.get('/s', async (request) => ({ owner: request.ringRoute?.owner?.id }));
     await app.ready();
     await app.ringRoute.router.start();
@@ -65,7 +72,10 @@ describe('logging', () => {
     const app = Fastify({ logger: { level: 'info', stream } });
     const [self, gone] = await nodeSpecs(2); // nothing listens on gone's port
     await app.register(ringRoute, {
-      nodes: [{ id: 'a', url: self!.spec.url }, { id: 'gone', url: gone!.spec.url }],
+      nodes: [
+        { id: 'a', url: self!.spec.url },
+        { id: 'gone', url: gone!.spec.url },
+      ],
       self: 'a',
       key: 'query:key',
       misroute: 'proxy',
@@ -76,7 +86,12 @@ describe('logging', () => {
     let key = '';
     for (let i = 0; !key; i++) if (app.ringRoute.ring!.owner(`k${i}`)?.id === 'gone') key = `k${i}`;
     const { body } = streamedBody(5 * 1024 * 1024);
-    const res = await fetch(`${self!.spec.url}/doc?key=${key}`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+    const res = await fetch(`${self!.spec.url}/doc?key=${key}`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'content-type': 'application/octet-stream' },
+    } as RequestInit);
     expect(res.status).toBe(503);
     expect(res.headers.get('connection')).toBe('close');
     expect(lines).toContainEqual(expect.objectContaining({ level: 50, msg: 'ringroute: proxying failed', tried: ['gone'] }));
@@ -115,7 +130,11 @@ describe('events, hooks and proxy errors', () => {
     });
     const key = keyOwnedBy(n0!.membership, 'n1');
     await n1!.app.close();
-    const res = await fetch(`${n0!.spec.url}/echo?key=${key}`, { method: 'POST', body: 'abc', headers: { 'content-type': 'application/octet-stream' } });
+    const res = await fetch(`${n0!.spec.url}/echo?key=${key}`, {
+      method: 'POST',
+      body: 'abc',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe('owner n1 down; tried n1');
     expect(n0!.app.ringRoute.stats().counters.errorsByReason['proxy-failed']).toBe(1);

@@ -29,7 +29,8 @@ function steadyLoad(nodes: TestNode[]) {
       try {
         const response = await fetch(`${node.spec.url}/doc?key=${key}`);
         const body = (await response.json()) as { node?: string; owner?: string };
-        if (response.status !== 200 || body.node !== body.owner) errors.push(`${key} via ${node.spec.id}: ${response.status} ${JSON.stringify(body)}`);
+        if (response.status !== 200 || body.node !== body.owner)
+          errors.push(`${key} via ${node.spec.id}: ${response.status} ${JSON.stringify(body)}`);
       } catch (error) {
         errors.push(`${key} via ${node.spec.id}: ${(error as Error).message}`);
       }
@@ -60,7 +61,11 @@ async function failoverScenario(store: Store): Promise<void> {
   const nodes = await Promise.all(specs.slice(0, 3).map(({ spec, port }) => startNode(spec, port, member(spec), { misroute: 'proxy' })));
   const all = [...nodes];
   try {
-    await converge(nodes.map((n) => n.membership), ['n0', 'n1', 'n2'], 20_000);
+    await converge(
+      nodes.map((n) => n.membership),
+      ['n0', 'n1', 'n2'],
+      20_000,
+    );
     const evictions: string[] = [];
     const recoveredAt: number[] = [];
     const joinedAt: number[] = [];
@@ -80,7 +85,11 @@ async function failoverScenario(store: Store): Promise<void> {
     joiner.on('recovered', () => recoveredAt.push(Date.now())); // its own connection's return counts too
     all.push(await startNode(spec, port, joiner, { misroute: 'proxy' })); // joins in the background
     await done;
-    await converge(all.map((n) => n.membership), ['n0', 'n1', 'n2', 'n3'], 20_000);
+    await converge(
+      all.map((n) => n.membership),
+      ['n0', 'n1', 'n2', 'n3'],
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 2 * FAILURE_TIMEOUT)); // failure detection runs on after the failover
     await load.stop();
 

@@ -39,7 +39,14 @@ async function startCluster(misroute: 'proxy' | 'refuse'): Promise<WsCluster> {
       socket.on('message', (data) => {
         const text = data.toString();
         if (text.startsWith('close:')) return socket.close(Number(text.slice(6)), `${spec.id} closes`);
-        socket.send(JSON.stringify({ node: spec.id, echo: text, owner: request.ringRoute?.owner?.id ?? null, hops: request.headers['x-ringroute-hops'] ?? null }));
+        socket.send(
+          JSON.stringify({
+            node: spec.id,
+            echo: text,
+            owner: request.ringRoute?.owner?.id ?? null,
+            hops: request.headers['x-ringroute-hops'] ?? null,
+          }),
+        );
       });
     });
     await app.listen({ port, host: '127.0.0.1' });

@@ -69,7 +69,15 @@ async function timeHelper(open: () => Promise<SmartProvider>): Promise<number> {
 async function plainServer(table: string): Promise<{ url: string; close: () => Promise<unknown> }> {
   const port = await freePort();
   const persistence = postgresPersistence(table);
-  const server = new Server({ port, address: '127.0.0.1', quiet: true, stopOnSignals: false, debounce: 100, maxDebounce: 500, extensions: [persistence.extension] });
+  const server = new Server({
+    port,
+    address: '127.0.0.1',
+    quiet: true,
+    stopOnSignals: false,
+    debounce: 100,
+    maxDebounce: 500,
+    extensions: [persistence.extension],
+  });
   await server.listen();
   return {
     url: `ws://127.0.0.1:${port}`,
@@ -91,10 +99,14 @@ async function connectionSetup(cluster: Cluster): Promise<void> {
     smartSamples.push(await directConnect(owner.url, name));
   }
   await plain.close();
-  table('Connection setup: connect + synced, new socket and document each time', [
-    ['plain Hocuspocus server', plainSamples],
-    ['SmartRoute node (owner), 3-node cluster', smartSamples],
-  ], plainSamples);
+  table(
+    'Connection setup: connect + synced, new socket and document each time',
+    [
+      ['plain Hocuspocus server', plainSamples],
+      ['SmartRoute node (owner), 3-node cluster', smartSamples],
+    ],
+    plainSamples,
+  );
 }
 
 async function misroutedConnect(cluster: Cluster): Promise<void> {
@@ -116,11 +128,15 @@ async function misroutedConnect(cluster: Cluster): Promise<void> {
   }
   withRing.destroy();
   noRing.destroy();
-  table('Misrouted connect until synced on the owner', [
-    ['direct connect to the owner (plain provider)', direct],
-    ['helper, owner computed from its ring', ownerFirst],
-    ['helper, connects to a wrong node first, follows the hint', misrouted],
-  ], direct);
+  table(
+    'Misrouted connect until synced on the owner',
+    [
+      ['direct connect to the owner (plain provider)', direct],
+      ['helper, owner computed from its ring', ownerFirst],
+      ['helper, connects to a wrong node first, follows the hint', misrouted],
+    ],
+    direct,
+  );
 }
 
 async function migration(cluster: Cluster): Promise<void> {
@@ -149,11 +165,15 @@ async function migration(cluster: Cluster): Promise<void> {
   }
   for (const handle of handles) handle.close();
   client.destroy();
-  table(`Migration per document (POST /api/routes/migrate, ${MIGRATIONS} documents one by one, a helper client on each)`, [
-    ['direct connect to the new owner (reference)', direct],
-    ['migrate endpoint answered (handover done)', answered],
-    ['client synced on the new owner', followed],
-  ], direct);
+  table(
+    `Migration per document (POST /api/routes/migrate, ${MIGRATIONS} documents one by one, a helper client on each)`,
+    [
+      ['direct connect to the new owner (reference)', direct],
+      ['migrate endpoint answered (handover done)', answered],
+      ['client synced on the new owner', followed],
+    ],
+    direct,
+  );
 }
 
 async function join(cluster: Cluster): Promise<void> {

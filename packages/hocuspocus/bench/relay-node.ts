@@ -27,7 +27,14 @@ export interface BenchNodeStats {
 const config = JSON.parse(process.env.RINGROUTE_BENCH_NODE ?? '') as BenchNodeConfig;
 const extension =
   config.peer === 'smartroute'
-    ? new SmartRoute({ nodeId: config.id, nodePort: config.port, redis: `redis://127.0.0.1:${config.redisPort}`, cluster: config.cluster, secret: `${config.cluster}-secret`, misroute: config.misroute ?? 'relay' })
+    ? new SmartRoute({
+        nodeId: config.id,
+        nodePort: config.port,
+        redis: `redis://127.0.0.1:${config.redisPort}`,
+        cluster: config.cluster,
+        secret: `${config.cluster}-secret`,
+        misroute: config.misroute ?? 'relay',
+      })
     : new RedisExtension({ host: '127.0.0.1', port: config.redisPort, prefix: config.cluster, identifier: config.id });
 const server = new Server({ port: config.port, address: '127.0.0.1', quiet: true, stopOnSignals: false, extensions: [extension] });
 await server.listen();
@@ -35,7 +42,11 @@ process.send?.({ ready: true });
 process.on('message', (message: string) => {
   if (message === 'stats') {
     const { user, system } = process.cpuUsage();
-    process.send?.({ cpu: user + system, rss: process.memoryUsage().rss, documents: server.hocuspocus.documents.size } satisfies BenchNodeStats);
+    process.send?.({
+      cpu: user + system,
+      rss: process.memoryUsage().rss,
+      documents: server.hocuspocus.documents.size,
+    } satisfies BenchNodeStats);
   }
 });
 process.on('disconnect', () => process.exit(0));

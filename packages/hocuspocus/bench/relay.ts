@@ -78,7 +78,8 @@ async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number
   return { commands, cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 
 interface Result {
   name: string;
@@ -110,16 +111,27 @@ async function idleLatency(urls: [string, string], documentName: string): Promis
     const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
     provider.attach();
     return { socket, provider };
-  }) as [{ socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> }, { socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> }];
+  }) as [
+    { socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> },
+    { socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider> },
+  ];
   await until(() => writer.provider.isSynced && reader.provider.isSynced, 'the probe clients synced');
   const seen = reader.provider.document.getArray<number>('probe');
   const samples: number[] = [];
   for (let i = 0; i < PROBES; i++) {
-    const arrived = new Promise<void>((resolve) => seen.observe(function once() { seen.unobserve(once); resolve(); }));
+    const arrived = new Promise<void>((resolve) =>
+      seen.observe(function once() {
+        seen.unobserve(once);
+        resolve();
+      }),
+    );
     const start = performance.now();
     writer.provider.document.getArray<number>('probe').push([i]);
     // extension-redis can drop an update between two nodes (then it never arrives): counted, not waited for.
-    const timedOut = await Promise.race([arrived.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000))]);
+    const timedOut = await Promise.race([
+      arrived.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000)),
+    ]);
     if (timedOut) lostProbes++;
     else samples.push(performance.now() - start);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -128,16 +140,29 @@ async function idleLatency(urls: [string, string], documentName: string): Promis
     provider.destroy();
     socket.destroy();
   }
-  return percentile(samples.sort((x, y) => x - y), 0.5);
+  return percentile(
+    samples.sort((x, y) => x - y),
+    0.5,
+  );
 }
 
-async function run(name: string, peer: BenchNodeConfig['peer'], placement: Placement, misroute: BenchNodeConfig['misroute'], redis: SpawnedRedis): Promise<Result> {
+async function run(
+  name: string,
+  peer: BenchNodeConfig['peer'],
+  placement: Placement,
+  misroute: BenchNodeConfig['misroute'],
+  redis: SpawnedRedis,
+): Promise<Result> {
   const cluster = `bench-${peer}-${misroute}-${placement}-${Date.now().toString(36)}`;
   const nodes: Node[] = [];
   for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }));
   let ring: Ring | undefined;
   if (peer === 'smartroute') {
-    await until(async () => ((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON).nodes.length === 3, 'three members');
+    await until(
+      async () =>
+        ((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON).nodes.length === 3,
+      'three members',
+    );
     ring = await ringFromJSON((await (await fetch(`${nodes[0]!.url.replace('ws', 'http')}${RING_PATH}`)).json()) as RingSnapshotJSON);
   }
   const urlOf = new Map(nodes.map((node, i) => [`node-${'abc'[i]}`, node.url]));
@@ -145,11 +170,16 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
   const latencies: number[] = [];
   let measuring = false;
   let updates = 0;
-  const clients: { socket: InstanceType<typeof HocuspocusProviderWebsocket>; provider: InstanceType<typeof HocuspocusProvider>; log: Y.Array<number> }[] = [];
+  const clients: {
+    socket: InstanceType<typeof HocuspocusProviderWebsocket>;
+    provider: InstanceType<typeof HocuspocusProvider>;
+    log: Y.Array<number>;
+  }[] = [];
   for (let d = 0; d < DOCUMENTS; d++) {
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
-      const url = placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
+      const url =
+        placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
       const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
@@ -157,7 +187,8 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
       log.observe((event, transaction) => {
         if (transaction.local || !measuring) return;
         const now = performance.now();
-        for (const change of event.changes.delta) for (const sentAt of (change.insert as number[] | undefined) ?? []) latencies.push(now - sentAt);
+        for (const change of event.changes.delta)
+          for (const sentAt of (change.insert as number[] | undefined) ?? []) latencies.push(now - sentAt);
       });
       clients.push({ socket, provider, log });
     }
@@ -195,11 +226,16 @@ async function run(name: string, peer: BenchNodeConfig['peer'], placement: Place
   const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
   const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
   // A server exits on its own when the IPC channel closes (so a profiler can write its file); killed if it hangs.
-  await Promise.all(nodes.map(({ child }) => new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => resolve(clearTimeout(kill)));
-    child.disconnect();
-  })));
+  await Promise.all(
+    nodes.map(
+      ({ child }) =>
+        new Promise((resolve) => {
+          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => resolve(clearTimeout(kill)));
+          child.disconnect();
+        }),
+    ),
+  );
 
   const cpu = after.stats.reduce((sum, s, i) => sum + s.cpu - before.stats[i]!.cpu, 0) / 1000;
   const sorted = latencies.sort((x, y) => x - y);
@@ -228,7 +264,11 @@ const CASES = [
 const ONLY = process.env.BENCH_ONLY;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-const median = (values: number[]) => percentile([...values].sort((x, y) => x - y), 0.5);
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((x, y) => x - y),
+    0.5,
+  );
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
 async function main(): Promise<void> {
@@ -257,13 +297,38 @@ async function main(): Promise<void> {
     });
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
-  console.log(`\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`);
-  console.log('| case | updates | server CPU ms / 1,000 updates | vs extension-redis | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |');
+  console.log(
+    `\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`,
+  );
+  console.log(
+    '| case | updates | server CPU ms / 1,000 updates | vs extension-redis | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |',
+  );
   console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [only, name] of cases) {
     const cpuRatios = versus(only, (r) => r.cpuPerThousand);
     console.log(
-      `| ${name} | ${figure(only, (r) => r.updates)} | ${fixed(figure(only, (r) => r.cpuPerThousand), 1)} | ${fixed(median(cpuRatios), 2)}x | ${cpuRatios.map((x) => fixed(x, 2)).join(' ')} | ${fixed(figure(only, (r) => r.redisCpuPerThousand), 1)} | ${fixed(median(versus(only, cluster)), 2)}x | ${fixed(figure(only, (r) => r.redisPerUpdate), 4)} | ${fixed(median(versus(only, (r) => r.redisPerUpdate)), 4)}x | ${fixed(figure(only, (r) => r.rssMb), 0)} | ${figure(only, (r) => r.documents)} | ${fixed(figure(only, (r) => r.p50), 2)} | ${fixed(figure(only, (r) => r.p99), 2)} | ${fixed(figure(only, (r) => r.idleP50), 2)} |`,
+      `| ${name} | ${figure(only, (r) => r.updates)} | ${fixed(
+        figure(only, (r) => r.cpuPerThousand),
+        1,
+      )} | ${fixed(median(cpuRatios), 2)}x | ${cpuRatios.map((x) => fixed(x, 2)).join(' ')} | ${fixed(
+        figure(only, (r) => r.redisCpuPerThousand),
+        1,
+      )} | ${fixed(median(versus(only, cluster)), 2)}x | ${fixed(
+        figure(only, (r) => r.redisPerUpdate),
+        4,
+      )} | ${fixed(median(versus(only, (r) => r.redisPerUpdate)), 4)}x | ${fixed(
+        figure(only, (r) => r.rssMb),
+        0,
+      )} | ${figure(only, (r) => r.documents)} | ${fixed(
+        figure(only, (r) => r.p50),
+        2,
+      )} | ${fixed(
+        figure(only, (r) => r.p99),
+        2,
+      )} | ${fixed(
+        figure(only, (r) => r.idleP50),
+        2,
+      )} |`,
     );
   }
 }

@@ -29,8 +29,12 @@ try {
 const cpuPerThousand = (r: ScenarioResult) => r.cpuMs / (r.acknowledged / 1000);
 const commandsPerItem = (r: ScenarioResult) => r.redisCommands / r.acknowledged;
 const peer = results[1]!;
-console.log(`\n### Chaos scenario behind HAProxy round robin: SmartRoute vs @hocuspocus/extension-redis (Node ${process.versions.node}, Hocuspocus 3.4)\n`);
-console.log('| peer | items acknowledged | lost (fresh readers) | lost (PostgreSQL) | server CPU ms | CPU ms / 1,000 acknowledged | vs extension-redis | Redis commands | Redis cmds / acknowledged item | vs extension-redis |');
+console.log(
+  `\n### Chaos scenario behind HAProxy round robin: SmartRoute vs @hocuspocus/extension-redis (Node ${process.versions.node}, Hocuspocus 3.4)\n`,
+);
+console.log(
+  '| peer | items acknowledged | lost (fresh readers) | lost (PostgreSQL) | server CPU ms | CPU ms / 1,000 acknowledged | vs extension-redis | Redis commands | Redis cmds / acknowledged item | vs extension-redis |',
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results)
   console.log(

@@ -27,7 +27,10 @@ describe('node link envelopes', () => {
   it('keeps what is queued while the link cannot take it, and sends it as one message once it can', async () => {
     const sent: Buffer[] = [];
     let open = false;
-    const outbox = new Outbox((message) => sent.push(message), () => open);
+    const outbox = new Outbox(
+      (message) => sent.push(message),
+      () => open,
+    );
     outbox.add(Kind.Open, 1, Buffer.from('{}'));
     await turn();
     outbox.add(Kind.Frame, 1, Uint8Array.of(5));

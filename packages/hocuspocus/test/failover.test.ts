@@ -32,7 +32,8 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
-const members = async (node: NodeProcess | TestNode) => (await json<{ nodes: { id: string }[] }>(`${node.http}/api/routes/ring`)).nodes.map((n) => n.id);
+const members = async (node: NodeProcess | TestNode) =>
+  (await json<{ nodes: { id: string }[] }>(`${node.http}/api/routes/ring`)).nodes.map((n) => n.id);
 
 /** A client's edits to one document, and how many of them the server acknowledged. */
 interface Writer {
@@ -93,16 +94,22 @@ async function missing(writers: Writer[], anyNode: { http: string }): Promise<st
 }
 
 describe('fast failover and merge-safe ownership', () => {
-  it('serves a kill -9ed node\'s documents on a survivor within 10 s, with default options; SIGTERM leaves gracefully', async () => {
+  it("serves a kill -9ed node's documents on a survivor within 10 s, with default options; SIGTERM leaves gracefully", async () => {
     const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-kill` };
     const started = await Promise.all(['d1', 'd2', 'd3'].map((id) => spawnNode(id, config)));
     processes.push(...started);
     const [d1, , d3] = started as [NodeProcess, NodeProcess, NodeProcess];
     await until(async () => (await members(d1)).length === 3, 'three members');
-    const client = createSmartClient({ nodes: [d1.http], WebSocketPolyfill: WebSocket, socket: { delay: 100, minDelay: 100, maxDelay: 500 } });
+    const client = createSmartClient({
+      nodes: [d1.http],
+      WebSocketPolyfill: WebSocket,
+      socket: { delay: 100, minDelay: 100, maxDelay: 500 },
+    });
     clients.push(client);
     await client.refreshRing();
-    const names = Array.from({ length: 60 }, (_, i) => `killed-${i}`).filter((name) => client.ring!.owner(name)!.id === 'd3').slice(0, 4);
+    const names = Array.from({ length: 60 }, (_, i) => `killed-${i}`)
+      .filter((name) => client.ring!.owner(name)!.id === 'd3')
+      .slice(0, 4);
     const writers = await Promise.all(names.map((name) => writer(client, name)));
     writers.forEach((w) => write(w, 'before'));
     await until(() => writers.every((w) => w.acknowledged === 1), 'd3 to acknowledge');
@@ -120,7 +127,9 @@ describe('fast failover and merge-safe ownership', () => {
     // SIGTERM (the default leaveOnSignals): the node hands its documents over, leaves, and the process ends.
     const d2 = started[1]!;
     await client.refreshRing();
-    const leaving = Array.from({ length: 60 }, (_, i) => `terminated-${i}`).filter((name) => client.ring!.owner(name)?.id === 'd2').slice(0, 3);
+    const leaving = Array.from({ length: 60 }, (_, i) => `terminated-${i}`)
+      .filter((name) => client.ring!.owner(name)?.id === 'd2')
+      .slice(0, 3);
     const onD2 = await Promise.all(leaving.map((name) => writer(client, name)));
     onD2.forEach((w) => write(w, 'before-sigterm'));
     await until(() => onD2.every((w) => w.acknowledged === 1), 'd2 to acknowledge');
@@ -146,7 +155,9 @@ describe('fast failover and merge-safe ownership', () => {
     };
     const first = smart([s1.http]);
     await first.refreshRing();
-    const names = Array.from({ length: 80 }, (_, i) => `paused-${i}`).filter((name) => first.ring!.owner(name)!.id === 's3').slice(0, 5);
+    const names = Array.from({ length: 80 }, (_, i) => `paused-${i}`)
+      .filter((name) => first.ring!.owner(name)!.id === 's3')
+      .slice(0, 5);
     const writers = await Promise.all(names.map((name) => writer(first, name)));
     let round = 0;
     let editing = true;
@@ -173,7 +184,12 @@ describe('fast failover and merge-safe ownership', () => {
     editing = false;
     await edits;
     const all = [...writers, ...lateWriters];
-    await until(() => all.every((w) => w.handle.isSynced && w.handle.provider.unsyncedChanges === 0), 'every client to be synced', 20_000, 50);
+    await until(
+      () => all.every((w) => w.handle.isSynced && w.handle.provider.unsyncedChanges === 0),
+      'every client to be synced',
+      20_000,
+      50,
+    );
     expect(all.reduce((sum, w) => sum + w.acknowledged, 0)).toBeGreaterThan(50);
 
     const stats = await json<{ routing: { staleDocuments: number; fencedStores: number; shipped: number } }>(`${s3.http}/api/routes/stats`);
@@ -182,15 +198,27 @@ describe('fast failover and merge-safe ownership', () => {
     // Everyone leaves: the owners store and unload every document, then storage and owners must hold every acknowledged key.
     clients.forEach((client) => client.destroy());
     clients.length = 0;
-    await until(async () => {
-      const loaded = await Promise.all(started.map((n) => json<{ documents: { loaded: number } }>(`${n.http}/api/routes/stats`)));
-      return loaded.every((s) => s.documents.loaded === 0);
-    }, 'every document to be stored and unloaded', 15_000, 100);
+    await until(
+      async () => {
+        const loaded = await Promise.all(started.map((n) => json<{ documents: { loaded: number } }>(`${n.http}/api/routes/stats`)));
+        return loaded.every((s) => s.documents.loaded === 0);
+      },
+      'every document to be stored and unloaded',
+      15_000,
+      100,
+    );
     expect(await missing(all, s1)).toEqual([]);
   }, 90_000);
 
   it('relay mode: a plain provider relayed to an owner that is killed waits out failure detection (longer than migrationTimeout) and goes on', async () => {
-    const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-relay`, secret: 'failover-relay-secret', misroute: 'relay' as const, migrationTimeout: 1000 };
+    const config = {
+      table: table.table,
+      redis: REDIS_URL,
+      cluster: `${redis.cluster}-relay`,
+      secret: 'failover-relay-secret',
+      misroute: 'relay' as const,
+      migrationTimeout: 1000,
+    };
     const started = await Promise.all(['r1', 'r2', 'r3'].map((id) => spawnNode(id, config)));
     processes.push(...started);
     const [r1, , r3] = started as [NodeProcess, NodeProcess, NodeProcess];
@@ -221,7 +249,13 @@ describe('fast failover and merge-safe ownership', () => {
 
   it('maxConcurrentHandovers bounds the documents moving at once (observed through /api/routes/stats)', async () => {
     const cluster = `${redis.cluster}-gradual`;
-    const a = await startNode('ga', await freePort(), table.table, { redis: REDIS_URL, cluster, maxConcurrentHandovers: 2 }, { storeDelay: 100 });
+    const a = await startNode(
+      'ga',
+      await freePort(),
+      table.table,
+      { redis: REDIS_URL, cluster, maxConcurrentHandovers: 2 },
+      { storeDelay: 100 },
+    );
     nodes.push(a);
     const socket = socketTo(a.url);
     sockets.push(socket);
@@ -235,15 +269,21 @@ describe('fast failover and merge-safe ownership', () => {
     const moving = providers.filter(({ provider }) => b.smartRoute.ring?.owner(provider.configuration.name)?.id === 'gb').length;
     expect(moving).toBeGreaterThan(2);
     const seen = { maxMoving: 0, maxPending: 0 };
-    await until(async () => {
-      const { handovers } = await json<{ handovers: { pending: number; moving: number; done: number; failed: number } }>(`${a.http}/api/routes/stats`);
-      seen.maxMoving = Math.max(seen.maxMoving, handovers.moving);
-      seen.maxPending = Math.max(seen.maxPending, handovers.pending);
-      return handovers.done === moving && handovers.pending === 0 && handovers.moving === 0;
-    }, 'every moved document to be handed over', 20_000, 10);
+    await until(
+      async () => {
+        const { handovers } = await json<{ handovers: { pending: number; moving: number; done: number; failed: number } }>(
+          `${a.http}/api/routes/stats`,
+        );
+        seen.maxMoving = Math.max(seen.maxMoving, handovers.moving);
+        seen.maxPending = Math.max(seen.maxPending, handovers.pending);
+        return handovers.done === moving && handovers.pending === 0 && handovers.moving === 0;
+      },
+      'every moved document to be handed over',
+      20_000,
+      10,
+    );
     expect(seen.maxMoving).toBeLessThanOrEqual(2);
     expect(seen.maxPending).toBeGreaterThan(0);
     expect(a.smartRoute.handovers.failed).toBe(0);
   }, 60_000);
 });
-

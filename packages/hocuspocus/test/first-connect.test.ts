@@ -17,7 +17,14 @@ describe('first connects on a freshly formed cluster', () => {
   /** The first three nodes' stores: slowed down in the join test so that handovers are still under way when clients move. */
   const persistence: PersistenceControl = {};
   let clients: ReturnType<typeof plainProvider>[] = [];
-  const options = () => ({ redis: REDIS_URL, cluster: redis.cluster, secret: 'first-connect-secret', redirectOnMisroute: undefined, syncInterval: 200, migrationTimeout: 5000 });
+  const options = () => ({
+    redis: REDIS_URL,
+    cluster: redis.cluster,
+    secret: 'first-connect-secret',
+    redirectOnMisroute: undefined,
+    syncInterval: 200,
+    migrationTimeout: 5000,
+  });
 
   beforeAll(async () => {
     table = await createTable();
@@ -64,7 +71,8 @@ describe('first connects on a freshly formed cluster', () => {
   it('a node holding documents the new ring gives away does not announce it: their new owner waits for their handovers', async () => {
     clients.forEach((client, i) => client.provider.document.getText('t').insert(0, `edit-${i}`));
     const announcers = new Set<string>();
-    for (const node of nodes) node.smartRoute.membershipInstance!.on('message', ({ type, from }) => type === HANDED_OVER_RING && from && announcers.add(from));
+    for (const node of nodes)
+      node.smartRoute.membershipInstance!.on('message', ({ type, from }) => type === HANDED_OVER_RING && from && announcers.add(from));
     const held = new Map(nodes.map((node) => [node.id, new Set(node.smartRoute.hocuspocus!.documents.keys())]));
 
     const d = await startNode('d', await freePort(), table.table, options());
@@ -72,8 +80,12 @@ describe('first connects on a freshly formed cluster', () => {
     await until(() => nodes.every((node) => node.smartRoute.ring?.nodes.length === 4), 'four members everywhere');
     const moved = clients.filter((client) => d.smartRoute.ring!.owner(client.provider.configuration.name)?.id === 'd');
     // Every old node gives some of its documents to d, so each of them holds documents the new ring gives away.
-    for (const node of nodes.slice(0, 3)) expect(moved.some((client) => held.get(node.id)!.has(client.provider.configuration.name))).toBe(true);
-    await until(() => moved.every((client) => d.smartRoute.hocuspocus!.documents.has(client.provider.configuration.name)), 'd loaded what it owns');
+    for (const node of nodes.slice(0, 3))
+      expect(moved.some((client) => held.get(node.id)!.has(client.provider.configuration.name))).toBe(true);
+    await until(
+      () => moved.every((client) => d.smartRoute.hocuspocus!.documents.has(client.provider.configuration.name)),
+      'd loaded what it owns',
+    );
     await until(() => moved.every((client) => client.provider.isSynced), 'moved documents synced');
 
     expect([...announcers].filter((id) => id !== 'd')).toEqual([]); // only d, which held nothing, announced the ring

@@ -142,10 +142,21 @@ describe('handover between live nodes', () => {
   });
 
   it('never waits for a handover from an old owner the membership declared dead (kill -9)', async () => {
-    const config = { table: table.table, redis: REDIS_URL, cluster: `${redis.cluster}-crash`, failureTimeout: 300, migrationTimeout: 60_000 };
+    const config = {
+      table: table.table,
+      redis: REDIS_URL,
+      cluster: `${redis.cluster}-crash`,
+      failureTimeout: 300,
+      migrationTimeout: 60_000,
+    };
     const victim = await spawnNode('victim', config);
     processes.push(victim);
-    const heir = await startNode('heir', await freePort(), table.table, { redis: REDIS_URL, cluster: config.cluster, failureTimeout: 300, migrationTimeout: 60_000 });
+    const heir = await startNode('heir', await freePort(), table.table, {
+      redis: REDIS_URL,
+      cluster: config.cluster,
+      failureTimeout: 300,
+      migrationTimeout: 60_000,
+    });
     nodes.push(heir);
     await until(() => heir.smartRoute.ring?.nodes.length === 2, 'heir to see the victim');
     const name = documentOwnedBy(heir.smartRoute, 'victim', 'crash');

@@ -11,7 +11,16 @@ describe('redirect hint', () => {
   });
 
   it('returns undefined for any other reason', () => {
-    for (const reason of [undefined, null, 42, '', 'permission-denied', MISROUTED_REASON, `${REDIRECT_PREFIX}{not json`, `${REDIRECT_PREFIX}null`])
+    for (const reason of [
+      undefined,
+      null,
+      42,
+      '',
+      'permission-denied',
+      MISROUTED_REASON,
+      `${REDIRECT_PREFIX}{not json`,
+      `${REDIRECT_PREFIX}null`,
+    ])
       expect(parseRedirectHint(reason)).toBeUndefined();
   });
 

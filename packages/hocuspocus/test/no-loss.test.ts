@@ -47,7 +47,14 @@ async function loadedDocuments(node: NodeProcess): Promise<number> {
 
 describe('no acknowledged update is lost', () => {
   it('across a join, a graceful leave and a kill -9, with 30 clients editing 20 documents on 3-4 nodes', async () => {
-    const config = { table: table.table, redis: REDIS_URL, cluster: redis.cluster, syncInterval: 200, migrationTimeout: 2000, secret: 'no-loss-test-secret' }; // signed membership and handover messages
+    const config = {
+      table: table.table,
+      redis: REDIS_URL,
+      cluster: redis.cluster,
+      syncInterval: 200,
+      migrationTimeout: 2000,
+      secret: 'no-loss-test-secret',
+    }; // signed membership and handover messages
     processes.push(...(await Promise.all(['n1', 'n2', 'n3'].map((id) => spawnNode(id, config)))));
     const [n1, n2, n3] = processes as [NodeProcess, NodeProcess, NodeProcess];
     await until(async () => (await (await fetch(`${n1.http}/api/routes/ring`)).json()).nodes.length === 3, 'three members');
@@ -96,7 +103,12 @@ describe('no acknowledged update is lost', () => {
     await edits;
 
     // Settle: every client is synced (the killed node's documents wait out failure detection + migrationTimeout).
-    await until(() => writers.every((w) => w.handle.isSynced && w.handle.provider.unsyncedChanges === 0), 'every client to be synced', 30_000, 100);
+    await until(
+      () => writers.every((w) => w.handle.isSynced && w.handle.provider.unsyncedChanges === 0),
+      'every client to be synced',
+      30_000,
+      100,
+    );
     const survivors = processes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
     expect(survivors.map((n) => n.id).sort()).toEqual(['n1', 'n4']);
     for (const writer of writers) expect(writer.handle.nodeId).toMatch(/^n[14]$/);
@@ -106,7 +118,12 @@ describe('no acknowledged update is lost', () => {
     // Everyone leaves: the owners store and unload every document.
     clients.forEach((client) => client.destroy());
     clients.length = 0;
-    await until(async () => (await Promise.all(survivors.map(loadedDocuments))).every((n) => n === 0), 'every document to be stored and unloaded', 15_000, 100);
+    await until(
+      async () => (await Promise.all(survivors.map(loadedDocuments))).every((n) => n === 0),
+      'every document to be stored and unloaded',
+      15_000,
+      100,
+    );
 
     // Reload each document from storage on its owner with a fresh plain provider, and look for every acknowledged key.
     const expected = new Map<string, Set<string>>();

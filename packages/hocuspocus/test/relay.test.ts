@@ -78,7 +78,11 @@ function provider(socket: InstanceType<typeof HocuspocusProviderWebsocket>, name
     onStateless: ({ payload }) => record.stateless.push(payload),
   });
   instance.attach();
-  return Object.assign(record, { provider: instance, text: instance.document.getText('t'), items: instance.document.getArray<number>('items') });
+  return Object.assign(record, {
+    provider: instance,
+    text: instance.document.getText('t'),
+    items: instance.document.getArray<number>('items'),
+  });
 }
 
 /** The same awareness field as another client sees it. */
@@ -118,7 +122,14 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
   beforeAll(async () => {
     table = await createTable();
     redis = await redisCluster();
-    const options = { redis: REDIS_URL, cluster: redis.cluster, secret: SECRET, syncInterval: 200, migrationTimeout: 3000, redirectOnMisroute: undefined };
+    const options = {
+      redis: REDIS_URL,
+      cluster: redis.cluster,
+      secret: SECRET,
+      syncInterval: 200,
+      migrationTimeout: 3000,
+      redirectOnMisroute: undefined,
+    };
     for (const id of ['a', 'b', 'c']) nodes[id] = await startNode(id, await freePort(), table.table, options, {}, [app(id, seen)]);
     await until(() => Object.values(nodes).every((node) => node.smartRoute.ring?.nodes.length === 3), 'three members');
   });
@@ -139,15 +150,24 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
 
     direct.text.insert(0, 'from-direct ');
     relayed.text.insert(0, 'from-relayed ');
-    await until(() => [direct, relayed].every((c) => c.text.toString().includes('from-direct') && c.text.toString().includes('from-relayed')), 'edits both ways');
+    await until(
+      () => [direct, relayed].every((c) => c.text.toString().includes('from-direct') && c.text.toString().includes('from-relayed')),
+      'edits both ways',
+    );
 
     relayed.provider.setAwarenessField('user', 'relayed-user');
     direct.provider.setAwarenessField('user', 'direct-user');
-    await until(() => awarenessOf(direct, 'user').includes('relayed-user') && awarenessOf(relayed, 'user').includes('direct-user'), 'awareness both ways');
+    await until(
+      () => awarenessOf(direct, 'user').includes('relayed-user') && awarenessOf(relayed, 'user').includes('direct-user'),
+      'awareness both ways',
+    );
 
     relayed.provider.sendStateless('ping-from-relayed');
     direct.provider.sendStateless('ping-from-direct');
-    await until(() => [direct, relayed].every((c) => c.stateless.includes('b:ping-from-relayed') && c.stateless.includes('b:ping-from-direct')), 'stateless both ways');
+    await until(
+      () => [direct, relayed].every((c) => c.stateless.includes('b:ping-from-relayed') && c.stateless.includes('b:ping-from-direct')),
+      'stateless both ways',
+    );
 
     expect(b!.server.hocuspocus.documents.has(name)).toBe(true);
     expect(a!.server.hocuspocus.documents.has(name)).toBe(false); // no Y.Doc on the relaying node
@@ -179,7 +199,10 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     const writer = provider(open(b!.url).socket, name);
     const reader = provider(relayedSocket, name, 'read-only');
     const rejected = provider(relayedSocket, documentOwnedBy(a!.smartRoute, 'b', 'relay-rejected'), 'rejected');
-    await until(() => writer.provider.isSynced && reader.provider.isSynced && rejected.refusals.length > 0, 'the reader synced and the rejection');
+    await until(
+      () => writer.provider.isSynced && reader.provider.isSynced && rejected.refusals.length > 0,
+      'the reader synced and the rejection',
+    );
 
     expect(rejected.refusals).toEqual(['bad-token']);
     const forName = seen.filter((s) => s.documentName === name);
@@ -258,14 +281,21 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
       setTimeout(release, 300); // (4.x's handover waits for messages in flight; 3.4's does not)
       await until(() => c!.server.hocuspocus.documents.get(name)?.getArray('items').length === 2, 'the updates at c (from the re-sync)');
       // c's SyncStatus for the client's re-sync also acknowledges the updates b never answered.
-      await until(() => relayed.provider.unsyncedChanges === 0, `the updates acknowledged (${relayed.provider.unsyncedChanges} unsynced)`, 5000);
+      await until(
+        () => relayed.provider.unsyncedChanges === 0,
+        `the updates acknowledged (${relayed.provider.unsyncedChanges} unsynced)`,
+        5000,
+      );
     } finally {
       release();
       held.delete(name);
     }
     relayed.items.push([3]); // and the count stays exact afterwards
     expect(relayed.provider.unsyncedChanges).toBe(1);
-    await until(() => relayed.provider.unsyncedChanges === 0 && c!.server.hocuspocus.documents.get(name)?.getArray('items').length === 3, 'the next update acknowledged by c');
+    await until(
+      () => relayed.provider.unsyncedChanges === 0 && c!.server.hocuspocus.documents.get(name)?.getArray('items').length === 3,
+      'the next update acknowledged by c',
+    );
     expect(relayed.refusals).toEqual([]);
   });
 
@@ -278,7 +308,11 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
 
     let written = 0;
     const writing = setInterval(() => relayed.items.push([written++]), 10);
-    const owns = (node: TestNode) => until(() => node.server.hocuspocus.documents.has(name) && node.smartRoute.ring?.owner(name)?.id === node.id, `${node.id} to serve ${name}`);
+    const owns = (node: TestNode) =>
+      until(
+        () => node.server.hocuspocus.documents.has(name) && node.smartRoute.ring?.owner(name)?.id === node.id,
+        `${node.id} to serve ${name}`,
+      );
     try {
       await a!.smartRoute.pin(name, 'c'); // another remote owner
       await owns(c!);
@@ -298,7 +332,11 @@ describe('relay mode (misroute: relay): plain providers on any node', () => {
     await until(() => reader.items.length === written, 'a fresh reader to see every update');
     // The client learns that every update is acknowledged, those in flight to an old owner included: the owner's
     // SyncStatus for the re-sync settles them (a plain provider's unsyncedChanges would otherwise never reach 0).
-    await until(() => relayed.provider.unsyncedChanges === 0, `the relayed client to see every update acknowledged (${relayed.provider.unsyncedChanges} left)`, 5000);
+    await until(
+      () => relayed.provider.unsyncedChanges === 0,
+      `the relayed client to see every update acknowledged (${relayed.provider.unsyncedChanges} left)`,
+      5000,
+    );
 
     expect(relayedSocket.closes).toEqual([]); // the client's socket stayed open
     expect(relayed.closes).toEqual([]); // and the document was never closed for it

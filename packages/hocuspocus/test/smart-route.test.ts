@@ -121,11 +121,20 @@ describe('static cluster (no Redis)', () => {
   it('runs on any ring-core membership', async () => {
     const bus = new MemoryBus();
     const [one, two] = ['m1', 'm2'].map(
-      (id) => new SmartRoute({ nodeId: id, nodePort: 8000, secret: 'memory-cluster-secret', membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }) }),
+      (id) =>
+        new SmartRoute({
+          nodeId: id,
+          nodePort: 8000,
+          secret: 'memory-cluster-secret',
+          membership: new MemoryMembership({ bus, self: { id, url: `ws://${id}:8000` } }),
+        }),
     );
     await one!.start();
     await two!.start();
-    cleanups.push(() => one!.leave(), () => two!.leave());
+    cleanups.push(
+      () => one!.leave(),
+      () => two!.leave(),
+    );
     await until(() => one!.ring!.nodes.length === 2, 'both members');
     const name = documentOwnedBy(one!, 'm2', 'mem');
     expect(one!.decide(name)).toMatchObject({ action: 'refuse', owner: { id: 'm2' } });
@@ -135,14 +144,22 @@ describe('static cluster (no Redis)', () => {
   it('refuses in onConnect, before authentication and loading', async () => {
     const port = await freePort();
     const calls: string[] = [];
-    const smartRoute = new SmartRoute({ nodeId: 'gate', nodePort: port, redirectOnMisroute: true, clusterNodes: [{ id: 'elsewhere', address: '127.0.0.1', port: 1 }] });
+    const smartRoute = new SmartRoute({
+      nodeId: 'gate',
+      nodePort: port,
+      redirectOnMisroute: true,
+      clusterNodes: [{ id: 'elsewhere', address: '127.0.0.1', port: 1 }],
+    });
     const server = new Server({
       port,
       address: '127.0.0.1',
       quiet: true,
       stopOnSignals: false,
       // listed before SmartRoute on purpose: its priority still puts it first
-      extensions: [{ onAuthenticate: async () => void calls.push('onAuthenticate'), onLoadDocument: async () => void calls.push('onLoadDocument') }, smartRoute],
+      extensions: [
+        { onAuthenticate: async () => void calls.push('onAuthenticate'), onLoadDocument: async () => void calls.push('onLoadDocument') },
+        smartRoute,
+      ],
     });
     await server.listen();
     cleanups.push(() => server.destroy());
@@ -163,7 +180,9 @@ describe('static cluster (no Redis)', () => {
     expect(smartRoute.ring!.node('node-4')).toMatchObject({ url: 'ws://127.0.0.1:8003', weight: 1, status: 'alive' });
     await smartRoute.removeClusterNode('node-4');
     expect(smartRoute.ring!.node('node-4')).toBeUndefined();
-    await expect(smartRoute.addClusterNode({ id: 'bad', address: '127.0.0.1', port: 'x' as unknown as number })).rejects.toMatchObject({ option: 'node.port' });
+    await expect(smartRoute.addClusterNode({ id: 'bad', address: '127.0.0.1', port: 'x' as unknown as number })).rejects.toMatchObject({
+      option: 'node.port',
+    });
   });
 
   it('after leaving: not ready, and refuses documents as unavailable', async () => {
@@ -184,7 +203,10 @@ describe('static cluster (no Redis)', () => {
 describe('single-node mode (enforceRouting: false, no Redis)', () => {
   it('serves every document, syncs clients and answers the monitoring routes', async () => {
     const port = await freePort();
-    const node = await startNode('solo', port, table.table, { enforceRouting: false, clusterNodes: [{ id: 'other', address: '127.0.0.1', port: 1 }] });
+    const node = await startNode('solo', port, table.table, {
+      enforceRouting: false,
+      clusterNodes: [{ id: 'other', address: '127.0.0.1', port: 1 }],
+    });
     nodes.push(node);
     expect(node.smartRoute.isInitialized).toBe(true);
 
@@ -231,7 +253,13 @@ describe('a Redis cluster of two nodes', () => {
     cleanups.push(() => socket.destroy());
     const { refusals } = plainProvider(socket, name);
     await until(() => refusals.length > 0, 'the refusal');
-    expect(parseRedirectHint(refusals[0])).toEqual({ documentName: name, ownerId: 'a', ownerUrl: a.url, epoch: b.smartRoute.ring!.epoch, hops: 1 });
+    expect(parseRedirectHint(refusals[0])).toEqual({
+      documentName: name,
+      ownerId: 'a',
+      ownerUrl: a.url,
+      epoch: b.smartRoute.ring!.epoch,
+      hops: 1,
+    });
   });
 
   it('refuses a direct connection (onLoadDocument) to a document another node owns', async () => {
@@ -253,7 +281,10 @@ describe('a Redis cluster of two nodes', () => {
 
   it('refuses without a hint when redirectOnMisroute is off', async () => {
     const port = await freePort();
-    const c = await startNode('c', port, table.table, { redirectOnMisroute: false, clusterNodes: [{ id: 'a', address: '127.0.0.1', port: a.port }] });
+    const c = await startNode('c', port, table.table, {
+      redirectOnMisroute: false,
+      clusterNodes: [{ id: 'a', address: '127.0.0.1', port: a.port }],
+    });
     nodes.push(c);
     const socket = socketTo(c.url);
     cleanups.push(() => socket.destroy());
@@ -267,7 +298,10 @@ describe('a Redis cluster of two nodes', () => {
     const theirs = documentOwnedBy(a.smartRoute, 'b', 'mux-b');
     const socket = socketTo(a.url);
     const other = socketTo(a.url);
-    cleanups.push(() => socket.destroy(), () => other.destroy());
+    cleanups.push(
+      () => socket.destroy(),
+      () => other.destroy(),
+    );
     const [first, second] = mine.map((name) => plainProvider(socket, name));
     const misrouted = plainProvider(socket, theirs);
     const watcher = plainProvider(other, mine[0]!);

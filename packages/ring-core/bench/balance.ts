@@ -44,14 +44,18 @@ const mean = loads.reduce((s, l) => s + l, 0) / loads.length;
 const sd = Math.sqrt(loads.reduce((s, l) => s + (l - mean) ** 2, 0) / loads.length);
 rows.push(['hashring (npm, 160 points)', fmt(Math.max(...loads), 3), fmt(Math.min(...loads), 3), fmt(sd, 4), '-', '-', '-', '-', '-']);
 
-table('Balance (10 nodes, 1M keys) and movement (adding an 11th node; optimal = 1/11 = 9.09%)', [
-  'strategy',
-  'max/avg',
-  'min/avg',
-  'std dev (of load)',
-  'max/avg target',
-  'keys moved',
-  'vs optimal',
-  'moved onto the new node',
-  'movement target',
-], rows);
+table(
+  'Balance (10 nodes, 1M keys) and movement (adding an 11th node; optimal = 1/11 = 9.09%)',
+  [
+    'strategy',
+    'max/avg',
+    'min/avg',
+    'std dev (of load)',
+    'max/avg target',
+    'keys moved',
+    'vs optimal',
+    'moved onto the new node',
+    'movement target',
+  ],
+  rows,
+);

@@ -23,23 +23,55 @@ for (const [label, ring] of Object.entries(rings)) {
   tasks.push([`${name} with({ remove }) at ${n} nodes`, times(count, () => ring.with({ remove: ['node-3'] })), count]);
 }
 const hundred = rings['ring@150 100']!;
-tasks.push(['ring@150 with({ update: status }) at 100 nodes', times(20, () => hundred.with({ update: [{ id: 'node-3', status: 'dead' }] })), 20]);
+tasks.push([
+  'ring@150 with({ update: status }) at 100 nodes',
+  times(20, () => hundred.with({ update: [{ id: 'node-3', status: 'dead' }] })),
+  20,
+]);
 const rows = await timeTasks(tasks, 1000);
 const us = (name: string) => rows.find((r) => r.name === name)!.ns / 1000;
 
-table('Membership changes (with(): builds the next immutable snapshot)', ['task', 'us/op'], rows.map((r) => [r.name, fmt(r.ns / 1000, 2)]));
+table(
+  'Membership changes (with(): builds the next immutable snapshot)',
+  ['task', 'us/op'],
+  rows.map((r) => [r.name, fmt(r.ns / 1000, 2)]),
+);
 
 const hash = await loadHash('xxh32');
 const memory = [10, 100].map((n) => {
   const placement = STRATEGIES.ring({ nodes: resolveNodes(members(n)), hash, vnodes: 150 });
   return [`ring@150, ${n} nodes`, placement.byteLength, n * 150, placement.byteLength / (n * 150)] as const;
 });
-table('Memory of the lookup structure', ['ring', 'bytes', 'virtual nodes', 'bytes per virtual node'], memory.map(([name, bytes, v, per]) => [name, bytes, v, fmt(per, 1)]));
+table(
+  'Memory of the lookup structure',
+  ['ring', 'bytes', 'virtual nodes', 'bytes per virtual node'],
+  memory.map(([name, bytes, v, per]) => [name, bytes, v, fmt(per, 1)]),
+);
 
-table('Change targets', ['target', 'measured', 'met'], [
-  ['with() add at 10 nodes <= 100 us', `${fmt(us('ring@150 with({ add }) at 10 nodes'), 1)} us`, verdict(us('ring@150 with({ add }) at 10 nodes') <= 100)],
-  ['with() remove at 10 nodes <= 100 us', `${fmt(us('ring@150 with({ remove }) at 10 nodes'), 1)} us`, verdict(us('ring@150 with({ remove }) at 10 nodes') <= 100)],
-  ['with() add at 100 nodes <= 1 ms', `${fmt(us('ring@150 with({ add }) at 100 nodes'), 1)} us`, verdict(us('ring@150 with({ add }) at 100 nodes') <= 1000)],
-  ['with() remove at 100 nodes <= 1 ms', `${fmt(us('ring@150 with({ remove }) at 100 nodes'), 1)} us`, verdict(us('ring@150 with({ remove }) at 100 nodes') <= 1000)],
-  ['memory per virtual node <= 8 bytes', `${fmt(memory[0]![3], 1)} bytes`, verdict(memory[0]![3] <= 8)],
-]);
+table(
+  'Change targets',
+  ['target', 'measured', 'met'],
+  [
+    [
+      'with() add at 10 nodes <= 100 us',
+      `${fmt(us('ring@150 with({ add }) at 10 nodes'), 1)} us`,
+      verdict(us('ring@150 with({ add }) at 10 nodes') <= 100),
+    ],
+    [
+      'with() remove at 10 nodes <= 100 us',
+      `${fmt(us('ring@150 with({ remove }) at 10 nodes'), 1)} us`,
+      verdict(us('ring@150 with({ remove }) at 10 nodes') <= 100),
+    ],
+    [
+      'with() add at 100 nodes <= 1 ms',
+      `${fmt(us('ring@150 with({ add }) at 100 nodes'), 1)} us`,
+      verdict(us('ring@150 with({ add }) at 100 nodes') <= 1000),
+    ],
+    [
+      'with() remove at 100 nodes <= 1 ms',
+      `${fmt(us('ring@150 with({ remove }) at 100 nodes'), 1)} us`,
+      verdict(us('ring@150 with({ remove }) at 100 nodes') <= 1000),
+    ],
+    ['memory per virtual node <= 8 bytes', `${fmt(memory[0]![3], 1)} bytes`, verdict(memory[0]![3] <= 8)],
+  ],
+);

@@ -108,8 +108,7 @@ async function failureDetection() {
     await new Promise((r) => setTimeout(r, 3 * detection.syncInterval)); // a few heartbeats in
     const killedAt = performance.now();
     child.kill('SIGKILL');
-    while (!members.some((m) => m.ring.node(id)?.status === 'suspected' || !m.ring.node(id)))
-      await new Promise((r) => setTimeout(r, 1));
+    while (!members.some((m) => m.ring.node(id)?.status === 'suspected' || !m.ring.node(id))) await new Promise((r) => setTimeout(r, 1));
     suspected.push(performance.now() - killedAt);
     while (members.some((m) => m.ring.node(id))) await new Promise((r) => setTimeout(r, 1));
     removed.push(performance.now() - killedAt);
@@ -120,7 +119,9 @@ async function failureDetection() {
 
 const ms = (v: number) => v.toFixed(2);
 const rows = await convergence();
-console.log(`\nMembership convergence: ${MEMBERS} members in one process, ${CHANGES} admin changes, ${REAL_JOINS} member start+stop pairs (ms until all rings agree)\n`);
+console.log(
+  `\nMembership convergence: ${MEMBERS} members in one process, ${CHANGES} admin changes, ${REAL_JOINS} member start+stop pairs (ms until all rings agree)\n`,
+);
 console.log('| backend: change | n | p50 | p99 | max |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [label, s] of Object.entries(rows)) console.log(`| ${label} | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} |`);
@@ -128,7 +129,9 @@ const ratio = (kind: string) => (rows[`redis: ${kind}`]!.p50 / rows[`memory: ${k
 console.log(`\nredis / memory p50 ratio: admin join/leave ${ratio('admin join/leave')}x, member start/stop ${ratio('member start/stop')}x`);
 
 const detected = await failureDetection();
-console.log(`\nFailure detection: SIGKILL of a member process, ${KILLS} times; syncInterval ${detection.syncInterval} ms, failureTimeout ${detection.failureTimeout} ms\n`);
+console.log(
+  `\nFailure detection: SIGKILL of a member process, ${KILLS} times; syncInterval ${detection.syncInterval} ms, failureTimeout ${detection.failureTimeout} ms\n`,
+);
 console.log('| event | expected | p50 | max | p50 / expected |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [label, s, expected] of [

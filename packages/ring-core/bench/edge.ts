@@ -31,5 +31,9 @@ const rows = await timeTasks([
   ['haproxy owner(), 1 of 10 dead', batch((k) => downHaproxy.owner(k)), BATCH],
 ]);
 const base = rows[0]!.ns;
-table('Edge strategies: owner() (10 nodes, 16-byte keys, hash included)', ['task', 'ns/op', 'vs ring owner()'], rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / base, 2)}x`]));
+table(
+  'Edge strategies: owner() (10 nodes, 16-byte keys, hash included)',
+  ['task', 'ns/op', 'vs ring owner()'],
+  rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / base, 2)}x`]),
+);
 if (sink < 0) console.log(sink);

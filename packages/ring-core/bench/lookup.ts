@@ -56,11 +56,23 @@ const owners3 = ns['ring owners(key, 3) xxh32']!;
 const plain = ns['fresh key: ring owner()']!;
 const hit = ns['fresh key: LRU cache hit']!;
 
-table('Lookups (10 nodes x 150 vnodes, 16-byte keys, hash included)', ['task', 'ns/op', 'vs ring owner()'], rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / owner, 2)}x`]));
-table('Lookup targets', ['target', 'measured', 'met'], [
-  ['owner() <= 100 ns/op', `${fmt(owner)} ns`, verdict(owner <= 100)],
-  ['owner() >= 20x faster than hashring', `${fmt(hashring / owner)}x`, verdict(hashring / owner >= 20)],
-  ['owners(key, 3) <= 1.5x owner()', `${fmt(owners3 / owner, 2)}x`, verdict(owners3 / owner <= 1.5)],
-  ['LRU hit faster than owner() (else no cache)', `hit ${fmt(hit)} ns vs ${fmt(plain)} ns (${fmt(hit / plain, 2)}x)`, hit < plain ? 'cache would pay' : 'no: the ring has no cache'],
-]);
+table(
+  'Lookups (10 nodes x 150 vnodes, 16-byte keys, hash included)',
+  ['task', 'ns/op', 'vs ring owner()'],
+  rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / owner, 2)}x`]),
+);
+table(
+  'Lookup targets',
+  ['target', 'measured', 'met'],
+  [
+    ['owner() <= 100 ns/op', `${fmt(owner)} ns`, verdict(owner <= 100)],
+    ['owner() >= 20x faster than hashring', `${fmt(hashring / owner)}x`, verdict(hashring / owner >= 20)],
+    ['owners(key, 3) <= 1.5x owner()', `${fmt(owners3 / owner, 2)}x`, verdict(owners3 / owner <= 1.5)],
+    [
+      'LRU hit faster than owner() (else no cache)',
+      `hit ${fmt(hit)} ns vs ${fmt(plain)} ns (${fmt(hit / plain, 2)}x)`,
+      hit < plain ? 'cache would pay' : 'no: the ring has no cache',
+    ],
+  ],
+);
 if (sink < 0) console.log(sink);

@@ -46,9 +46,13 @@ async function ringRows() {
   for (const n of [10, 1000]) {
     const ring = await createRing({ nodes: Array.from({ length: n }, (_, i) => ({ id: `node-${i}` })) });
     const [owner, add, status] = await timeTasks([
-      [`owner() ${n} nodes`, () => {
-        for (let i = 0; i < BATCH; i++) if (ring.owner(keys[cursor++ & mask]!)) sink++;
-      }, BATCH],
+      [
+        `owner() ${n} nodes`,
+        () => {
+          for (let i = 0; i < BATCH; i++) if (ring.owner(keys[cursor++ & mask]!)) sink++;
+        },
+        BATCH,
+      ],
       [`with(add) ${n} nodes`, () => ring.with({ add: [{ id: 'extra' }] }), 1],
       [`with(status) ${n} nodes`, () => ring.with({ update: [{ id: 'node-1', status: 'suspected' }] }), 1],
     ]);
@@ -58,12 +62,25 @@ async function ringRows() {
   if (sink < 0) console.log(sink);
   const big = measured[1000]!;
   const small = measured[10]!;
-  rows.push(['1,000 / 10', `${fmt(big.owner / small.owner, 2)}x`, `${fmt(big.add / small.add, 1)}x`, `${fmt(big.status / small.status, 1)}x`]);
-  table('Ring at 1,000 nodes beside 10 (150 vnodes, xxh32, CPU time)', ['nodes x vnodes', 'owner() ns', 'with(add one node) ms', 'with(status) ms'], rows);
-  table('Ring targets at 1,000 nodes x 150 vnodes', ['target', 'measured', 'met'], [
-    ['owner() <= 150 ns', `${fmt(big.owner)} ns`, verdict(big.owner <= 150)],
-    ['with() <= 5 ms', `${fmt(big.add, 3)} ms`, verdict(big.add <= 5)],
+  rows.push([
+    '1,000 / 10',
+    `${fmt(big.owner / small.owner, 2)}x`,
+    `${fmt(big.add / small.add, 1)}x`,
+    `${fmt(big.status / small.status, 1)}x`,
   ]);
+  table(
+    'Ring at 1,000 nodes beside 10 (150 vnodes, xxh32, CPU time)',
+    ['nodes x vnodes', 'owner() ns', 'with(add one node) ms', 'with(status) ms'],
+    rows,
+  );
+  table(
+    'Ring targets at 1,000 nodes x 150 vnodes',
+    ['target', 'measured', 'met'],
+    [
+      ['owner() <= 150 ns', `${fmt(big.owner)} ns`, verdict(big.owner <= 150)],
+      ['with() <= 5 ms', `${fmt(big.add, 3)} ms`, verdict(big.add <= 5)],
+    ],
+  );
 }
 
 // ---- membership at 10, 100, 1,000 members ----
@@ -95,15 +112,28 @@ async function measureOn(server: SpawnedRedis, n: number) {
   const options = { redis: server.url, cluster, vnodes: MEMBER_VNODES } satisfies Partial<RedisMembershipOptions>;
 
   // Seed the snapshot with every member (as if they had joined one by one), so each start only loads it.
-  const state = { seq: 1, nodes: ids.map((id) => ({ id, url: url(id) })), pins: {}, members: ids, incarnations: Object.fromEntries(ids.map((id) => [id, 1])) };
+  const state = {
+    seq: 1,
+    nodes: ids.map((id) => ({ id, url: url(id) })),
+    pins: {},
+    members: ids,
+    incarnations: Object.fromEntries(ids.map((id) => [id, 1])),
+  };
   await admin.hset(`ringroute:${cluster}`, 'seq', '1', 'state', new Codec(cluster, undefined, 65_536).encode(state));
 
   const members = ids.map((id) => new RedisMembership({ ...options, self: { id, url: url(id) } }));
   const seen = new Map<string, number[]>(); // event "joined:x" / "left:x" -> times, one per member
   for (const m of members) {
     m.on('joined', (node) => seen.set(`joined:${node.id}`, [...(seen.get(`joined:${node.id}`) ?? []), performance.now()]));
-    m.on('left', (node, reason) => reason === 'failed' && seen.set(`left:${node.id}`, [...(seen.get(`left:${node.id}`) ?? []), performance.now()]));
-    m.on('status', (node, _from, to) => to === 'suspected' && seen.set(`suspected:${node.id}`, [...(seen.get(`suspected:${node.id}`) ?? []), performance.now()]));
+    m.on(
+      'left',
+      (node, reason) => reason === 'failed' && seen.set(`left:${node.id}`, [...(seen.get(`left:${node.id}`) ?? []), performance.now()]),
+    );
+    m.on(
+      'status',
+      (node, _from, to) =>
+        to === 'suspected' && seen.set(`suspected:${node.id}`, [...(seen.get(`suspected:${node.id}`) ?? []), performance.now()]),
+    );
   }
   progress(`${n} members: starting`);
   const startedAt = performance.now();
@@ -151,10 +181,14 @@ async function measureOn(server: SpawnedRedis, n: number) {
   progress(`${n} members: crash`);
   // A crash: a member process is SIGKILLed; each member's time until the failed node is removed.
   const fixture = fileURLToPath(new URL('../test/fixtures/redis-member.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id: 'victim', url: url('victim') } })], {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id: 'victim', url: url('victim') } })],
+    {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      stdio: 'ignore',
+    },
+  );
   let killedAt: number;
   try {
     await until(() => (seen.get('joined:victim')?.length ?? 0) >= n, 120_000);
@@ -186,22 +220,39 @@ const p = (s: ReturnType<typeof observed>, n: number) => `${ms(s.p50)} / ${ms(s.
 
 /** Prints one size's rows as soon as they are measured (the 1,000-member run is long on a busy machine). */
 function print(r: Awaited<ReturnType<typeof measureOn>>): void {
-  table(`${r.n} members`, ['members', 'Redis commands/s per member', 'by command', 'pub/sub messages/s per member', 'heartbeats read/s per member', 'CPU per member (% of a core)', 'process CPU (% of a core)', 'changes in the window', 'start of all members ms', 'join: seen by all', 'crash: first suspected', 'crash: removed everywhere'], [
+  table(
+    `${r.n} members`,
     [
-      r.n,
-      fmt(r.steady.commands, 2),
-      r.steady.byCommand,
-      fmt(r.steady.messages, 2),
-      fmt(r.steady.reads, 2),
-      fmt(r.steady.cpu, 3),
-      fmt(r.steady.share, 0),
-      r.steady.changes,
-      ms(r.startup),
-      p(r.join, r.n),
-      p(r.suspected, r.n),
-      p(r.crash, r.n),
+      'members',
+      'Redis commands/s per member',
+      'by command',
+      'pub/sub messages/s per member',
+      'heartbeats read/s per member',
+      'CPU per member (% of a core)',
+      'process CPU (% of a core)',
+      'changes in the window',
+      'start of all members ms',
+      'join: seen by all',
+      'crash: first suspected',
+      'crash: removed everywhere',
     ],
-  ]);
+    [
+      [
+        r.n,
+        fmt(r.steady.commands, 2),
+        r.steady.byCommand,
+        fmt(r.steady.messages, 2),
+        fmt(r.steady.reads, 2),
+        fmt(r.steady.cpu, 3),
+        fmt(r.steady.share, 0),
+        r.steady.changes,
+        ms(r.startup),
+        p(r.join, r.n),
+        p(r.suspected, r.n),
+        p(r.crash, r.n),
+      ],
+    ],
+  );
 }
 
 await ringRows();
@@ -209,7 +260,15 @@ await ringRows();
 const results = [];
 for (const n of SIZES) results.push(await measureSize(n));
 const flat = results.at(-1)!.steady.commands / results[0]!.steady.commands;
-table('Scale targets', ['target', 'measured', 'met'], [
-  [`Redis commands per member flat from ${results[0]!.n} to ${results.at(-1)!.n} members (within 1.5x)`, `${fmt(flat, 2)}x`, verdict(flat <= 1.5)],
-]);
+table(
+  'Scale targets',
+  ['target', 'measured', 'met'],
+  [
+    [
+      `Redis commands per member flat from ${results[0]!.n} to ${results.at(-1)!.n} members (within 1.5x)`,
+      `${fmt(flat, 2)}x`,
+      verdict(flat <= 1.5),
+    ],
+  ],
+);
 process.exit(0); // ioredis reconnect timers of the killed servers' clients would keep the process alive

@@ -27,7 +27,10 @@ const SIZE = 1024;
 const script = fileURLToPath(new URL('./support/ws-server.ts', import.meta.url));
 
 async function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, script], { env: builtPackages(new URL('..', import.meta.url), env), stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...process.execArgv, script], {
+    env: builtPackages(new URL('..', import.meta.url), env),
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   return { child, url: line };
 }
@@ -97,8 +100,12 @@ try {
     );
   }
   console.log(`## WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp)\n`);
-  console.log(`ws echo owners; ${CONNECTIONS} sockets, messages of ${SIZE} B, N in flight per socket; ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy, each loading the direct path and the proxy at once; medians; target: RingRoute / direct >= 0.9 at 16 in flight\n`);
-  console.log('| in flight per socket | direct messages/s | RingRoute messages/s | RingRoute / direct | RingRoute CPU µs/message | HAProxy messages/s | HAProxy / direct | HAProxy CPU µs/message | RingRoute / HAProxy | RingRoute / direct, every round |');
+  console.log(
+    `ws echo owners; ${CONNECTIONS} sockets, messages of ${SIZE} B, N in flight per socket; ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy, each loading the direct path and the proxy at once; medians; target: RingRoute / direct >= 0.9 at 16 in flight\n`,
+  );
+  console.log(
+    '| in flight per socket | direct messages/s | RingRoute messages/s | RingRoute / direct | RingRoute CPU µs/message | HAProxy messages/s | HAProxy / direct | HAProxy CPU µs/message | RingRoute / HAProxy | RingRoute / direct, every round |',
+  );
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of rows) console.log(row);
 } finally {

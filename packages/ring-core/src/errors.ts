@@ -21,8 +21,7 @@ export function checkNumber(
 ): number {
   if (typeof value !== 'number' || Number.isNaN(value) || (integer && !Number.isInteger(value)))
     fail(option, `must be ${integer ? 'an integer' : 'a number'} (got ${show(value)})`);
-  if (value < min || value > max)
-    fail(option, `must be between ${min} and ${max} (got ${show(value)})`);
+  if (value < min || value > max) fail(option, `must be between ${min} and ${max} (got ${show(value)})`);
   return value;
 }
 

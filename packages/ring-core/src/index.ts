@@ -24,13 +24,7 @@ export {
   type Selector,
   type SelectorOptions,
 } from './select/index.js';
-export {
-  analyzeDistribution,
-  measureMovement,
-  type Distribution,
-  type Movement,
-  type NodeLoad,
-} from './analysis/index.js';
+export { analyzeDistribution, measureMovement, type Distribution, type Movement, type NodeLoad } from './analysis/index.js';
 export {
   DROP_REASONS,
   MemoryBus,

@@ -18,7 +18,11 @@ const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 /** Validates an app's logger option (undefined gives `fallback`); the error names `option`. */
 export function checkLogger(value: unknown, fallback: RingRouteLogger = SILENT_LOGGER, option = 'logger'): RingRouteLogger {
   if (value === undefined) return fallback;
-  if (value === null || typeof value !== 'object' || LEVELS.some((level) => typeof (value as Record<string, unknown>)[level] !== 'function'))
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    LEVELS.some((level) => typeof (value as Record<string, unknown>)[level] !== 'function')
+  )
     fail(option, 'must have debug(), info(), warn() and error() methods (pino and console do)');
   return value as RingRouteLogger;
 }

@@ -42,10 +42,7 @@ export type HashFunction = (key: string) => number;
 export type StrategyName = 'ring' | 'maglev' | 'rendezvous' | 'nginx' | 'haproxy';
 
 /** Overrides the strategy for some keys: return a node (or its id), or null/undefined to fall back to hashing. */
-export type RoutingFunction = (
-  key: string,
-  nodes: readonly RingNode[],
-) => RingNode | string | null | undefined;
+export type RoutingFunction = (key: string, nodes: readonly RingNode[]) => RingNode | string | null | undefined;
 
 export interface RingOptions {
   nodes: readonly NodeSpec[];

@@ -14,7 +14,11 @@ async function ownerOf(nodes: Map<string, string>, cartId: string): Promise<stri
 }
 
 const addItem = (url: string, cartId: string, sku: string, qty = 1) =>
-  fetch(`${url}/carts/${cartId}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku, qty }) });
+  fetch(`${url}/carts/${cartId}/items`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sku, qty }),
+  });
 
 /**
  * The cart store's tests, the same for every framework that serves it: starts the example's src/main.ts in
@@ -56,7 +60,11 @@ export function describeCartStore(name: string, appDir: URL): void {
     it('rejects an invalid item with 400 on the owner', async () => {
       const { nodes } = app();
       const owner = await ownerOf(nodes, 'bob');
-      const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":-1}' });
+      const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"qty":-1}',
+      });
       expect(res.status).toBe(400);
     });
   });

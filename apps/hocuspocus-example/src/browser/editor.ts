@@ -16,7 +16,8 @@ function applyEdit(text: Y.Text, next: string): void {
   let start = 0;
   while (start < previous.length && start < next.length && previous[start] === next[start]) start++;
   let end = 0;
-  while (end < previous.length - start && end < next.length - start && previous[previous.length - 1 - end] === next[next.length - 1 - end]) end++;
+  while (end < previous.length - start && end < next.length - start && previous[previous.length - 1 - end] === next[next.length - 1 - end])
+    end++;
   text.doc!.transact(() => {
     text.delete(start, previous.length - start - end);
     text.insert(start, next.slice(start, next.length - end));

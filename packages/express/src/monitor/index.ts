@@ -13,7 +13,8 @@ function appRoutes(req: Request): Set<string> {
   const stack = app._router?.stack ?? app.router?.stack ?? [];
   const routes = new Set<string>();
   for (const { route } of stack)
-    if (typeof route?.path === 'string') for (const method of Object.keys(route.methods ?? {})) routes.add(`${method.toUpperCase()} ${route.path}`);
+    if (typeof route?.path === 'string')
+      for (const method of Object.keys(route.methods ?? {})) routes.add(`${method.toUpperCase()} ${route.path}`);
   return routes;
 }
 
@@ -32,7 +33,10 @@ export function monitoringHandler(monitoring: Monitoring, logger: RingRouteLogge
       const own = appRoutes(req);
       shadowed = new Set(monitoring.routes.map((r) => `${r.method} ${r.path}`).filter((route) => own.has(route)));
       if (shadowed.size > 0)
-        logger.warn({ routes: [...shadowed] }, 'ringroute: the app has its own routes at these monitoring paths; they stay the app\'s (set `prefix` to serve RingRoute\'s elsewhere)');
+        logger.warn(
+          { routes: [...shadowed] },
+          "ringroute: the app has its own routes at these monitoring paths; they stay the app's (set `prefix` to serve RingRoute's elsewhere)",
+        );
     }
     if ('route' in found && shadowed.has(`${found.route.method} ${found.route.path}`)) return next();
     monitoring.serve(found, req).then((answer) => sendAnswer(res, answer), next);

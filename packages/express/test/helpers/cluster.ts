@@ -99,7 +99,12 @@ export function nodeApp(express: ExpressFactory, id: string, rr: RingRouteMiddle
       method: req.method,
       url: req.originalUrl,
       query: req.query,
-      route: req.ringRoute && { key: req.ringRoute.key, owner: req.ringRoute.owner?.id, epoch: req.ringRoute.epoch, reason: req.ringRoute.decision.reason },
+      route: req.ringRoute && {
+        key: req.ringRoute.key,
+        owner: req.ringRoute.owner?.id,
+        epoch: req.ringRoute.epoch,
+        reason: req.ringRoute.decision.reason,
+      },
       headers: req.headers,
     });
   });

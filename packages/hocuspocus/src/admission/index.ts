@@ -37,7 +37,13 @@ export class Admission {
     const ring = this.context.ring();
     if (!ring) return undefined;
     const { nodeId, enforceRouting, redirectOnMisroute, maxHops } = this.context.config;
-    return decide(ring, documentName, { self: nodeId, enforce: enforceRouting, policy: redirectOnMisroute ? 'redirect' : 'refuse', hops, maxHops });
+    return decide(ring, documentName, {
+      self: nodeId,
+      enforce: enforceRouting,
+      policy: redirectOnMisroute ? 'redirect' : 'refuse',
+      hops,
+      maxHops,
+    });
   }
 
   /** Whether this node owns the document (or nobody does: there is no ring to say otherwise). */
@@ -70,7 +76,10 @@ export class Admission {
         this.context.debug(`${documentName}: waiting for ${pending.map((p) => p.nodeId).join(', ')} to hand it over`);
       }
       const now = Date.now();
-      this.request(documentName, pending.map((p) => p.nodeId));
+      this.request(
+        documentName,
+        pending.map((p) => p.nodeId),
+      );
       const nextDeadline = Math.min(...pending.map((p) => p.deadline));
       await ledger.changed(Math.min(this.retryInterval, nextDeadline - now));
       if (Date.now() >= nextDeadline && ledger.pending(documentName).length < pending.length) {

@@ -4,7 +4,10 @@ import type { FetchLike } from './ring-source.js';
 import type { Backoff } from './routing.js';
 
 /** Socket options passed to every per-node HocuspocusProviderWebsocket (reconnect delays, timeouts...). */
-export type SocketOptions = Omit<Partial<HocuspocusProviderWebsocketConfiguration>, 'url' | 'WebSocketPolyfill' | 'providerMap' | 'autoConnect'>;
+export type SocketOptions = Omit<
+  Partial<HocuspocusProviderWebsocketConfiguration>,
+  'url' | 'WebSocketPolyfill' | 'providerMap' | 'autoConnect'
+>;
 
 export interface SmartClientOptions {
   /** URLs of any cluster nodes (http(s):// or ws(s)://). The ring is fetched from the first that answers. */
@@ -80,5 +83,13 @@ export function resolveClientOptions(options: SmartClientOptions): ResolvedClien
   const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
   if (typeof fetchImpl !== 'function') fail('fetch', 'must be a function (there is no global fetch here)');
   if (options.socket !== undefined && (options.socket === null || typeof options.socket !== 'object')) fail('socket', 'must be an object');
-  return { nodes, WebSocketPolyfill: browserLike(polyfill), maxHops, backoff, ringTimeout, fetch: fetchImpl, socket: { ...options.socket } };
+  return {
+    nodes,
+    WebSocketPolyfill: browserLike(polyfill),
+    maxHops,
+    backoff,
+    ringTimeout,
+    fetch: fetchImpl,
+    socket: { ...options.socket },
+  };
 }

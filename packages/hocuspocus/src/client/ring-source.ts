@@ -2,7 +2,10 @@ import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-
 import { RING_PATH } from '../hint/index.js';
 import { toHttpUrl } from './routing.js';
 
-export type FetchLike = (url: string, init: { signal: AbortSignal; headers: Record<string, string> }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { signal: AbortSignal; headers: Record<string, string> },
+) => Promise<{
   ok: boolean;
   status: number;
   json(): Promise<unknown>;

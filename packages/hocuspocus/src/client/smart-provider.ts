@@ -1,8 +1,4 @@
-import {
-  HocuspocusProvider,
-  type CompleteHocuspocusProviderConfiguration,
-  type HocuspocusProviderWebsocket,
-} from '@hocuspocus/provider';
+import { HocuspocusProvider, type CompleteHocuspocusProviderConfiguration, type HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { reportUnhandled, TypedEmitter, type PayloadListeners, type Ring } from '@ringroute/ring-core';
 import type * as Y from 'yjs';
 import { MISROUTED_REASON, parseRedirectHint, UNAVAILABLE_REASON, type RedirectHint } from '../hint/index.js';

@@ -122,12 +122,20 @@ export class Fence {
       if (this.stale.has(documentName)) continue;
       this.context.counters.staleDocuments++;
       const dropped = this.drop(instance, documentName);
-      this.stale.set(documentName, dropped.then(() => undefined));
+      this.stale.set(
+        documentName,
+        dropped.then(() => undefined),
+      );
       dropped
         .then((changes) => changes && this.deliver(instance, documentName, changes))
-        .catch((error: unknown) => this.context.log.warn({ err: error, documentName }, "ringroute: could not ship a stale document's changes"));
+        .catch((error: unknown) =>
+          this.context.log.warn({ err: error, documentName }, "ringroute: could not ship a stale document's changes"),
+        );
     }
-    this.context.log.warn({ node: this.context.config.nodeId, documents: this.stale.size }, 'ringroute: this node was declared dead; shipping what it held');
+    this.context.log.warn(
+      { node: this.context.config.nodeId, documents: this.stale.size },
+      'ringroute: this node was declared dead; shipping what it held',
+    );
   }
 
   /** Takes the stale document's unstored changes (undefined: none), moves its clients away and unloads it. */
@@ -163,7 +171,8 @@ export class Fence {
       const owner = this.context.owner(documentName);
       if (owner === this.context.config.nodeId) return await this.merge(instance, documentName, changes);
       if (owner !== undefined && (await this.ship(documentName, changes, owner))) return;
-      if (Date.now() > warnAt && attempt % 10 === 0) this.context.log.warn({ documentName, owner }, "ringroute: a stale document's changes are not merged yet; still trying");
+      if (Date.now() > warnAt && attempt % 10 === 0)
+        this.context.log.warn({ documentName, owner }, "ringroute: a stale document's changes are not merged yet; still trying");
       await sleep(Math.min(2000, 100 * 2 ** attempt));
     }
     throw new Error('the node stopped before an owner merged the changes');
@@ -211,6 +220,6 @@ export class Fence {
     if (!instance || this.context.owner(documentName) !== this.context.config.nodeId) return; // the sender retries
     void this.merge(instance, documentName, new Uint8Array(Buffer.from(update, 'base64')))
       .then(() => this.context.broadcast(CHANGES_MERGED, { documentName, id }))
-      .catch((error: unknown) => this.context.log.warn({ err: error, documentName }, 'ringroute: could not merge a stale node\'s changes'));
+      .catch((error: unknown) => this.context.log.warn({ err: error, documentName }, "ringroute: could not merge a stale node's changes"));
   }
 }

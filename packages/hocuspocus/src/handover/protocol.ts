@@ -31,7 +31,14 @@ export function handoverMessage(data: unknown): { documentName: string; nodeId?:
 export function ringMessage(data: unknown): (RingIdentity & { ask: boolean }) | undefined {
   if (data === null || typeof data !== 'object') return undefined;
   const { epoch, checksum, ask } = data as Record<string, unknown>;
-  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0 || typeof checksum !== 'string' || checksum.length === 0 || checksum.length > 64) return undefined;
+  if (
+    !Number.isSafeInteger(epoch) ||
+    (epoch as number) < 0 ||
+    typeof checksum !== 'string' ||
+    checksum.length === 0 ||
+    checksum.length > 64
+  )
+    return undefined;
   return { epoch: epoch as number, checksum, ask: ask === true };
 }
 

@@ -22,7 +22,11 @@ import type { SmartRoute } from '../smart-route/index.js';
 import { registerMetrics } from './metrics.js';
 
 /** CORS for the read-only routes: a browser page on another origin fetches the ring and document owners. */
-const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type' };
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers': 'authorization, content-type',
+};
 const MAX_DOCUMENT_NAME = 1024;
 
 /**
@@ -47,7 +51,9 @@ export class Monitoring {
   /** Answers the request when it is one of ours; false leaves it to Hocuspocus and other extensions. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const answer = await this.answer(request, url).catch((error: unknown) => errorAnswer(500, 'Internal Server Error', 'internal', String(error)));
+    const answer = await this.answer(request, url).catch((error: unknown) =>
+      errorAnswer(500, 'Internal Server Error', 'internal', String(error)),
+    );
     if (!answer) return false;
     if (!response.headersSent) {
       response.writeHead(answer.status, { ...CORS, ...answer.headers });
@@ -70,7 +76,8 @@ export class Monitoring {
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
     if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(shared.router)) : this.notAllowed('GET');
     if (pathname.startsWith('/api/routes/document/')) return method === 'GET' ? this.document(pathname) : this.notAllowed('GET');
-    if (pathname === '/api/routes/migrate') return method === 'POST' ? this.admin(request, (body) => this.migrate(body)) : this.notAllowed('POST');
+    if (pathname === '/api/routes/migrate')
+      return method === 'POST' ? this.admin(request, (body) => this.migrate(body)) : this.notAllowed('POST');
 
     const found = shared.monitoring.match(method, pathname);
     if (found && 'route' in found && found.route.admin && this.adminDigest === undefined) return this.adminDisabled();
@@ -141,14 +148,27 @@ export class Monitoring {
   private async admin(request: IncomingMessage, handle: (body: unknown) => Promise<HttpAnswer>): Promise<HttpAnswer> {
     if (this.adminDigest === undefined) return this.adminDisabled();
     if (!bearerMatches(request.headers, this.adminDigest))
-      return errorAnswer(401, 'Unauthorized', 'admin-token', 'a valid "Authorization: Bearer <adminToken>" header is required', {}, { 'www-authenticate': 'Bearer realm="ringroute"' });
+      return errorAnswer(
+        401,
+        'Unauthorized',
+        'admin-token',
+        'a valid "Authorization: Bearer <adminToken>" header is required',
+        {},
+        { 'www-authenticate': 'Bearer realm="ringroute"' },
+      );
     const body = await readJson(request);
     return 'error' in body ? body.error : handle(body.value);
   }
 
   /** `POST /api/routes/migrate {documentId, targetNodeId}`: pins the document (cluster-wide) and waits for the handover. */
   private async migrate(body: unknown): Promise<HttpAnswer> {
-    if (body === null || typeof body !== 'object') return errorAnswer(400, 'Bad Request', 'invalid-input', 'the body must be JSON { "documentId": string, "targetNodeId": string | null }');
+    if (body === null || typeof body !== 'object')
+      return errorAnswer(
+        400,
+        'Bad Request',
+        'invalid-input',
+        'the body must be JSON { "documentId": string, "targetNodeId": string | null }',
+      );
     const { documentId, targetNodeId } = body as Record<string, unknown>;
     if (typeof documentId !== 'string') return errorAnswer(400, 'Bad Request', 'invalid-input', '"documentId" must be a string');
     const invalid = documentIdProblem(documentId);
@@ -159,7 +179,13 @@ export class Monitoring {
     if (targetNodeId !== null) {
       const target = ring.node(targetNodeId);
       if (!target) return errorAnswer(404, 'Not Found', 'unknown-node', `no member ${JSON.stringify(targetNodeId)}`);
-      if (!isRoutable(target)) return errorAnswer(409, 'Conflict', 'node-unavailable', `${JSON.stringify(targetNodeId)} is ${target.status} and cannot own documents`);
+      if (!isRoutable(target))
+        return errorAnswer(
+          409,
+          'Conflict',
+          'node-unavailable',
+          `${JSON.stringify(targetNodeId)} is ${target.status} and cannot own documents`,
+        );
     }
     const from = ring.owner(documentId);
     await this.smartRoute.pin(documentId, targetNodeId);

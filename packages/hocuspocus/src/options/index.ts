@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import {
-  checkLogger,
-  checkNumber,
-  checkString,
-  DEFAULT_MAX_HOPS,
-  fail,
-  HealthChecker,
-  type NodeSpec,
-} from '@ringroute/ring-core';
+import { checkLogger, checkNumber, checkString, DEFAULT_MAX_HOPS, fail, HealthChecker, type NodeSpec } from '@ringroute/ring-core';
 import { defaultLogger } from '../smart-route/log.js';
 import { probeHealth } from '../cluster/index.js';
 import type { Misroute, RedisConnection, ResolvedOptions, SmartRouteHealthCheck, SmartRouteOptions } from './types.js';
 
-export type { ClusterNode, AvailableNode, CustomRoutingFunction, SmartRouteHealthCheck, RedisConnection, SmartRouteOptions, Misroute, ResolvedOptions } from './types.js';
+export type {
+  ClusterNode,
+  AvailableNode,
+  CustomRoutingFunction,
+  SmartRouteHealthCheck,
+  RedisConnection,
+  SmartRouteOptions,
+  Misroute,
+  ResolvedOptions,
+} from './types.js';
 
 const MISROUTES: readonly Misroute[] = ['relay', 'redirect', 'refuse'];
 
@@ -26,7 +27,8 @@ const port = (option: string, value: unknown) => checkNumber(option, value, { mi
 
 function webSocketUrl(option: string, value: unknown): string {
   const url = checkString(option, value);
-  if (!URL.canParse(url) || !/^wss?:$/.test(new URL(url).protocol)) fail(option, `must be a ws:// or wss:// URL (got ${JSON.stringify(url)})`);
+  if (!URL.canParse(url) || !/^wss?:$/.test(new URL(url).protocol))
+    fail(option, `must be a ws:// or wss:// URL (got ${JSON.stringify(url)})`);
   return url;
 }
 
@@ -64,7 +66,8 @@ function healthCheck(value: unknown): HealthChecker | undefined {
 function misroute(options: SmartRouteOptions): Misroute {
   const legacy = bool('redirectOnMisroute', options.redirectOnMisroute, true);
   if (options.misroute === undefined) return options.redirectOnMisroute === undefined ? 'relay' : legacy ? 'redirect' : 'refuse';
-  if (!MISROUTES.includes(options.misroute)) fail('misroute', `must be one of ${MISROUTES.map((m) => `'${m}'`).join(', ')} (got ${JSON.stringify(options.misroute)})`);
+  if (!MISROUTES.includes(options.misroute))
+    fail('misroute', `must be one of ${MISROUTES.map((m) => `'${m}'`).join(', ')} (got ${JSON.stringify(options.misroute)})`);
   if (options.redirectOnMisroute !== undefined && (options.misroute === 'redirect') !== legacy)
     fail('misroute', `contradicts redirectOnMisroute: ${String(legacy)}; give only misroute`);
   return options.misroute;
@@ -73,10 +76,12 @@ function misroute(options: SmartRouteOptions): Misroute {
 function redis(value: unknown): RedisConnection | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
-    if (!/^rediss?:\/\//.test(value) || !URL.canParse(value)) fail('redis', `must be a redis:// URL, ioredis options or a client (got ${JSON.stringify(value)})`);
+    if (!/^rediss?:\/\//.test(value) || !URL.canParse(value))
+      fail('redis', `must be a redis:// URL, ioredis options or a client (got ${JSON.stringify(value)})`);
     return value;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('redis', 'must be a redis:// URL, ioredis options or a client');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    fail('redis', 'must be a redis:// URL, ioredis options or a client');
   return value as Record<string, unknown>;
 }
 
@@ -89,7 +94,8 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   const nodeWeight = options.nodeWeight === undefined ? 1 : checkNumber('nodeWeight', options.nodeWeight, { min: 0, max: 1e6 });
   const nodeUrl = options.nodeUrl === undefined ? undefined : webSocketUrl('nodeUrl', options.nodeUrl);
 
-  if (options.clusterNodes !== undefined && !Array.isArray(options.clusterNodes)) fail('clusterNodes', 'must be an array of { id, address, port, weight? }');
+  if (options.clusterNodes !== undefined && !Array.isArray(options.clusterNodes))
+    fail('clusterNodes', 'must be an array of { id, address, port, weight? }');
   const clusterNodes = (options.clusterNodes ?? []).map((node, i) => clusterNode(node, `clusterNodes[${i}]`));
   const ids = new Set([nodeId]);
   clusterNodes.forEach((node, i) => {
@@ -99,9 +105,15 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
 
   const { membership } = options;
   if (membership !== undefined) {
-    if (membership === null || typeof membership !== 'object' || typeof membership.start !== 'function' || typeof membership.broadcast !== 'function')
+    if (
+      membership === null ||
+      typeof membership !== 'object' ||
+      typeof membership.start !== 'function' ||
+      typeof membership.broadcast !== 'function'
+    )
       fail('membership', 'must be a ring-core Membership');
-    if (membership.self?.id !== nodeId) fail('membership', `its self must be this node (${JSON.stringify(nodeId)}), got ${JSON.stringify(membership.self?.id)}`);
+    if (membership.self?.id !== nodeId)
+      fail('membership', `its self must be this node (${JSON.stringify(nodeId)}), got ${JSON.stringify(membership.self?.id)}`);
     if (options.redis !== undefined) fail('membership', 'give either `membership` or `redis`, not both');
   }
   if (options.customRoutingFunction !== undefined && typeof options.customRoutingFunction !== 'function')
@@ -114,8 +126,16 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
   const mode = misroute(options);
   const redisConnection = redis(options.redis);
   // Relay links carry clients' tokens and documents: a cluster that relays must sign them.
-  if (mode === 'relay' && enforceRouting && secret === undefined && (options.redis !== undefined || membership !== undefined || clusterNodes.length > 0))
-    fail('secret', "is required with misroute: 'relay' (the default) in a cluster (redis, clusterNodes or membership): it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'");
+  if (
+    mode === 'relay' &&
+    enforceRouting &&
+    secret === undefined &&
+    (options.redis !== undefined || membership !== undefined || clusterNodes.length > 0)
+  )
+    fail(
+      'secret',
+      "is required with misroute: 'relay' (the default) in a cluster (redis, clusterNodes or membership): it authenticates the links between nodes; or set misroute: 'redirect' | 'refuse'",
+    );
 
   return {
     nodeId,
@@ -125,11 +145,14 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
     misroute: mode,
     redirectOnMisroute: mode === 'redirect',
     healthCheck: healthCheck(options.healthCheck),
-    syncInterval: options.syncInterval === undefined ? 30_000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 }),
+    syncInterval:
+      options.syncInterval === undefined ? 30_000 : checkNumber('syncInterval', options.syncInterval, { min: 10, max: 3_600_000 }),
     failureTimeout:
       options.failureTimeout === undefined ? 2500 : checkNumber('failureTimeout', options.failureTimeout, { min: 40, max: 3_600_000 }),
     migrationTimeout:
-      options.migrationTimeout === undefined ? 60_000 : checkNumber('migrationTimeout', options.migrationTimeout, { min: 0, max: 3_600_000 }),
+      options.migrationTimeout === undefined
+        ? 60_000
+        : checkNumber('migrationTimeout', options.migrationTimeout, { min: 0, max: 3_600_000 }),
     maxConcurrentHandovers:
       options.maxConcurrentHandovers === undefined
         ? 16
@@ -143,6 +166,7 @@ export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions
     cluster: options.cluster === undefined ? 'hocuspocus' : checkString('cluster', options.cluster),
     membership,
     adminToken,
-    maxHops: options.maxHops === undefined ? DEFAULT_MAX_HOPS : checkNumber('maxHops', options.maxHops, { min: 1, max: 100, integer: true }),
+    maxHops:
+      options.maxHops === undefined ? DEFAULT_MAX_HOPS : checkNumber('maxHops', options.maxHops, { min: 1, max: 100, integer: true }),
   };
 }

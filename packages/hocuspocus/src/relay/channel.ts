@@ -59,7 +59,17 @@ class VirtualSocket extends EventEmitter {
 }
 
 /** Hop-by-hop and handshake headers: they describe the client's socket, not the client. */
-const NOT_FORWARDED = new Set(['connection', 'upgrade', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'content-length', 'proxy-authorization', 'proxy-connection']);
+const NOT_FORWARDED = new Set([
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'content-length',
+  'proxy-authorization',
+  'proxy-connection',
+]);
 
 /**
  * What the owner is told about a relayed client: its URL (path and query) and its end-to-end headers, cookie
@@ -92,8 +102,7 @@ export function openChannel(instance: HocuspocusLike, request: ChannelRequest | 
   const socket = new VirtualSocket(events);
   const fetchStyle = returnsClientConnection(instance);
   const connection = instance.handleConnection(socket, hocuspocusRequest(fetchStyle, request)) as
-    | { handleMessage(data: Uint8Array): void; handleClose(event?: { code: number; reason: string }): void }
-    | undefined;
+    { handleMessage(data: Uint8Array): void; handleClose(event?: { code: number; reason: string }): void } | undefined;
   return {
     push: (frame) => {
       if (socket.readyState !== OPEN) return;

@@ -71,7 +71,7 @@ export class Outbox {
 /** The envelopes of one link message; undefined if any is malformed (the whole message is dropped). */
 export function decode(message: Buffer): Envelope[] | undefined {
   const envelopes: Envelope[] = [];
-  for (let offset = 0; offset < message.length; ) {
+  for (let offset = 0; offset < message.length;) {
     if (message.length - offset < HEADER || message[offset]! > Kind.Close) return undefined;
     const end = offset + HEADER + message.readUInt32BE(offset + 5);
     if (end > message.length) return undefined;

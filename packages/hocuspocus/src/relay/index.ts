@@ -115,7 +115,9 @@ export class Relay {
     const instance = this.host.hocuspocus();
     if (from === undefined || !instance) {
       this.counters.linksRefused++;
-      this.host.debug(`refused a node link from ${request.socket.remoteAddress ?? '?'}: ${from === undefined ? 'bad or missing signature' : 'not configured'}`);
+      this.host.debug(
+        `refused a node link from ${request.socket.remoteAddress ?? '?'}: ${from === undefined ? 'bad or missing signature' : 'not configured'}`,
+      );
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -130,7 +132,10 @@ export class Relay {
   /** The link to a node: from its address and port (the address nodes reach each other on), else its URL. */
   private upstream(node: RingNode): Upstream {
     const { address, port } = node.meta ?? {};
-    const base = typeof address === 'string' && typeof port === 'number' ? `ws://${address.includes(':') ? `[${address}]` : address}:${port}` : node.url!;
+    const base =
+      typeof address === 'string' && typeof port === 'number'
+        ? `ws://${address.includes(':') ? `[${address}]` : address}:${port}`
+        : node.url!;
     const url = new URL(RELAY_PATH, base.replace(/^http/, 'ws')).href;
     let upstream = this.upstreams.get(node.id);
     if (upstream?.url !== url) {

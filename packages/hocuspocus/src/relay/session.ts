@@ -26,7 +26,8 @@ const MAX_PENDING = 1_000;
 /** Hocuspocus's close for a frame it cannot decode. */
 const UNAUTHORIZED = { code: 4401, reason: 'Unauthorized' };
 
-const isRoutingRefusal = (reason: string) => reason === MISROUTED_REASON || reason === UNAVAILABLE_REASON || reason.startsWith(REDIRECT_PREFIX);
+const isRoutingRefusal = (reason: string) =>
+  reason === MISROUTED_REASON || reason === UNAVAILABLE_REASON || reason.startsWith(REDIRECT_PREFIX);
 
 /** One document address of one client, and where its frames go now. */
 interface Route {
@@ -93,7 +94,17 @@ export class Session {
     if (!head) return this.close(UNAUTHORIZED.code, UNAUTHORIZED.reason);
     let route = this.routes.get(head.address);
     if (!route) {
-      route = { documentName: head.documentName, target: '', channel: undefined, authenticated: false, pending: [], acks: new Acknowledgements(), attempts: 0, since: undefined, timer: undefined };
+      route = {
+        documentName: head.documentName,
+        target: '',
+        channel: undefined,
+        authenticated: false,
+        pending: [],
+        acks: new Acknowledgements(),
+        attempts: 0,
+        since: undefined,
+        timer: undefined,
+      };
       this.routes.set(head.address, route);
       this.open(head.address, route, false);
     }

@@ -84,7 +84,12 @@ export class Upstream {
 
   private connect(): WebSocket {
     // A paused owner accepts TCP but never answers the upgrade: give up like a silent link.
-    const socket = new WebSocket(this.url, { headers: this.headers(), perMessageDeflate: false, handshakeTimeout: HEARTBEAT * 2, generateMask: noMask });
+    const socket = new WebSocket(this.url, {
+      headers: this.headers(),
+      perMessageDeflate: false,
+      handshakeTimeout: HEARTBEAT * 2,
+      generateMask: noMask,
+    });
     this.socket = socket;
     socket.on('open', () => {
       this.outbox.flush();

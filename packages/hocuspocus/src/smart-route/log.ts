@@ -16,6 +16,8 @@ const describe = (details: object): string => {
 export function defaultLogger(nodeId: string, debugMode: boolean): Log {
   const warn = (details: object, message: string) =>
     process.emitWarning(`[${nodeId}] ${message}`, { type: 'RingRouteWarning', detail: describe(details) });
-  const debug = debugMode ? (details: object, message: string) => process.stderr.write(`[SmartRoute ${nodeId}] ${message} ${describe(details)}\n`) : () => {};
+  const debug = debugMode
+    ? (details: object, message: string) => process.stderr.write(`[SmartRoute ${nodeId}] ${message} ${describe(details)}\n`)
+    : () => {};
   return { debug, info: debug, warn, error: warn };
 }

@@ -20,7 +20,12 @@ export async function joinCluster(parts: Parts, host: Host, joined: (membership:
 }
 
 /** Broadcasts a cluster message; when Redis is down, nodes waiting for it fall back to migrationTimeout. */
-export async function broadcast(membership: Membership | undefined, type: string, data: unknown, debug: (message: string) => void): Promise<void> {
+export async function broadcast(
+  membership: Membership | undefined,
+  type: string,
+  data: unknown,
+  debug: (message: string) => void,
+): Promise<void> {
   try {
     await membership?.broadcast(type, data);
   } catch (error) {
@@ -38,7 +43,8 @@ function listen(membership: Membership, parts: Parts, host: Host): void {
   membership.on('left', (node, reason) => {
     // Removed while it did not leave: this node was declared dead, and what it holds is stale.
     // (An operator's removal is 'removed': that node is alive and hands its documents over as usual.)
-    if (node.id === host.config.nodeId) return void ((reason === 'failed' || reason === 'resync') && !host.leaving() && parts.fence.lostLease());
+    if (node.id === host.config.nodeId)
+      return void ((reason === 'failed' || reason === 'resync') && !host.leaving() && parts.fence.lostLease());
     // A node declared dead (its lease ran out) or gone gracefully holds nothing a new owner must wait for.
     if (reason === 'failed' || reason === 'graceful') parts.ledger.handedOverEverything(node.id);
   });

@@ -109,11 +109,17 @@ export function createParts(host: Host): Parts {
 export async function checkMessage({ admission, sender, fence }: Parts, { config }: Host, documentName: string): Promise<void> {
   await fence.confirm();
   const misrouted = config.enforceRouting && !admission.ownsHere(documentName) && !sender.isQueued(documentName);
-  if (sender.isMoving(documentName) || misrouted || fence.isStale(documentName)) throw new DocumentRefusal(admission.refusalReason(documentName, 0));
+  if (sender.isMoving(documentName) || misrouted || fence.isStale(documentName))
+    throw new DocumentRefusal(admission.refusalReason(documentName, 0));
 }
 
 /** Throws FencedStore (and later store hooks do not run) unless this node may store the document now. */
-export async function checkStore({ admission, sender, fence }: Parts, { config, counters }: Host, documentName: string, document?: DocumentLike): Promise<void> {
+export async function checkStore(
+  { admission, sender, fence }: Parts,
+  { config, counters }: Host,
+  documentName: string,
+  document?: DocumentLike,
+): Promise<void> {
   await fence.confirm();
   const owner = !config.enforceRouting || admission.ownsHere(documentName) || sender.isBusy(documentName);
   if (fence.isStale(documentName) || !owner) {

@@ -20,9 +20,17 @@ export class Cluster {
   }
 
   async add(id: string): Promise<TestNode> {
-    const node = await startNode(id, await freePort(), this.table, { redis: REDIS_URL, cluster: this.cluster, syncInterval: 200, migrationTimeout: 3000 });
+    const node = await startNode(id, await freePort(), this.table, {
+      redis: REDIS_URL,
+      cluster: this.cluster,
+      syncInterval: 200,
+      migrationTimeout: 3000,
+    });
     this.nodes.set(id, node);
-    await until(() => [...this.nodes.values()].every((n) => n.smartRoute.ring?.nodes.length === this.nodes.size), `every node to see ${id}`);
+    await until(
+      () => [...this.nodes.values()].every((n) => n.smartRoute.ring?.nodes.length === this.nodes.size),
+      `every node to see ${id}`,
+    );
     return node;
   }
 

@@ -35,7 +35,9 @@ describe('client helper when a node is killed', () => {
 
     client = createSmartClient({ nodes: [k1.http], WebSocketPolyfill: WebSocket, socket: { delay: 100, minDelay: 100, maxDelay: 500 } });
     await client.refreshRing();
-    const names = Array.from({ length: 40 }, (_, i) => `killed-${i}`).filter((name) => client!.ring!.owner(name)!.id === 'k3').slice(0, 3);
+    const names = Array.from({ length: 40 }, (_, i) => `killed-${i}`)
+      .filter((name) => client!.ring!.owner(name)!.id === 'k3')
+      .slice(0, 3);
     expect(names.length).toBe(3);
     const handles = await Promise.all(names.map((name) => client!.open(name)));
     await Promise.all(handles.map((handle) => handle.whenSynced()));
@@ -47,16 +49,26 @@ describe('client helper when a node is killed', () => {
     await until(() => handles.every((handle) => handle.provider.unsyncedChanges === 0), 'k3 to acknowledge the edits');
 
     await k3.kill();
-    await until(() => handles.every((handle) => handle.isSynced && handle.nodeId !== 'k3'), 'the documents to sync on their new owners', 20_000, 50);
+    await until(
+      () => handles.every((handle) => handle.isSynced && handle.nodeId !== 'k3'),
+      'the documents to sync on their new owners',
+      20_000,
+      50,
+    );
     expect(client.ring?.node('k3') === undefined || client.ring?.node('k3')?.status === 'dead').toBe(true);
-    expect(moves.map((move) => [move.documentName, move.from.id, move.reason]).sort()).toEqual(names.map((name) => [name, 'k3', 'ring']).sort());
+    expect(moves.map((move) => [move.documentName, move.from.id, move.reason]).sort()).toEqual(
+      names.map((name) => [name, 'k3', 'ring']).sort(),
+    );
     expect(client.sockets.has('k3')).toBe(false);
 
     for (const handle of handles) {
       const owner = processes.find((node) => node.id === handle.nodeId)!;
       const socket = socketTo(owner.url);
       const { provider } = plainProvider(socket, handle.documentName);
-      await until(() => provider.isSynced && provider.document.getText('body').toString() === `kept ${handle.documentName}`, `${handle.documentName} on ${owner.id}`);
+      await until(
+        () => provider.isSynced && provider.document.getText('body').toString() === `kept ${handle.documentName}`,
+        `${handle.documentName} on ${owner.id}`,
+      );
       provider.destroy();
       socket.destroy();
     }

@@ -41,9 +41,18 @@ describe('client helper against scripted nodes', () => {
     expect(handle.document).toBe(doc);
     expect(handle.nodeUrl).toBe(owner.url);
     expect(moves).toEqual([
-      { documentName: 'doc-a', from: { id: undefined, url: wrong.url }, to: { id: expect.any(String), url: owner.url }, reason: 'redirect', hops: 1 },
+      {
+        documentName: 'doc-a',
+        from: { id: undefined, url: wrong.url },
+        to: { id: expect.any(String), url: owner.url },
+        reason: 'redirect',
+        hops: 1,
+      },
     ]);
-    await until(() => owner.server.hocuspocus.documents.get('doc-a')?.getText('body').toString() === 'typed before the move', 'the edit on the owner');
+    await until(
+      () => owner.server.hocuspocus.documents.get('doc-a')?.getText('body').toString() === 'typed before the move',
+      'the edit on the owner',
+    );
     expect(handle.hops).toBe(0); // reset by the sync
   });
 
@@ -69,7 +78,10 @@ describe('client helper against scripted nodes', () => {
   it('does not follow a hint from an older epoch than its ring, and retries its owner', async () => {
     const served: { ring?: Ring } = {};
     const decoy = await node({ ring: () => served.ring!.toJSON() });
-    const owner = await node({ ring: () => served.ring!.toJSON(), refuse: (name, attempt) => (attempt === 1 ? hint(name, decoy, 4) : undefined) });
+    const owner = await node({
+      ring: () => served.ring!.toJSON(),
+      refuse: (name, attempt) => (attempt === 1 ? hint(name, decoy, 4) : undefined),
+    });
     served.ring = await createRing({ epoch: 5, nodes: [{ id: 'owner', url: owner.url }] });
     const smart = client([decoy.url]);
     const handle = await smart.open('doc-c');
@@ -82,7 +94,10 @@ describe('client helper against scripted nodes', () => {
   it('retries a refused document on a fresh socket when other documents keep the node socket open', async () => {
     // A 3.4 server never accepts a document again on a socket where it refused it.
     const served: { ring?: Ring } = {};
-    const owner = await node({ ring: () => served.ring!.toJSON(), refuse: (name, attempt) => (name === 'doc-g' && attempt === 1 ? hint(name, owner, 4) : undefined) });
+    const owner = await node({
+      ring: () => served.ring!.toJSON(),
+      refuse: (name, attempt) => (name === 'doc-g' && attempt === 1 ? hint(name, owner, 4) : undefined),
+    });
     served.ring = await createRing({ epoch: 5, nodes: [{ id: 'owner', url: owner.url }] });
     const smart = client([owner.url]);
     const keeper = await smart.open('keeper');

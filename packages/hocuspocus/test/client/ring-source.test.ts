@@ -23,7 +23,13 @@ let ring: Ring;
 const servers: Awaited<ReturnType<typeof ringServer>>[] = [];
 
 beforeAll(async () => {
-  ring = await createRing({ epoch: 3, nodes: [{ id: 'n1', url: 'ws://127.0.0.1:1' }, { id: 'n2', url: 'ws://127.0.0.1:2' }] });
+  ring = await createRing({
+    epoch: 3,
+    nodes: [
+      { id: 'n1', url: 'ws://127.0.0.1:1' },
+      { id: 'n2', url: 'ws://127.0.0.1:2' },
+    ],
+  });
 });
 
 afterAll(async () => {
@@ -85,6 +91,8 @@ describe('RingSource', () => {
 
   it('rejects with every node named when none answers', async () => {
     const source = new RingSource(['http://127.0.0.1:1', 'http://127.0.0.1:2'], fetchImpl, 2000, () => {});
-    await expect(source.get()).rejects.toThrow(/could not fetch the ring from any node \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/);
+    await expect(source.get()).rejects.toThrow(
+      /could not fetch the ring from any node \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/,
+    );
   });
 });

@@ -69,7 +69,13 @@ describe('decideMove', () => {
   it('follows a hint from the same epoch at once', () => {
     const name = documentOwnedBy('node-1');
     const decision = decideMove({ ...base, ring, documentName: name, hint: hintFor(name, 'node-1', 5) });
-    expect(decision).toEqual({ action: 'move', target: { id: 'node-1', url: 'ws://node-1.test:9000' }, hops: 1, delay: 0, refreshRing: false });
+    expect(decision).toEqual({
+      action: 'move',
+      target: { id: 'node-1', url: 'ws://node-1.test:9000' },
+      hops: 1,
+      delay: 0,
+      refreshRing: false,
+    });
   });
 
   it('follows a hint from a newer epoch and asks for the newer ring', () => {
@@ -111,6 +117,9 @@ describe('decideMove', () => {
 
   it('never moves with maxHops 0', () => {
     const name = documentOwnedBy('node-1');
-    expect(decideMove({ ...base, maxHops: 0, ring, documentName: name, hint: hintFor(name, 'node-1', 5) })).toMatchObject({ action: 'give-up', reason: 'max-hops' });
+    expect(decideMove({ ...base, maxHops: 0, ring, documentName: name, hint: hintFor(name, 'node-1', 5) })).toMatchObject({
+      action: 'give-up',
+      reason: 'max-hops',
+    });
   });
 });

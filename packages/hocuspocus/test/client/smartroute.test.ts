@@ -82,7 +82,13 @@ describe('client helper on a SmartRoute cluster', () => {
 
     expect(handle.nodeId).toBe('node-d');
     expect(moves).toEqual([
-      { documentName: name, from: { id: stale, url: nodes.node(stale).url }, to: { id: 'node-d', url: nodes.node('node-d').url }, reason: 'redirect', hops: 1 },
+      {
+        documentName: name,
+        from: { id: stale, url: nodes.node(stale).url },
+        to: { id: 'node-d', url: nodes.node('node-d').url },
+        reason: 'redirect',
+        hops: 1,
+      },
     ]);
     const onOwner = observer(nodes.node('node-d'), name);
     await until(() => onOwner.text() === 'typed on the wrong node', 'the edit on the owner');

@@ -33,7 +33,8 @@ process.send?.({ ready: true, cpu: cpu() });
 setInterval(() => process.send?.({ cpu: cpu() }), 200).unref();
 process.on('message', (message: { leave?: boolean; documents?: number }) => {
   // The documents loaded here now (a test watching for duplicate owners), answered with the request's number.
-  if (message.documents !== undefined) return void process.send?.({ documents: message.documents, names: [...node.server.hocuspocus.documents.keys()] });
+  if (message.documents !== undefined)
+    return void process.send?.({ documents: message.documents, names: [...node.server.hocuspocus.documents.keys()] });
   if (!message.leave) return;
   void node.stop().finally(() => process.exit(0));
 });

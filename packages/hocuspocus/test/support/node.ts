@@ -27,7 +27,14 @@ export async function startNode(
   /** More extensions after persistence (an app's auth hooks, say). */
   extensions: object[] = [],
 ): Promise<TestNode> {
-  const smartRoute = new SmartRoute({ nodeId: id, nodePort: port, redirectOnMisroute: true, adminToken: ADMIN_TOKEN, leaveOnSignals: false, ...options });
+  const smartRoute = new SmartRoute({
+    nodeId: id,
+    nodePort: port,
+    redirectOnMisroute: true,
+    adminToken: ADMIN_TOKEN,
+    leaveOnSignals: false,
+    ...options,
+  });
   const persistence = postgresPersistence(table, persistenceControl);
   const server = await listen(port, [smartRoute, persistence.extension, ...extensions]);
   let stopped: Promise<void> | undefined;
@@ -52,7 +59,13 @@ export async function startNode(
  * (`prefix` names its channels). SIGINT and SIGTERM stop it the way Hocuspocus does by default (`stopOnSignals`:
  * close every connection, store and unload every document, exit).
  */
-export async function startRedisPeerNode(id: string, port: number, table: string, redis: string, prefix: string): Promise<Pick<TestNode, 'server' | 'stop'>> {
+export async function startRedisPeerNode(
+  id: string,
+  port: number,
+  table: string,
+  redis: string,
+  prefix: string,
+): Promise<Pick<TestNode, 'server' | 'stop'>> {
   if (HOCUSPOCUS_MAJOR !== 3) throw new Error('the extension-redis peer runs on @hocuspocus/server 3.4 only');
   const [{ Redis: RedisExtension }, { Redis }] = await Promise.all([import('@hocuspocus/extension-redis'), import('ioredis')]);
   const extension = new RedisExtension({ createClient: () => new Redis(redis), prefix, identifier: id });

@@ -13,7 +13,11 @@ const connection = () => ({
 const TABLE = /^[a-z_][a-z0-9_]*$/;
 
 /** A fresh table for one test run: document name -> Yjs state. */
-export async function createTable(): Promise<{ table: string; load(name: string): Promise<Uint8Array | undefined>; drop(): Promise<void> }> {
+export async function createTable(): Promise<{
+  table: string;
+  load(name: string): Promise<Uint8Array | undefined>;
+  drop(): Promise<void>;
+}> {
   const table = `ringroute_hp_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const pool = new pg.Pool(connection());
   await pool.query(`CREATE TABLE ${table} (name text PRIMARY KEY, data bytea NOT NULL)`);
@@ -51,7 +55,10 @@ export function postgresPersistence(table: string, control: PersistenceControl =
         control.failStores--;
         throw new Error('the database is unavailable');
       }
-      await pool.query(`INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [documentName, state]);
+      await pool.query(`INSERT INTO ${table} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [
+        documentName,
+        state,
+      ]);
     },
   });
   return { extension, close: () => pool.end() };

@@ -97,7 +97,15 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
       ),
     );
     const commandsBefore = await redisCommands(admin);
-    const config: NodeConfig = { peer, table: table.table, redis, cluster, secret: 'scenario-test-secret', misroute: 'relay', migrationTimeout: 2000 }; // shorter than failure detection (2 x 2500 ms)
+    const config: NodeConfig = {
+      peer,
+      table: table.table,
+      redis,
+      cluster,
+      secret: 'scenario-test-secret',
+      misroute: 'relay',
+      migrationTimeout: 2000,
+    }; // shorter than failure detection (2 x 2500 ms)
     processes.push(...(await Promise.all(['n1', 'n2', 'n3'].map((id, i) => spawnNode(id, { ...config, port: ports[i] })))));
     const [n1, n2, n3] = processes as [NodeProcess, NodeProcess, NodeProcess];
     const ringSize = async () => ((await (await fetch(`${n1.http}/api/routes/ring`)).json()) as { nodes: unknown[] }).nodes.length;
@@ -109,7 +117,16 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
     cleanup.push(() => writers.filter((w) => !w.closed).forEach((w) => close(w.client, w.socket)));
     const open = (documentName: string): Writer => {
       const socket = socketTo(haproxy.url, { delay: 100, minDelay: 100, maxDelay: 1000 });
-      const w: Writer = { id: `c${writers.length}`, documentName, client: plainProvider(socket, documentName), socket, written: [], acknowledged: 0, closeAt: undefined, closed: false };
+      const w: Writer = {
+        id: `c${writers.length}`,
+        documentName,
+        client: plainProvider(socket, documentName),
+        socket,
+        written: [],
+        acknowledged: 0,
+        closeAt: undefined,
+        closed: false,
+      };
       // unsyncedChanges reaches 0 when the server has applied every update this provider sent: all its items so far.
       w.client.provider.on('unsyncedChanges', ({ number }: { number: number }) => {
         if (number !== 0 || w.closed) return;
@@ -177,8 +194,15 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
     const live = writers.filter((w) => !w.closed);
     const converged = () =>
       live.every((w) => w.client.provider.isSynced && w.client.provider.unsyncedChanges === 0) &&
-      documentNames.every((name) => new Set(live.filter((w) => w.documentName === name).map((w) => JSON.stringify(items(w.client.provider.document).toArray()))).size === 1);
-    const convergedIn = await until(converged, 'every live client to converge', 30_000, 50).then(() => Date.now() - stoppedWriting, () => undefined);
+      documentNames.every(
+        (name) =>
+          new Set(live.filter((w) => w.documentName === name).map((w) => JSON.stringify(items(w.client.provider.document).toArray())))
+            .size === 1,
+      );
+    const convergedIn = await until(converged, 'every live client to converge', 30_000, 50).then(
+      () => Date.now() - stoppedWriting,
+      () => undefined,
+    );
     await watch.stop();
 
     // Fresh providers through HAProxy read every document: every acknowledged item is there, and nothing the clients lack.
@@ -191,12 +215,16 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
       const socket = socketTo(haproxy.url);
       const reader = plainProvider(socket, name);
       cleanup.push(() => close(reader, socket));
-      const synced = await until(() => reader.provider.isSynced, `a fresh reader of ${name}`).then(() => true, () => false);
+      const synced = await until(() => reader.provider.isSynced, `a fresh reader of ${name}`).then(
+        () => true,
+        () => false,
+      );
       const read = items(reader.provider.document).toArray();
       lost.push(...[...expected.get(name)!].filter((item) => !read.includes(item)).map((item) => `${name}/${item}`));
       const client = live.find((w) => w.documentName === name)!;
       if (!synced) disagreements.push(`${name}: a fresh reader never synced`);
-      else if (JSON.stringify(read) !== JSON.stringify(items(client.client.provider.document).toArray())) disagreements.push(`${name}: a fresh reader and the clients disagree`);
+      else if (JSON.stringify(read) !== JSON.stringify(items(client.client.provider.document).toArray()))
+        disagreements.push(`${name}: a fresh reader and the clients disagree`);
       readerRefusals.push(...reader.refusals);
     }
     const cpuMs = processes.reduce((sum, node) => sum + node.cpu(), 0);
@@ -215,7 +243,8 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
       return missing;
     };
     let notStored = await unstored();
-    for (const deadline = Date.now() + 15_000; notStored.length > 0 && Date.now() < deadline; notStored = await unstored()) await sleep(250);
+    for (const deadline = Date.now() + 15_000; notStored.length > 0 && Date.now() < deadline; notStored = await unstored())
+      await sleep(250);
 
     return {
       peer,
@@ -244,7 +273,9 @@ export async function runScenario(peer: Peer, redis: string, cluster: string): P
 /** The node now serving the first document: SmartRoute's owner; with extension-redis, the first one holding it. */
 async function servingFirstDocument(peer: Peer, candidates: NodeProcess[]): Promise<NodeProcess> {
   if (peer === 'smartroute') {
-    const { owner } = (await (await fetch(`${candidates[0]!.http}/api/routes/document/${documentNames[0]}`)).json()) as { owner: { id: string } };
+    const { owner } = (await (await fetch(`${candidates[0]!.http}/api/routes/document/${documentNames[0]}`)).json()) as {
+      owner: { id: string };
+    };
     return candidates.find((node) => node.id === owner.id)!;
   }
   for (const node of candidates) if ((await node.documents())?.includes(documentNames[0]!)) return node;

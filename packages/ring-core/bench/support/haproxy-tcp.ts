@@ -20,8 +20,17 @@ export interface TcpProxy {
 export async function haproxyTcp(target: string): Promise<TcpProxy> {
   const port = await freePort();
   const { hostname, port: targetPort } = new URL(target);
-  const body = ['global', '  nbthread 1', 'frontend bench', '  mode tcp', `  bind 127.0.0.1:${port}`, '  default_backend owner',
-    'backend owner', '  mode tcp', `  server owner ${hostname}:${targetPort}`].join('\n');
+  const body = [
+    'global',
+    '  nbthread 1',
+    'frontend bench',
+    '  mode tcp',
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend owner',
+    'backend owner',
+    '  mode tcp',
+    `  server owner ${hostname}:${targetPort}`,
+  ].join('\n');
   const proxy = await startHaproxy(body, [port]);
   return {
     url: `http://127.0.0.1:${port}`,
@@ -33,6 +42,10 @@ export async function haproxyTcp(target: string): Promise<TcpProxy> {
 /** utime + stime of a process, in clock ticks. */
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const [utime, stime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+  const [utime, stime] = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .slice(11, 13)
+    .map(Number);
   return utime! + stime!;
 }

@@ -74,7 +74,16 @@ function followNodeFile(membership: Membership, file: string): () => void {
     for (const id of current) if (!wanted.has(id)) await membership.remove(id);
     for (const { id, ...spec } of specs)
       if (!current.has(id)) await membership.add({ id, ...spec });
-      else await membership.update(id, { url: undefined, weight: 1, status: 'alive', server: undefined, serverId: undefined, meta: undefined, ...spec });
+      else
+        await membership.update(id, {
+          url: undefined,
+          weight: 1,
+          status: 'alive',
+          server: undefined,
+          serverId: undefined,
+          meta: undefined,
+          ...spec,
+        });
   };
   const listener = () => {
     applying = applying.then(apply).catch((error: unknown) => stderrLogger.warn({ err: error, file }, 'ringroute: node list not applied'));
@@ -89,7 +98,6 @@ function reloaderFor(proxy: EdgeProxy, args: Args): (() => Promise<void>) | unde
   return nginxReloader({ binary: args['nginx-bin'], prefix: args['nginx-prefix'], config: args['nginx-conf'] });
 }
 
-
 /**
  * `ringroute edge nginx|haproxy ...`: prints or writes the block; with --watch keeps it current until SIGINT/SIGTERM
  * (or `stop`, for embedding and tests).
@@ -101,7 +109,7 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     out.write(`${USAGE}\n`);
     return args.help ? 0 : 2;
   }
-  if (!args.key) throw new RingRouteConfigError('--key', 'is required (the adapters\' key, e.g. query:doc)');
+  if (!args.key) throw new RingRouteConfigError('--key', "is required (the adapters' key, e.g. query:doc)");
   if (args.watch && !args.out) throw new RingRouteConfigError('--out', '--watch needs a file to keep current');
   const edge = proxy as EdgeProxy;
   const membership = await membershipFor(edge, args);
@@ -112,7 +120,13 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     await membership.stop();
     return 0;
   }
-  const writer = new EdgeWriter(membership, { ...config, proxy: edge, file: args.out, reload: reloaderFor(edge, args), logger: stderrLogger });
+  const writer = new EdgeWriter(membership, {
+    ...config,
+    proxy: edge,
+    file: args.out,
+    reload: reloaderFor(edge, args),
+    logger: stderrLogger,
+  });
   await writer.start();
   if (!args.watch) {
     await membership.stop();

@@ -134,5 +134,4 @@ export class EtcdBackend implements MembershipBackend {
   private receive(text: string): void {
     this.codec.deliver(text, this.hooks);
   }
-
 }

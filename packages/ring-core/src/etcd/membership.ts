@@ -42,7 +42,11 @@ export class EtcdMembership extends SharedMembership {
 
 /** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
 export function etcdBackend(options: EtcdMembershipOptions) {
-  const { cluster, prefix, codec, detection } = resolveStoreOptions(options, { connection: 'etcd', minFailureTimeout: 1000, maxMessageBytes: 1024 * 1024 });
+  const { cluster, prefix, codec, detection } = resolveStoreOptions(options, {
+    connection: 'etcd',
+    minFailureTimeout: 1000,
+    maxMessageBytes: 1024 * 1024,
+  });
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
   const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, detection.heartbeatInterval / 4)));
   const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, codec);
@@ -65,4 +69,7 @@ function checkEtcd(etcd: EtcdMembershipOptions['etcd'], retryDelay: number): () 
 }
 
 const isClient = (etcd: unknown): etcd is Etcd3 =>
-  typeof etcd === 'object' && etcd !== null && typeof (etcd as Etcd3).namespace === 'function' && typeof (etcd as Etcd3).close === 'function';
+  typeof etcd === 'object' &&
+  etcd !== null &&
+  typeof (etcd as Etcd3).namespace === 'function' &&
+  typeof (etcd as Etcd3).close === 'function';

@@ -115,9 +115,7 @@ export class HealthChecker {
       this.counters.failures++;
     }
     this.report(target.node, healthy ? 'alive' : target.failures > this.retries ? 'dead' : 'suspected');
-    const delay = healthy
-      ? this.interval
-      : Math.min(this.interval * this.backoffMultiplier ** target.failures, this.maxBackoff);
+    const delay = healthy ? this.interval : Math.min(this.interval * this.backoffMultiplier ** target.failures, this.maxBackoff);
     target.timer = setTimeout(() => void this.check(target), delay);
     (target.timer as { unref?: () => void }).unref?.();
   }

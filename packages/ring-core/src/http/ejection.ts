@@ -27,10 +27,12 @@ export function resolveEjection(value: EjectionOptions | false | undefined): Res
   const options = value ?? {};
   if (options === null || typeof options !== 'object') fail('ejection', 'must be false or an object { failures?, backoff?, probe? }');
   const probe = options.probe ?? 'tcp';
-  if (probe !== 'tcp' && probe !== 'http' && typeof probe !== 'function') fail('ejection.probe', `must be 'tcp', 'http' or a function (got ${JSON.stringify(probe)})`);
+  if (probe !== 'tcp' && probe !== 'http' && typeof probe !== 'function')
+    fail('ejection.probe', `must be 'tcp', 'http' or a function (got ${JSON.stringify(probe)})`);
   return {
     failures: options.failures === undefined ? 3 : checkNumber('ejection.failures', options.failures, { min: 1, max: 1000, integer: true }),
-    backoff: options.backoff === undefined ? 5000 : checkNumber('ejection.backoff', options.backoff, { min: 10, max: MAX_BACKOFF, integer: true }),
+    backoff:
+      options.backoff === undefined ? 5000 : checkNumber('ejection.backoff', options.backoff, { min: 10, max: MAX_BACKOFF, integer: true }),
     probe: probe === 'tcp' ? tcpProbe() : probe === 'http' ? httpProbe('/health') : probe,
   };
 }

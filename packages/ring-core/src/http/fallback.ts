@@ -37,7 +37,10 @@ export async function proxyWithFallback(
 ): Promise<ProxyFailure | undefined> {
   const { ejector } = context;
   const { route, request } = plan;
-  const client = { remoteAddress: request.socket?.remoteAddress, protocol: request.protocol ?? (request.socket?.encrypted ? 'https' : 'http') };
+  const client = {
+    remoteAddress: request.socket?.remoteAddress,
+    protocol: request.protocol ?? (request.socket?.encrypted ? 'https' : 'http'),
+  };
   const tried: string[] = [];
   // Ejected owners are skipped before anything is sent, so skipping them is safe for any request.
   const skipped: string[] = [];

@@ -73,7 +73,12 @@ const single = (value: string | string[] | undefined) => (Array.isArray(value) ?
  * -Proto and -Host (what Fastify's `trustProxy` and Express's `trust proxy` read; RFC 7239's `Forwarded` would say
  * the same again), and the owners passed over (none: no header).
  */
-export function proxyHeaders(headers: IncomingHttpHeaders, client: ClientInfo, hops: number, unreachable: readonly string[] = []): Record<string, string> {
+export function proxyHeaders(
+  headers: IncomingHttpHeaders,
+  client: ClientInfo,
+  hops: number,
+  unreachable: readonly string[] = [],
+): Record<string, string> {
   const host = single(headers.host);
   const address = client.remoteAddress ?? 'unknown';
   const forwardedFor = single(headers['x-forwarded-for']);
@@ -116,7 +121,10 @@ const HOP_BY_HOP = new Set([
 export function endToEnd<V>(headers: Record<string, V | undefined>): Record<string, V> {
   const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : undefined;
   // The usual values name no other header: skip splitting them (this runs twice per proxied request).
-  const named = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connection.split(',').map((t) => t.trim());
+  const named =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? undefined
+      : connection.split(',').map((t) => t.trim());
   const out: Record<string, V> = {};
   for (const name in headers) {
     const value = headers[name];

@@ -34,7 +34,10 @@ import type { RouterOptions } from './options.js';
 import type { RequestView } from './request.js';
 
 /** Builds the router every adapter uses; `nodes` becomes a StaticMembership the router owns. `adapterOptions` are the adapter's own option names. */
-export function createRouter<Req extends object = RequestView>(options: RouterOptions<Req>, adapterOptions: readonly string[] = []): RingRouter<Req> {
+export function createRouter<Req extends object = RequestView>(
+  options: RouterOptions<Req>,
+  adapterOptions: readonly string[] = [],
+): RingRouter<Req> {
   return new RingRouter<Req>(options, adapterOptions);
 }
 
@@ -43,7 +46,18 @@ export type { DecisionCounters, DecisionEvent, ErrorReason, RouterEvents } from 
 export { ERROR_REASONS } from './router.js';
 export type { AttemptResult, ProxyAttempt, ProxyFailure, ProxyPlan, RequestRoute, RouteAnswer } from './types.js';
 export type { RoutingDecision, DecisionReason } from '../routing/decide.js';
-export { bearerMatches, createMonitoring, healthBody, readJson, routerStats, tokenDigest, type Monitoring, type MonitoredRequest, type MonitoringRoute, type RouterStats } from './monitoring/index.js';
+export {
+  bearerMatches,
+  createMonitoring,
+  healthBody,
+  readJson,
+  routerStats,
+  tokenDigest,
+  type Monitoring,
+  type MonitoredRequest,
+  type MonitoringRoute,
+  type RouterStats,
+} from './monitoring/index.js';
 export type { RouterOptions, ResolvedRouterOptions, ProxyErrorHook, ProxyTimeouts } from './options.js';
 export { ROUTER_OPTIONS } from './options.js';
 export type { EjectionOptions } from './ejection.js';

@@ -11,13 +11,17 @@ export type { MembershipLogger };
 export function logMembership(membership: Membership, logger: Pick<MembershipLogger, 'info' | 'warn'>): () => void {
   const degraded = (error: Error) => logger.warn({ err: error }, 'ringroute: membership degraded, routing on the last ring');
   const recovered = () => logger.info({}, 'ringroute: membership recovered');
-  const status = (node: RingNode, from: NodeStatus, to: NodeStatus) => logger.info({ node: node.id, from, to }, 'ringroute: node status changed');
+  const status = (node: RingNode, from: NodeStatus, to: NodeStatus) =>
+    logger.info({ node: node.id, from, to }, 'ringroute: node status changed');
   membership.on('degraded', degraded).on('recovered', recovered).on('status', status);
   return () => membership.off('degraded', degraded).off('recovered', recovered).off('status', status);
 }
 
 /** Logs an answer the router gave instead of serving: a warning when the cluster cannot route, else debug. */
-export function logAnswer(logger: { warn(details: object, message: string): void; debug(details: object, message: string): void }, answer: HttpAnswer): void {
+export function logAnswer(
+  logger: { warn(details: object, message: string): void; debug(details: object, message: string): void },
+  answer: HttpAnswer,
+): void {
   if (answer.status >= 500) logger.warn({ ringRoute: answer.body }, 'ringroute: cannot route request');
   else logger.debug({ ringRoute: answer.body }, 'ringroute: answered by the router');
 }

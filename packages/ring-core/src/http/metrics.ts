@@ -37,16 +37,44 @@ export class RouterMetrics {
     this.registry = registry ?? new Registry();
     const registers = [this.registry];
     const counter = (name: string, help: string, labels: string[], read: () => Samples) =>
-      new Counter({ name, help, labelNames: ['node', ...labels], registers, collect() { this.reset(); for (const [l, v] of read()) this.inc({ node, ...l }, v); } });
+      new Counter({
+        name,
+        help,
+        labelNames: ['node', ...labels],
+        registers,
+        collect() {
+          this.reset();
+          for (const [l, v] of read()) this.inc({ node, ...l }, v);
+        },
+      });
     const gauge = (name: string, help: string, labels: string[], read: () => Samples) =>
-      new Gauge({ name, help, labelNames: ['node', ...labels], registers, collect() { this.reset(); for (const [l, v] of read()) this.set({ node, ...l }, v); } });
+      new Gauge({
+        name,
+        help,
+        labelNames: ['node', ...labels],
+        registers,
+        collect() {
+          this.reset();
+          for (const [l, v] of read()) this.set({ node, ...l }, v);
+        },
+      });
     const { counters } = source;
 
-    counter('ringroute_decisions_total', 'Routed requests by action.', ['action'], () => ACTIONS.map((action) => [{ action }, counters[action]]));
-    counter('ringroute_errors_total', 'Requests answered with an error, by reason.', ['reason'], () => Object.entries(counters.errorsByReason).map(([reason, n]) => [{ reason }, n]));
-    counter('ringroute_misrouted_total', 'Requests that arrived at a node that does not own their key.', [], () => [[{}, counters.misrouted]]);
-    counter('ringroute_hops_total', 'Routed requests by hops made before reaching this node (3 = 3 or more).', ['hops'], () => counters.hops.map((n, hops) => [{ hops: String(hops) }, n]));
-    counter('ringroute_ejections_total', 'Nodes ejected from proxying after consecutive failures (passive health).', [], () => [[{}, source.ejection().ejections]]);
+    counter('ringroute_decisions_total', 'Routed requests by action.', ['action'], () =>
+      ACTIONS.map((action) => [{ action }, counters[action]]),
+    );
+    counter('ringroute_errors_total', 'Requests answered with an error, by reason.', ['reason'], () =>
+      Object.entries(counters.errorsByReason).map(([reason, n]) => [{ reason }, n]),
+    );
+    counter('ringroute_misrouted_total', 'Requests that arrived at a node that does not own their key.', [], () => [
+      [{}, counters.misrouted],
+    ]);
+    counter('ringroute_hops_total', 'Routed requests by hops made before reaching this node (3 = 3 or more).', ['hops'], () =>
+      counters.hops.map((n, hops) => [{ hops: String(hops) }, n]),
+    );
+    counter('ringroute_ejections_total', 'Nodes ejected from proxying after consecutive failures (passive health).', [], () => [
+      [{}, source.ejection().ejections],
+    ]);
     gauge('ringroute_ejected_nodes', 'Nodes currently ejected by passive health.', [], () => [[{}, source.ejection().ejected.length]]);
     gauge('ringroute_ready', '1 once the membership has its first ring.', [], () => [[{}, source.ready ? 1 : 0]]);
     gauge('ringroute_ring_epoch', 'Epoch of the current ring.', [], () => [[{}, source.ring?.epoch ?? 0]]);
@@ -55,11 +83,19 @@ export class RouterMetrics {
       for (const n of source.ring?.nodes ?? []) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
       return [...byStatus].map(([status, n]) => [{ status }, n]);
     });
-    gauge('ringroute_node_share', 'Share of a fixed key sample owned by each member.', ['member'], () => [...source.shares()].map(([member, s]) => [{ member }, s]));
-    gauge('ringroute_membership_degraded', '1 while the membership backend is unreachable.', [], () => [[{}, source.membershipStats().degraded ? 1 : 0]]);
+    gauge('ringroute_node_share', 'Share of a fixed key sample owned by each member.', ['member'], () =>
+      [...source.shares()].map(([member, s]) => [{ member }, s]),
+    );
+    gauge('ringroute_membership_degraded', '1 while the membership backend is unreachable.', [], () => [
+      [{}, source.membershipStats().degraded ? 1 : 0],
+    ]);
     counter('ringroute_membership_applied_total', 'Ring changes applied.', [], () => [[{}, source.membershipStats().applied]]);
-    counter('ringroute_membership_dropped_total', 'Membership messages refused, by reason.', ['reason'], () => Object.entries(source.membershipStats().dropped).map(([reason, n]) => [{ reason }, n]));
-    counter('ringroute_membership_resyncs_total', 'Full resynchronisations of the shared snapshot.', [], () => [[{}, source.membershipStats().resyncs]]);
+    counter('ringroute_membership_dropped_total', 'Membership messages refused, by reason.', ['reason'], () =>
+      Object.entries(source.membershipStats().dropped).map(([reason, n]) => [{ reason }, n]),
+    );
+    counter('ringroute_membership_resyncs_total', 'Full resynchronisations of the shared snapshot.', [], () => [
+      [{}, source.membershipStats().resyncs],
+    ]);
     this.latency = new Histogram({
       name: 'ringroute_proxy_duration_seconds',
       help: 'Time to the owner response headers (or the failure) per proxy attempt, by outcome.',

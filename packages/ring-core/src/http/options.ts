@@ -112,7 +112,10 @@ function redirectStatus(value: unknown): 307 | 308 {
 const MEMBERSHIP_METHODS = ['start', 'stop', 'on', 'off'] as const;
 
 /** Validates adapter options at construction; every error names its option. */
-export function resolveRouterOptions<Req extends object>(options: RouterOptions<Req>, adapterOptions: readonly string[] = []): ResolvedRouterOptions<Req> {
+export function resolveRouterOptions<Req extends object>(
+  options: RouterOptions<Req>,
+  adapterOptions: readonly string[] = [],
+): ResolvedRouterOptions<Req> {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object');
   checkKnownOptions(options, [...ROUTER_OPTIONS, ...adapterOptions]);
   const { membership, nodes } = options;
@@ -125,14 +128,14 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
   if (nodes !== undefined && !Array.isArray(nodes)) fail('nodes', 'must be an array of node specs');
   if (nodes?.length === 0) fail('nodes', "must list at least one node (this node's own { id, url } included)");
   nodes?.forEach((spec, i) => checkRoutedNode(spec, `nodes[${i}]`));
-  if (options.healthCheck !== undefined && nodes === undefined) fail('healthCheck', 'only applies to `nodes` (a membership brings its own)');
+  if (options.healthCheck !== undefined && nodes === undefined)
+    fail('healthCheck', 'only applies to `nodes` (a membership brings its own)');
   const prefix = options.prefix === undefined ? '' : checkString('prefix', options.prefix, { allowEmpty: true });
   if (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))
     fail('prefix', `must start with "/" and not end with one (got ${JSON.stringify(prefix)})`);
   const adminToken = options.adminToken === undefined ? undefined : checkString('adminToken', options.adminToken);
   if (adminToken !== undefined && adminToken.length < 16) fail('adminToken', 'must be at least 16 characters');
-  if (options.onProxyError !== undefined && typeof options.onProxyError !== 'function')
-    fail('onProxyError', 'must be a function');
+  if (options.onProxyError !== undefined && typeof options.onProxyError !== 'function') fail('onProxyError', 'must be a function');
   const bool = (name: 'enforceRouting' | 'leaveOnClose', value: unknown): boolean => {
     if (value === undefined) return true;
     if (typeof value !== 'boolean') fail(name, `must be a boolean (got ${String(value)})`);
@@ -144,11 +147,15 @@ export function resolveRouterOptions<Req extends object>(options: RouterOptions<
     self: checkString('self', options.self ?? membership?.self?.id),
     key: compileKey<Req>(options.key, 'key'),
     enforceRouting: bool('enforceRouting', options.enforceRouting),
-    misroute: options.misroute === undefined ? 'redirect' : checkOneOf('misroute', options.misroute, ['redirect', 'proxy', 'refuse'] as const),
+    misroute:
+      options.misroute === undefined ? 'redirect' : checkOneOf('misroute', options.misroute, ['redirect', 'proxy', 'refuse'] as const),
     redirectStatus: redirectStatus(options.redirectStatus),
-    maxHops: options.maxHops === undefined ? DEFAULT_MAX_HOPS : checkNumber('maxHops', options.maxHops, { min: 1, max: 100, integer: true }),
-    maxKeyLength: options.maxKeyLength === undefined ? 512 : checkNumber('maxKeyLength', options.maxKeyLength, { min: 1, max: 65_536, integer: true }),
-    retryAfter: options.retryAfter === undefined ? 1 : checkNumber('retryAfter', options.retryAfter, { min: 0, max: 86_400, integer: true }),
+    maxHops:
+      options.maxHops === undefined ? DEFAULT_MAX_HOPS : checkNumber('maxHops', options.maxHops, { min: 1, max: 100, integer: true }),
+    maxKeyLength:
+      options.maxKeyLength === undefined ? 512 : checkNumber('maxKeyLength', options.maxKeyLength, { min: 1, max: 65_536, integer: true }),
+    retryAfter:
+      options.retryAfter === undefined ? 1 : checkNumber('retryAfter', options.retryAfter, { min: 0, max: 86_400, integer: true }),
     prefix,
     adminToken,
     leaveOnClose: bool('leaveOnClose', options.leaveOnClose),
@@ -164,7 +171,9 @@ function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyT
   if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
   checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts.');
   const ms = (name: keyof ProxyTimeouts) =>
-    value[name] === undefined ? DEFAULT_PROXY_TIMEOUTS[name] : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
+    value[name] === undefined
+      ? DEFAULT_PROXY_TIMEOUTS[name]
+      : checkNumber(`proxyTimeouts.${name}`, value[name], { min: 1, max: 3_600_000, integer: true });
   return { connect: ms('connect'), response: ms('response') };
 }
 

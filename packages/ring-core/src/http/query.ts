@@ -9,7 +9,7 @@ export function queryParam(url: string, name: string): string | undefined {
   const start = url.indexOf('?');
   if (start < 0) return undefined;
   const prefix = `${name}=`;
-  for (let i = start + 1; i < url.length; ) {
+  for (let i = start + 1; i < url.length;) {
     let end = url.indexOf('&', i);
     if (end < 0) end = url.length;
     if (url.startsWith(prefix, i)) {

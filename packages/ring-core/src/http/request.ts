@@ -76,16 +76,23 @@ export function compileKey<Req extends object = RequestView>(source: unknown, op
     return Object.assign((request: Req) => first(fn(request)), { describe: 'key function', place: 'function' as const });
   }
   if (source === undefined)
-    fail(option, 'is required: where the routing key comes from, e.g. "query:key", "header:x-session-id", "cookie:sid", "params:id" or a function');
+    fail(
+      option,
+      'is required: where the routing key comes from, e.g. "query:key", "header:x-session-id", "cookie:sid", "params:id" or a function',
+    );
   const spec = checkString(option, source);
   const colon = spec.indexOf(':');
-  if (colon < 0) fail(option, `must be a function or "query:<name>", "params:<name>", "header:<name>" or "cookie:<name>" (got ${JSON.stringify(spec)})`);
+  if (colon < 0)
+    fail(option, `must be a function or "query:<name>", "params:<name>", "header:<name>" or "cookie:<name>" (got ${JSON.stringify(spec)})`);
   const place = checkOneOf(`${option} (source)`, spec.slice(0, colon), KEY_PLACES);
   const name = checkString(`${option} (name)`, spec.slice(colon + 1));
   const view = (request: Req) => request as unknown as RequestView;
   switch (place) {
     case 'query':
-      return Object.assign((r: Req) => first(queryParam(view(r).originalUrl ?? view(r).url, name)), { describe: `query parameter "${name}"`, place });
+      return Object.assign((r: Req) => first(queryParam(view(r).originalUrl ?? view(r).url, name)), {
+        describe: `query parameter "${name}"`,
+        place,
+      });
     case 'params':
       return Object.assign((r: Req) => first(field(view(r).params, name)), { describe: `path parameter "${name}"`, place });
     case 'header': {
@@ -96,9 +103,7 @@ export function compileKey<Req extends object = RequestView>(source: unknown, op
       return Object.assign(
         (r: Req) => {
           const { cookies, headers } = view(r);
-          return cookies !== undefined && cookies !== null
-            ? first(field(cookies, name))
-            : cookieValue(first(headers.cookie), name);
+          return cookies !== undefined && cookies !== null ? first(field(cookies, name)) : cookieValue(first(headers.cookie), name);
         },
         { describe: `cookie "${name}"`, place },
       );

@@ -61,7 +61,13 @@ function dropRouteParams(query: unknown): void {
 }
 
 /** Over-long keys: 414 when they came in the URI, 431 from a header or cookie, 400 from a function. */
-const TOO_LONG = { query: [414, 'URI Too Long'], params: [414, 'URI Too Long'], header: [431, 'Request Header Fields Too Large'], cookie: [431, 'Request Header Fields Too Large'], function: [400, 'Bad Request'] } as const;
+const TOO_LONG = {
+  query: [414, 'URI Too Long'],
+  params: [414, 'URI Too Long'],
+  header: [431, 'Request Header Fields Too Large'],
+  cookie: [431, 'Request Header Fields Too Large'],
+  function: [400, 'Bad Request'],
+} as const;
 
 const validEncoding = (url: string) => {
   try {
@@ -145,11 +151,23 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     if (url.includes('rr_hops=')) dropRouteParams(view.query);
     const value = key(request);
     if (value === undefined)
-      return this.fail(view, undefined, 'missing-key', errorAnswer(400, 'Bad Request', 'missing-key', `routing key missing: expected ${key.describe}`));
+      return this.fail(
+        view,
+        undefined,
+        'missing-key',
+        errorAnswer(400, 'Bad Request', 'missing-key', `routing key missing: expected ${key.describe}`),
+      );
     const { maxKeyLength } = this.options;
     if (value.length > maxKeyLength) {
       const [status, title] = TOO_LONG[key.place];
-      return this.fail(view, undefined, 'key-too-long', errorAnswer(status, title, 'key-too-long', `routing key (${key.describe}) longer than ${maxKeyLength} characters`, { maxKeyLength }));
+      return this.fail(
+        view,
+        undefined,
+        'key-too-long',
+        errorAnswer(status, title, 'key-too-long', `routing key (${key.describe}) longer than ${maxKeyLength} characters`, {
+          maxKeyLength,
+        }),
+      );
     }
     const ring = this.ring;
     if (ring === undefined) return this.fail(view, undefined, 'not-ready', this.unavailable('not-ready', 'this node has no ring yet'));
@@ -158,13 +176,19 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     const { self, misroute, enforceRouting, maxHops } = this.options;
     const reported = readUnreachable(view.headers);
     const ejector = this.ejector?.size ? this.ejector : undefined;
-    const unavailable = reported || ejector ? (id: string) => reported?.includes(id) === true || ejector?.isEjected(id) === true : undefined;
+    const unavailable =
+      reported || ejector ? (id: string) => reported?.includes(id) === true || ejector?.isEjected(id) === true : undefined;
     const decision = decide(ring, value, { self, policy: misroute, enforce: enforceRouting, hops, maxHops, unavailable });
     const route: RequestRoute = { key: value, owner: decision.owner, epoch: decision.epoch, decision, hops };
     if (decision.owner !== undefined && decision.owner.id !== self) this.counters.misrouted++;
     this.counters.hops[Math.min(hops, 3)]!++;
     if (decision.action !== 'local' && url.includes('%') && !validEncoding(url))
-      return this.fail(view, route, 'bad-request', errorAnswer(400, 'Bad Request', 'bad-request', 'malformed percent-encoding in the request target'));
+      return this.fail(
+        view,
+        route,
+        'bad-request',
+        errorAnswer(400, 'Bad Request', 'bad-request', 'malformed percent-encoding in the request target'),
+      );
 
     switch (decision.action) {
       case 'local':
@@ -174,12 +198,20 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
       case 'proxy':
         this.counters.proxy++;
         this.emitDecision(view, route, undefined);
-        return { kind: 'proxy', route, plan: { route, path: stripRouteParams(url), retry: canRetry(view.method, view.headers), request: view } };
+        return {
+          kind: 'proxy',
+          route,
+          plan: { route, path: stripRouteParams(url), retry: canRetry(view.method, view.headers), request: view },
+        };
       case 'redirect': {
         this.counters.redirect++;
         const owner = decision.owner!;
         const location = redirectLocation(owner.url!, url, hops + 1, decision.epoch);
-        const answer = jsonAnswer(this.options.redirectStatus, { redirect: location, owner: owner.id, epoch: decision.epoch }, { location });
+        const answer = jsonAnswer(
+          this.options.redirectStatus,
+          { redirect: location, owner: owner.id, epoch: decision.epoch },
+          { location },
+        );
         this.emitDecision(view, route, answer.status);
         return { kind: 'answer', route, answer };
       }
@@ -191,7 +223,12 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   /** Proxies a planned request through the adapter's `attempt`; resolves with the failure (and its answer) when no candidate took it. */
   proxyWithFallback(plan: ProxyPlan, attempt: ProxyAttempt, logger?: ProxyLogger): Promise<ProxyFailure | undefined> {
     const ring = this.ring;
-    if (ring === undefined) return Promise.resolve({ answer: this.unavailable('not-ready', 'this node has no ring yet'), error: new Error('no ring'), tried: [] });
+    if (ring === undefined)
+      return Promise.resolve({
+        answer: this.unavailable('not-ready', 'this node has no ring yet'),
+        error: new Error('no ring'),
+        tried: [],
+      });
     return proxyWithFallback(this.proxyContext, ring, plan, attempt, logger);
   }
 
@@ -214,7 +251,15 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   /** The answer when every target failed: `onProxyError`'s shape over the default 503 + Retry-After. */
   private proxyFailed(plan: ProxyPlan, error: Error, tried: readonly string[]): HttpAnswer {
     const { route, request } = plan;
-    const info: ProxyErrorInfo = { error, key: route.key, method: request.method, url: plan.path, owner: route.owner && nodeView(route.owner), tried, epoch: route.epoch };
+    const info: ProxyErrorInfo = {
+      error,
+      key: route.key,
+      method: request.method,
+      url: plan.path,
+      owner: route.owner && nodeView(route.owner),
+      tried,
+      epoch: route.epoch,
+    };
     this.countError('proxy-failed');
     this.emit('proxy-error', info);
     const fallback = this.unavailable('proxy-failed', `owner ${JSON.stringify(route.owner?.id)} could not be reached`, { tried });
@@ -233,12 +278,26 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     const { epoch } = decision;
     switch (decision.reason) {
       case 'max-hops':
-        return this.fail(view, route, 'max-hops', errorAnswer(508, 'Loop Detected', 'max-hops', `request made ${route.hops} hops (maxHops ${this.options.maxHops}) without reaching the owner`, { owner, epoch, hops: route.hops, maxHops: this.options.maxHops }));
+        return this.fail(
+          view,
+          route,
+          'max-hops',
+          errorAnswer(
+            508,
+            'Loop Detected',
+            'max-hops',
+            `request made ${route.hops} hops (maxHops ${this.options.maxHops}) without reaching the owner`,
+            { owner, epoch, hops: route.hops, maxHops: this.options.maxHops },
+          ),
+        );
       case 'no-owner':
         return this.fail(view, route, 'no-owner', this.unavailable('no-owner', 'no routable node owns this key', { epoch }));
       default: {
         this.counters.refuse++;
-        const message = decision.reason === 'no-url' ? `node ${JSON.stringify(owner!.id)} owns this key but has no URL` : `node ${JSON.stringify(owner!.id)} owns this key`;
+        const message =
+          decision.reason === 'no-url'
+            ? `node ${JSON.stringify(owner!.id)} owns this key but has no URL`
+            : `node ${JSON.stringify(owner!.id)} owns this key`;
         const answer = errorAnswer(421, 'Misdirected Request', decision.reason, message, { owner, epoch });
         this.emitDecision(view, route, 421);
         return { kind: 'answer', route, answer };

@@ -125,8 +125,7 @@ function stripEnvelope(body: Record<string, unknown>): Record<string, unknown> {
   return rest;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const isSpecArray = (value: unknown) => Array.isArray(value) && value.every((v) => isObject(v) && typeof v.id === 'string');

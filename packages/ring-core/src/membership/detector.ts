@@ -152,4 +152,5 @@ export class FailureDetector {
   }
 }
 
-const same = (a: Heartbeat, b: Heartbeat | undefined) => b !== undefined && a.sender === b.sender && a.beat === b.beat && a.sentAt === b.sentAt;
+const same = (a: Heartbeat, b: Heartbeat | undefined) =>
+  b !== undefined && a.sender === b.sender && a.beat === b.beat && a.sentAt === b.sentAt;

@@ -28,7 +28,13 @@ export function joinChange(ring: Ring, view: ClusterView, self: NodeSpec): Clust
  * What a running member commits to refute a removal or suspicion it did not ask for (undefined: nothing to refute).
  * `heartbeats`: whether members are failure-detected (then a member must also be listed as sending heartbeats).
  */
-export function refuteChange(ring: Ring, view: ClusterView, self: NodeSpec, incarnation: number, heartbeats: boolean): ClusterChange | undefined {
+export function refuteChange(
+  ring: Ring,
+  view: ClusterView,
+  self: NodeSpec,
+  incarnation: number,
+  heartbeats: boolean,
+): ClusterChange | undefined {
   const node = ring.node(self.id);
   const incarnations = { [self.id]: next(incarnation) };
   if (!node) return { add: [self], join: [self.id], incarnations };

@@ -153,9 +153,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     const self = this.self;
     if (self && !this.evicted && !this.isDegraded && this.current?.node(self.id)) {
       // Graceful leave: one committed change removes the node from every member at once.
-      await this.propose((ring) => (ring.node(self.id) ? { remove: [self.id], reason: 'graceful' } : undefined)).catch(
-        () => {},
-      );
+      await this.propose((ring) => (ring.node(self.id) ? { remove: [self.id], reason: 'graceful' } : undefined)).catch(() => {});
     }
     await this.proposals.catch(() => {});
     this.phase = 'stopped';

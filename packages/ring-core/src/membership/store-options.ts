@@ -57,7 +57,8 @@ export function resolveStoreOptions(options: StoreMembershipOptions, limits: Sto
     options.maxMessageBytes === undefined
       ? 65_536
       : checkNumber('maxMessageBytes', options.maxMessageBytes, { min: 1024, max: limits.maxMessageBytes, integer: true });
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('logger', 'must have an error(details, message) method');
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function')
+    fail('logger', 'must have an error(details, message) method');
   const detection: FailureDetection = { syncInterval, heartbeatInterval, failureTimeout };
   return { cluster, prefix, codec: new Codec(cluster, secret, maxMessageBytes), detection };
 }

@@ -10,10 +10,7 @@ export type ParsedRequest = IncomingMessage & { body?: unknown };
  * - `stream`: nothing consumed it, pipe the request itself (never buffered);
  * - `bytes`: a parser consumed the stream, these are its value re-serialised (send with `bodyHeaders`).
  */
-export type ForwardBody =
-  | { kind: 'none' }
-  | { kind: 'stream' }
-  | { kind: 'bytes'; bytes: Buffer; contentType: string };
+export type ForwardBody = { kind: 'none' } | { kind: 'stream' } | { kind: 'bytes'; bytes: Buffer; contentType: string };
 
 const NONE: ForwardBody = Object.freeze({ kind: 'none' });
 const STREAM: ForwardBody = Object.freeze({ kind: 'stream' });
@@ -44,7 +41,8 @@ export function forwardBody(req: ParsedRequest): ForwardBody {
   if (Buffer.isBuffer(body)) return { kind: 'bytes', bytes: body, contentType };
   if (typeof body === 'string') return textBody(body, contentType);
   if (body !== null && typeof body === 'object') {
-    if (type === 'application/json' || type.endsWith('+json')) return { kind: 'bytes', bytes: Buffer.from(JSON.stringify(body)), contentType };
+    if (type === 'application/json' || type.endsWith('+json'))
+      return { kind: 'bytes', bytes: Buffer.from(JSON.stringify(body)), contentType };
     if (type === 'application/x-www-form-urlencoded') return { kind: 'bytes', bytes: Buffer.from(formEncode(body)), contentType };
   }
   throw new BodyConsumedError(
@@ -104,7 +102,8 @@ export function formEncode(value: object): string {
   };
   for (const [name, v] of Object.entries(value)) {
     // Repeated names parse back to an array in both parsers once there are two; one element needs qs's brackets.
-    if (Array.isArray(v) && v.length > 1 && v.every((item) => item === null || typeof item !== 'object')) for (const item of v) add(name, item);
+    if (Array.isArray(v) && v.length > 1 && v.every((item) => item === null || typeof item !== 'object'))
+      for (const item of v) add(name, item);
     else add(name, v);
   }
   return pairs.join('&');

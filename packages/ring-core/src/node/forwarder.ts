@@ -33,7 +33,13 @@ export class Forwarder {
    * candidates while that is safe, ejected nodes skipped); when no candidate took it, the router's proxy-failed
    * answer (503 + Retry-After, or `onProxyError`'s) is sent. Rejects only if `onProxyError` throws.
    */
-  async proxy<Req extends object>(router: RingRouter<Req>, plan: ProxyPlan, req: IncomingMessage, res: ServerResponse, logger: ForwardLogger): Promise<void> {
+  async proxy<Req extends object>(
+    router: RingRouter<Req>,
+    plan: ProxyPlan,
+    req: IncomingMessage,
+    res: ServerResponse,
+    logger: ForwardLogger,
+  ): Promise<void> {
     const failed = await router.proxyWithFallback(plan, (url, headers) => this.forward(req, res, url, headers), logger);
     if (failed === undefined) return;
     logger.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying failed');

@@ -56,7 +56,11 @@ export async function forwardUpgrade<Req extends object>(
 ): Promise<void> {
   const { logger } = options;
   try {
-    const failed = await router.proxyWithFallback(plan, (url, headers) => proxyUpgrade(req, socket, head, url, headers, router.options.proxyTimeouts), logger);
+    const failed = await router.proxyWithFallback(
+      plan,
+      (url, headers) => proxyUpgrade(req, socket, head, url, headers, router.options.proxyTimeouts),
+      logger,
+    );
     if (failed === undefined) return;
     logger?.error({ err: failed.error, tried: failed.tried }, 'ringroute: proxying the upgrade failed');
     writeUpgradeAnswer(socket, failed.answer);

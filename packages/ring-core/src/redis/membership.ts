@@ -53,7 +53,11 @@ const RETENTION = 3_600_000;
 
 /** Checks the options and builds the transport (connecting later, in start()). Tests use it to reach the backend. */
 export function redisBackend(options: RedisMembershipOptions) {
-  const { cluster, prefix, codec, detection } = resolveStoreOptions(options, { connection: 'redis', minFailureTimeout: 0, maxMessageBytes: 512 * 1024 * 1024 });
+  const { cluster, prefix, codec, detection } = resolveStoreOptions(options, {
+    connection: 'redis',
+    minFailureTimeout: 0,
+    maxMessageBytes: 512 * 1024 * 1024,
+  });
   const target = checkRedis(options.redis);
   if (target.cluster && /[{}]/.test(`${prefix}${cluster}`))
     fail(/[{}]/.test(prefix) ? 'prefix' : 'cluster', 'must not contain { or } on a Redis Cluster (the keys carry a hash tag)');
@@ -63,7 +67,9 @@ export function redisBackend(options: RedisMembershipOptions) {
   // Beats come at least twice per failureTimeout: with 3 timeouts of life, a running member renews it many times over.
   const minRetention = 3 * detection.failureTimeout;
   const retention =
-    options.retention === undefined ? Math.max(RETENTION, minRetention) : checkNumber('retention', options.retention, { min: minRetention, max: 30 * 86_400_000 });
+    options.retention === undefined
+      ? Math.max(RETENTION, minRetention)
+      : checkNumber('retention', options.retention, { min: minRetention, max: 30 * 86_400_000 });
   const backend = new RedisBackend(target, key, channel, codec, retention);
   return { backend, key, channel, detection };
 }

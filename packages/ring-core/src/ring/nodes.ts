@@ -42,8 +42,7 @@ export function resolveNode(spec: NodeSpec, field: string, previous?: RingNode, 
     checkString(`${field}.url`, spec.url);
     if (!URL.canParse(spec.url)) fail(`${field}.url`, `must be an absolute URL (got ${JSON.stringify(spec.url.slice(0, 100))})`);
   }
-  if (spec.meta !== undefined && (spec.meta === null || typeof spec.meta !== 'object'))
-    fail(`${field}.meta`, 'must be an object');
+  if (spec.meta !== undefined && (spec.meta === null || typeof spec.meta !== 'object')) fail(`${field}.meta`, 'must be an object');
   const server = spec.server === undefined ? undefined : checkString(`${field}.server`, spec.server);
   if (server !== undefined && /\s/.test(server)) fail(`${field}.server`, `must not contain whitespace (got ${JSON.stringify(server)})`);
   const serverId =

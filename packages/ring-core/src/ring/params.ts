@@ -24,7 +24,8 @@ const EDGE_HASHES: Partial<Record<StrategyName, readonly HashName[]>> = {
  */
 export function resolveRingParams(options: RingParams) {
   const vnodes = options.vnodes === undefined ? 150 : checkNumber('vnodes', options.vnodes, { min: 1, max: 10_000, integer: true });
-  const strategy = options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
+  const strategy =
+    options.strategy === undefined ? 'ring' : checkOneOf('strategy', options.strategy, Object.keys(STRATEGIES) as StrategyName[]);
   const hash =
     options.hash === undefined
       ? DEFAULT_HASH[strategy]
@@ -36,7 +37,10 @@ export function resolveRingParams(options: RingParams) {
   const avalanche = options.avalanche ?? (strategy === 'haproxy' && options.hash === undefined);
   const edgeHashes = EDGE_HASHES[strategy];
   if (edgeHashes && (typeof hash === 'function' || !edgeHashes.includes(hash)))
-    fail('hash', `strategy '${strategy}' hashes keys as the proxy does: one of ${edgeHashes.join(', ')} (got ${typeof hash === 'function' ? 'a function' : JSON.stringify(hash)})`);
+    fail(
+      'hash',
+      `strategy '${strategy}' hashes keys as the proxy does: one of ${edgeHashes.join(', ')} (got ${typeof hash === 'function' ? 'a function' : JSON.stringify(hash)})`,
+    );
   if (strategy === 'nginx' && avalanche) fail('avalanche', "strategy 'nginx' has no avalanche step");
   if (options.route !== undefined && typeof options.route !== 'function') fail('route', 'must be a function');
   return { vnodes, strategy, hash, avalanche, route: options.route };

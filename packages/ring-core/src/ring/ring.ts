@@ -234,7 +234,8 @@ class HashRing implements Ring {
 
 function checksumOf(ring: HashRing): string {
   // Edge identities (server, serverId) join only when set, so rings without them keep their checksums.
-  const edge = (n: RingNode) => (n.server === undefined && n.serverId === undefined ? '' : `\u0001${n.server ?? ''}\u0001${n.serverId ?? ''}`);
+  const edge = (n: RingNode) =>
+    n.server === undefined && n.serverId === undefined ? '' : `\u0001${n.server ?? ''}\u0001${n.serverId ?? ''}`;
   const members = ring.nodes.map((n) => `${n.id}\u0001${n.url ?? ''}\u0001${n.weight}\u0001${n.status}${edge(n)}`).join('\u0002');
   const pins = Object.keys(ring.pins)
     .sort()

@@ -71,8 +71,7 @@ function poolOf(ring: Ring): Pool {
  */
 export function createSelector(source: Ring | (() => Ring), options: SelectorOptions = {}): Selector {
   const strategy = options.strategy === undefined ? 'consistent' : checkOneOf('strategy', options.strategy, SELECTION_STRATEGIES);
-  const loadFactor =
-    options.loadFactor === undefined ? undefined : checkNumber('loadFactor', options.loadFactor, { min: 1, max: 1e6 });
+  const loadFactor = options.loadFactor === undefined ? undefined : checkNumber('loadFactor', options.loadFactor, { min: 1, max: 1e6 });
   if (loadFactor === 1) fail('loadFactor', 'must be greater than 1 (1 leaves no room to absorb imbalance)');
   if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function');
   const random = options.random ?? Math.random;

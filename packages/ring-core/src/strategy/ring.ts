@@ -5,8 +5,7 @@ import { checkNodeCount, pointAtOrAfter, type Placement, type PlacementBuilder, 
  * Positions per node: vnodes scaled by weight. Weight 0 = no points (the node owns nothing); any
  * positive weight gets at least one point so a small but live node still owns something.
  */
-export const pointCount = (node: RingNode, vnodes: number) =>
-  node.weight > 0 ? Math.max(1, Math.round(vnodes * node.weight)) : 0;
+export const pointCount = (node: RingNode, vnodes: number) => (node.weight > 0 ? Math.max(1, Math.round(vnodes * node.weight)) : 0);
 
 /**
  * Classic consistent hashing with virtual nodes: sorted positions in a Uint32Array, their owners in a

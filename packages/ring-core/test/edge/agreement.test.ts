@@ -20,7 +20,11 @@ interface Scenario {
 const node = (port: number, extra: Partial<NodeSpec> = {}): NodeSpec => ({ id: `n${port}`, url: `http://127.0.0.1:${port}`, ...extra });
 
 async function agreement(front: number, path: string, ring: Ring, batch: number) {
-  const bodies = await pipelined(front, KEYS.map((key) => keyRequest(path, 'x-key', key)), { batch });
+  const bodies = await pipelined(
+    front,
+    KEYS.map((key) => keyRequest(path, 'x-key', key)),
+    { batch },
+  );
   const disagreements = KEYS.flatMap((key, i) => {
     const edge = bodies[i];
     const ours = ring.owner(key)?.id;
@@ -69,7 +73,11 @@ describe('nginx hash $key consistent agrees with strategy nginx', () => {
     });
 
   it('a request without a key is not hashed: nginx falls back to round robin (the adapters answer 400)', async () => {
-    const bodies = await pipelined(front, Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\nx-key: \r\n\r\n')), { connections: 1, batch: 1 });
+    const bodies = await pipelined(
+      front,
+      Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\nx-key: \r\n\r\n')),
+      { connections: 1, batch: 1 },
+    );
     expect(new Set(bodies).size).toBeGreaterThan(1);
   });
 });
@@ -95,7 +103,10 @@ describe('HAProxy hash-type consistent agrees with strategy haproxy', () => {
     const ports = await Promise.all(Array.from({ length: BACKENDS + 1 }, () => freePort()));
     front = ports.pop()!;
     let body = ports
-      .map((port) => `frontend s${port}\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "n${port}"\n`)
+      .map(
+        (port) =>
+          `frontend s${port}\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "n${port}"\n`,
+      )
       .join('');
     let routes = '';
     for (const s of scenarios) {
@@ -116,7 +127,11 @@ describe('HAProxy hash-type consistent agrees with strategy haproxy', () => {
     });
 
   it('a request without a key is not hashed: HAProxy falls back to round robin (the adapters answer 400)', async () => {
-    const bodies = await pipelined(front, Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\n\r\n')), { connections: 1, batch: 1 });
+    const bodies = await pipelined(
+      front,
+      Array.from({ length: 12 }, () => Buffer.from('GET /equal3 HTTP/1.1\r\nhost: edge\r\n\r\n')),
+      { connections: 1, batch: 1 },
+    );
     expect(new Set(bodies).size).toBeGreaterThan(1);
   });
 });

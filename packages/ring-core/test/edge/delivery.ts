@@ -15,7 +15,11 @@ export async function sendDocs(front: number, docs: readonly string[], batch: nu
   const request = (doc: string) => Buffer.from(`GET /doc?doc=${encodeURIComponent(doc)} HTTP/1.1\r\nhost: edge\r\n\r\n`);
   const bodies = await pipelined(front, docs.map(request), { connections: 8, batch });
   // pipelined marks a non-200 answer (the 421 refusals) as `HTTP <status>: <body>`.
-  return bodies.map((body) => (body.startsWith('HTTP ') ? { status: Number(body.slice(5, 8)), node: undefined } : { status: 200, node: (JSON.parse(body) as { node: string }).node }));
+  return bodies.map((body) =>
+    body.startsWith('HTTP ')
+      ? { status: Number(body.slice(5, 8)), node: undefined }
+      : { status: 200, node: (JSON.parse(body) as { node: string }).node },
+  );
 }
 
 /** Counts the refusals (misrouted by the edge) and any answer from a node other than the key's owner. */

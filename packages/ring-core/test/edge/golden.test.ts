@@ -24,10 +24,34 @@ const HAPROXY_NODES: NodeSpec[] = [
 
 const GOLDEN: [string, RingOptions, string[], number, string][] = [
   ['nginx', { nodes: NGINX_NODES, strategy: 'nginx' }, ['e', 'a', 'd', 'b', 'a', 'b', 'a', 'e'], 388384500, 'c829ee0a56878c2e'],
-  ['haproxy (bare: sdbm + avalanche)', { nodes: HAPROXY_NODES, strategy: 'haproxy' }, ['d', 'b', 'd', 'c', 'c', 'd', 'd', 'b'], 3060209236, '2232545eee663592'],
-  ['haproxy djb2', { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'djb2' }, ['d', 'd', 'c', 'b', 'd', 'a', 'c', 'd'], 315452483, '35edc98e05ed5008'],
-  ['haproxy wt6 + avalanche', { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'wt6', avalanche: true }, ['d', 'd', 'c', 'd', 'b', 'd', 'd', 'd'], 2907945284, 'b2427df610ef6798'],
-  ['haproxy crc32', { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'crc32' }, ['d', 'd', 'd', 'b', 'd', 'd', 'd', 'b'], 3366195960, '1f55f87a55c8926b'],
+  [
+    'haproxy (bare: sdbm + avalanche)',
+    { nodes: HAPROXY_NODES, strategy: 'haproxy' },
+    ['d', 'b', 'd', 'c', 'c', 'd', 'd', 'b'],
+    3060209236,
+    '2232545eee663592',
+  ],
+  [
+    'haproxy djb2',
+    { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'djb2' },
+    ['d', 'd', 'c', 'b', 'd', 'a', 'c', 'd'],
+    315452483,
+    '35edc98e05ed5008',
+  ],
+  [
+    'haproxy wt6 + avalanche',
+    { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'wt6', avalanche: true },
+    ['d', 'd', 'c', 'd', 'b', 'd', 'd', 'd'],
+    2907945284,
+    'b2427df610ef6798',
+  ],
+  [
+    'haproxy crc32',
+    { nodes: HAPROXY_NODES, strategy: 'haproxy', hash: 'crc32' },
+    ['d', 'd', 'd', 'b', 'd', 'd', 'd', 'b'],
+    3366195960,
+    '1f55f87a55c8926b',
+  ],
 ];
 
 describe('edge strategy golden vectors', () => {
@@ -41,8 +65,11 @@ describe('edge strategy golden vectors', () => {
 });
 
 describe('edge strategies: membership and health', () => {
-  it('a dead server\'s keys go to the next server of their fallback chain; no other key moves', async () => {
-    for (const [strategy, nodes] of [['nginx', NGINX_NODES], ['haproxy', HAPROXY_NODES]] as const) {
+  it("a dead server's keys go to the next server of their fallback chain; no other key moves", async () => {
+    for (const [strategy, nodes] of [
+      ['nginx', NGINX_NODES],
+      ['haproxy', HAPROXY_NODES],
+    ] as const) {
       const ring = await createRing({ nodes, strategy });
       const down = ring.with({ update: [{ id: 'b', status: 'dead' }] });
       for (const key of MANY) {
@@ -61,7 +88,11 @@ describe('edge strategies: membership and health', () => {
       for (const { start, end } of ring.ranges(node.id)) {
         total += ((end - start) >>> 0) + 1;
         for (const position of [start, end]) {
-          const owner = ring.nodes.find((n) => ring.ranges(n.id).some((r) => (r.start <= r.end ? position >= r.start && position <= r.end : position >= r.start || position <= r.end)));
+          const owner = ring.nodes.find((n) =>
+            ring
+              .ranges(n.id)
+              .some((r) => (r.start <= r.end ? position >= r.start && position <= r.end : position >= r.start || position <= r.end)),
+          );
           expect(owner?.id).toBe(node.id);
         }
       }
@@ -86,7 +117,17 @@ describe('edge strategies: invalid options fail at construction, naming the opti
     ['nginx with another hash', { strategy: 'nginx', hash: 'xxh32', nodes: NGINX_NODES }, 'hash'],
     ['nginx with avalanche', { strategy: 'nginx', avalanche: true, nodes: NGINX_NODES }, 'avalanche'],
     ['haproxy without serverId', { strategy: 'haproxy', nodes: [{ id: 'a' }] }, 'nodes[id="a"].serverId'],
-    ['haproxy duplicate serverId', { strategy: 'haproxy', nodes: [{ id: 'a', serverId: 1 }, { id: 'b', serverId: 1 }] }, 'nodes[id="b"].serverId'],
+    [
+      'haproxy duplicate serverId',
+      {
+        strategy: 'haproxy',
+        nodes: [
+          { id: 'a', serverId: 1 },
+          { id: 'b', serverId: 1 },
+        ],
+      },
+      'nodes[id="b"].serverId',
+    ],
     ['haproxy weight above 256', { strategy: 'haproxy', nodes: [{ id: 'a', serverId: 1, weight: 300 }] }, 'nodes[id="a"].weight'],
     ['haproxy with xxh32', { strategy: 'haproxy', hash: 'xxh32', nodes: HAPROXY_NODES }, 'hash'],
     ['haproxy with a custom hash', { strategy: 'haproxy', hash: () => 1, nodes: HAPROXY_NODES }, 'hash'],
@@ -103,7 +144,7 @@ describe('edge strategies: invalid options fail at construction, naming the opti
 });
 
 describe('edge config rendering', () => {
-  it('maps the adapters\' key syntax to each proxy', () => {
+  it("maps the adapters' key syntax to each proxy", () => {
     expect(edgeKey('nginx', 'query:doc')).toBe('$arg_doc');
     expect(edgeKey('nginx', 'header:X-Session-Id')).toBe('$http_x_session_id');
     expect(edgeKey('nginx', 'cookie:sid')).toBe('$cookie_sid');
@@ -137,7 +178,7 @@ upstream docs {
     );
   });
 
-  it('writes a HAProxy backend: ids, weights, the ring\'s hash and avalanche, disabled for dead ones', async () => {
+  it("writes a HAProxy backend: ids, weights, the ring's hash and avalanche, disabled for dead ones", async () => {
     const ring = await createRing({
       strategy: 'haproxy',
       nodes: [

@@ -59,7 +59,13 @@ export function childPids(pid: number): number[] {
   return pids;
 }
 
-async function launch(name: string, command: string, args: (dir: string, config: string) => string[], text: string, file: string): Promise<Proxy & { child: ChildProcess }> {
+async function launch(
+  name: string,
+  command: string,
+  args: (dir: string, config: string) => string[],
+  text: string,
+  file: string,
+): Promise<Proxy & { child: ChildProcess }> {
   const dir = await mkdtemp(join(tmpdir(), `ringroute-${name}-`));
   const config = join(dir, file);
   await writeFile(config, text);
@@ -155,7 +161,7 @@ export async function pipelined(port: number, requests: readonly Buffer[], { con
       // A connection the server closes (a reload ends the old workers' keep-alive connections) is opened again and
       // the unanswered requests sent again, as HTTP clients do for idempotent requests.
       let retries = 0;
-      for (let at = c * per; at < to; ) {
+      for (let at = c * per; at < to;) {
         const { reached, error } = await exchange(port, requests, at, to, bodies, batch);
         if (reached === at && ++retries > 5) throw new Error(`no answers from 127.0.0.1:${port}: ${error?.message ?? 'connection closed'}`);
         at = reached;

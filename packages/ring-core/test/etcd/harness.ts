@@ -32,16 +32,25 @@ export class SpawnedEtcd {
     const child = spawn(
       ETCD_BIN,
       [
-        '--name', 'default',
-        '--data-dir', this.dataDir,
-        '--listen-client-urls', this.url,
-        '--advertise-client-urls', this.url,
-        '--listen-peer-urls', peer,
-        '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `default=${peer}`,
+        '--name',
+        'default',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        this.url,
+        '--advertise-client-urls',
+        this.url,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `default=${peer}`,
         // Single member on loopback: elect itself fast after a restart.
-        '--heartbeat-interval', '50',
-        '--election-timeout', '250',
+        '--heartbeat-interval',
+        '50',
+        '--election-timeout',
+        '250',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -51,7 +60,9 @@ export class SpawnedEtcd {
       this.output = (this.output + chunk).slice(-4000);
     });
     const spawnFailed = new Promise<never>((_, reject) =>
-      child.once('error', (error) => reject(new Error(`these tests need etcd (${ETCD_BIN}, Debian package etcd-server): ${error.message}`))),
+      child.once('error', (error) =>
+        reject(new Error(`these tests need etcd (${ETCD_BIN}, Debian package etcd-server): ${error.message}`)),
+      ),
     );
     await Promise.race([this.waitHealthy(child), spawnFailed]);
   }

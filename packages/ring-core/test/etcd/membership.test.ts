@@ -91,7 +91,14 @@ describe('EtcdMembership on a real etcd', () => {
 
   it('keeps the snapshot under <prefix>/<cluster>/ and leaves a client it was given open', async () => {
     const name = cluster();
-    const membership = new EtcdMembership({ etcd: client, cluster: name, prefix: 'rr-test', self: self('a'), syncInterval: 100, failureTimeout: 1000 });
+    const membership = new EtcdMembership({
+      etcd: client,
+      cluster: name,
+      prefix: 'rr-test',
+      self: self('a'),
+      syncInterval: 100,
+      failureTimeout: 1000,
+    });
     await membership.start();
     expect(membership.root).toBe(`rr-test/${name}/`);
     expect(Number(await client.get(`rr-test/${name}/seq`).string())).toBe(membership.ring.epoch);
@@ -112,7 +119,9 @@ describe('EtcdMembership on a real etcd', () => {
     const bus = `ringroute/${name}/bus`;
     await client.put(bus).value('not json');
     await client.put(bus).value(JSON.stringify({ body: 'x'.repeat(2048) }));
-    await client.put(bus).value(JSON.stringify({ body: JSON.stringify({ v: 1, cluster: 'another', kind: 'app', sender: 's', type: 't' }) }));
+    await client
+      .put(bus)
+      .value(JSON.stringify({ body: JSON.stringify({ v: 1, cluster: 'another', kind: 'app', sender: 's', type: 't' }) }));
     await client.put(bus).value(JSON.stringify({ body: JSON.stringify({ v: 1, cluster: name, kind: 'change', sender: 's', seq: 'x' }) }));
     await expect.poll(() => dropped.length).toBe(4);
     expect(dropped).toEqual(['malformed', 'oversized', 'cluster', 'schema']);

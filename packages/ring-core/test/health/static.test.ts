@@ -88,7 +88,13 @@ describe('StaticMembership with health checks', () => {
   it('HTTP: a non-2xx health answer counts as a failure', async () => {
     const [a, b] = [await httpNode(), await httpNode()];
     cleanup.push(a.close, b.close);
-    const membership = new StaticMembership({ nodes: [{ id: 'a', url: a.url }, { id: 'b', url: b.url }], healthCheck: fast });
+    const membership = new StaticMembership({
+      nodes: [
+        { id: 'a', url: a.url },
+        { id: 'b', url: b.url },
+      ],
+      healthCheck: fast,
+    });
     cleanup.push(() => membership.stop());
     await membership.start();
     const suspected = statusReached(membership, 'b', 'suspected');
@@ -128,12 +134,8 @@ describe('StaticMembership with health checks', () => {
     expect(() => new StaticMembership({ nodes: [{ id: 'a' }], self: 'z' })).toThrow(/^self/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { interval: -1 } })).toThrow(/healthCheck\.interval/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { retries: 1.5 } })).toThrow(/healthCheck\.retries/);
-    expect(() => new StaticMembership({ nodes: [], healthCheck: { backoffMultiplier: 0.5 } })).toThrow(
-      /healthCheck\.backoffMultiplier/,
-    );
-    expect(() => new StaticMembership({ nodes: [], healthCheck: { interval: 100, maxBackoff: 50 } })).toThrow(
-      /healthCheck\.maxBackoff/,
-    );
+    expect(() => new StaticMembership({ nodes: [], healthCheck: { backoffMultiplier: 0.5 } })).toThrow(/healthCheck\.backoffMultiplier/);
+    expect(() => new StaticMembership({ nodes: [], healthCheck: { interval: 100, maxBackoff: 50 } })).toThrow(/healthCheck\.maxBackoff/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { path: 'health' } })).toThrow(/healthCheck\.path/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { probe: 'icmp' as never } })).toThrow(/healthCheck\.probe/);
   });

@@ -15,7 +15,9 @@ describe('logMembership', () => {
     });
 
     await membership.update('b', { status: 'dead' });
-    expect(lines).toEqual([{ level: 'info', details: { node: 'b', from: 'alive', to: 'dead' }, message: 'ringroute: node status changed' }]);
+    expect(lines).toEqual([
+      { level: 'info', details: { node: 'b', from: 'alive', to: 'dead' }, message: 'ringroute: node status changed' },
+    ]);
 
     stop();
     await membership.update('b', { status: 'alive' });

@@ -1,11 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus, MemoryMembership, RingRouteConfigError, type Membership } from '@ringroute/ring-core';
-import { createMonitoring, createRouter, type AttemptResult, type RequestView, type RingRouter, type RouterOptions } from '@ringroute/ring-core/http';
+import {
+  createMonitoring,
+  createRouter,
+  type AttemptResult,
+  type RequestView,
+  type RingRouter,
+  type RouterOptions,
+} from '@ringroute/ring-core/http';
 
 /** handle()'s answer spread into optional fields, for short assertions. */
 const outcome = (router: RingRouter, req: RequestView) => {
   const result = router.handle(req);
-  return { route: result.route, answer: result.kind === 'answer' ? result.answer : undefined, plan: result.kind === 'proxy' ? result.plan : undefined };
+  return {
+    route: result.route,
+    answer: result.kind === 'answer' ? result.answer : undefined,
+    plan: result.kind === 'proxy' ? result.plan : undefined,
+  };
 };
 
 const NODES = [
@@ -100,7 +111,9 @@ describe('key extraction', () => {
   it('prefers parsed cookies when the framework provides them', async () => {
     const [a] = await cluster();
     const router = createRouter({ membership: a!, key: 'cookie:sid' });
-    expect(outcome(router, { method: 'GET', url: '/', headers: { cookie: 'sid=raw' }, cookies: { sid: 'parsed' } }).route?.key).toBe('parsed');
+    expect(outcome(router, { method: 'GET', url: '/', headers: { cookie: 'sid=raw' }, cookies: { sid: 'parsed' } }).route?.key).toBe(
+      'parsed',
+    );
   });
 });
 
@@ -165,7 +178,10 @@ describe('routing answers', () => {
     const router = createRouter({ membership: a!, key: 'query:key', maxKeyLength: 8 });
     const missing = outcome(router, request('/'));
     expect(missing.answer?.status).toBe(400);
-    expect(JSON.parse(missing.answer!.body)).toMatchObject({ reason: 'missing-key', message: expect.stringContaining('query parameter "key"') });
+    expect(JSON.parse(missing.answer!.body)).toMatchObject({
+      reason: 'missing-key',
+      message: expect.stringContaining('query parameter "key"'),
+    });
     expect(outcome(router, request('/?key=123456789')).answer?.status).toBe(414);
     expect(router.counters.errors).toBe(2);
   });
@@ -226,7 +242,12 @@ describe('routing answers', () => {
     const failed = await plain.proxyWithFallback(outcome(plain, req).plan!, down);
     expect(failed?.answer.status).toBe(503);
     expect(failed?.answer.headers['retry-after']).toBe('1');
-    const shaped = createRouter({ membership: a!, key: 'query:key', misroute: 'proxy', onProxyError: (info) => ({ status: 502, body: `no ${info.owner?.id}` }) });
+    const shaped = createRouter({
+      membership: a!,
+      key: 'query:key',
+      misroute: 'proxy',
+      onProxyError: (info) => ({ status: 502, body: `no ${info.owner?.id}` }),
+    });
     expect((await shaped.proxyWithFallback(outcome(shaped, req).plan!, down))?.answer).toMatchObject({ status: 502, body: 'no b' });
   });
 
@@ -246,7 +267,12 @@ describe('routing answers', () => {
 
 describe('monitoring and admin routes', () => {
   const TOKEN = 'secret-token-0123456789';
-  const call = async (router: RingRouter, method: string, path: string, input: Partial<{ query: unknown; params: unknown; body: unknown; headers: RequestView['headers'] }> = {}) => {
+  const call = async (
+    router: RingRouter,
+    method: string,
+    path: string,
+    input: Partial<{ query: unknown; params: unknown; body: unknown; headers: RequestView['headers'] }> = {},
+  ) => {
     const r = createMonitoring(router).routes.find((m) => m.method === method && m.path === path);
     if (!r) throw new Error(`no route ${method} ${path}`);
     return r.handle({ query: {}, params: {}, body: undefined, headers: {}, ...input });

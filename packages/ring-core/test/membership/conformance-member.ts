@@ -68,8 +68,10 @@ export class Member {
       open: (inner) => backend.open(hooks(inner)),
       load: async () => (alive(), backend.load()),
       seq: async () => (alive(), backend.seq()),
-      commit: async (expected: number | null, state: ClusterState, change: BusMessage | undefined) =>
-        (alive(), backend.commit(expected, state, this.lossy ? undefined : change)),
+      commit: async (expected: number | null, state: ClusterState, change: BusMessage | undefined) => (
+        alive(),
+        backend.commit(expected, state, this.lossy ? undefined : change)
+      ),
       publish: async (message: BusMessage) => (alive(), backend.publish(message)),
       beat: async (heartbeat: Heartbeat, ttl: number) => (alive(), backend.beat(heartbeat, ttl)),
       heartbeats: async (nodes: readonly string[]) => (alive(), backend.heartbeats(nodes)),

@@ -11,17 +11,8 @@ import { converged, expectAgreement, ids, ignore, Member, owners, sleep, until, 
 
 export type { BackendFixture } from './conformance-member.js';
 
-
 export type ConformanceCheck =
-  | 'join'
-  | 'late-join'
-  | 'leave'
-  | 'crash'
-  | 'missed-message'
-  | 'outage'
-  | 'spoofed'
-  | 'two-clusters'
-  | 'broadcast';
+  'join' | 'late-join' | 'leave' | 'crash' | 'missed-message' | 'outage' | 'spoofed' | 'two-clusters' | 'broadcast';
 
 export interface SuiteOptions {
   /** Checks this backend cannot run, e.g. 'spoofed' for the unsigned memory bus, 'outage' without a killable store. */
@@ -41,13 +32,17 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
     };
     const check = (name: ConformanceCheck, body: () => Promise<void>, timeout?: number) => {
       if (options.skip?.includes(name)) return;
-      it(name, async () => {
-        try {
-          await body();
-        } finally {
-          await Promise.all(members.splice(0).map((m) => m.membership.stop().catch(() => {})));
-        }
-      }, timeout);
+      it(
+        name,
+        async () => {
+          try {
+            await body();
+          } finally {
+            await Promise.all(members.splice(0).map((m) => m.membership.stop().catch(() => {})));
+          }
+        },
+        timeout,
+      );
     };
 
     beforeAll(async () => {
@@ -121,35 +116,39 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       expectAgreement([a!, b!, c!]);
     });
 
-    check('outage', async () => {
-      const outage = fixture.outage;
-      if (!outage) throw new Error(`the ${name} fixture has no outage: add 'outage' to skip`);
-      const cluster = clusterName('outage');
-      const group = ['a', 'b', 'c'].map((id) => member(cluster, id, 'outage-secret'));
-      await Promise.all(group.map((m) => m.membership.start()));
-      await converged(group, (ring) => ids(ring) === 'a,b,c');
-      const before = owners(group[0]!.membership.ring);
-      const checksum = group[0]!.membership.ring.checksum;
+    check(
+      'outage',
+      async () => {
+        const outage = fixture.outage;
+        if (!outage) throw new Error(`the ${name} fixture has no outage: add 'outage' to skip`);
+        const cluster = clusterName('outage');
+        const group = ['a', 'b', 'c'].map((id) => member(cluster, id, 'outage-secret'));
+        await Promise.all(group.map((m) => m.membership.start()));
+        await converged(group, (ring) => ids(ring) === 'a,b,c');
+        const before = owners(group[0]!.membership.ring);
+        const checksum = group[0]!.membership.ring.checksum;
 
-      await outage.kill(cluster);
-      await until(() => group.every((m) => m.membership.degraded), 'degraded', 10_000);
-      await sleep(3 * fixture.detection.failureTimeout); // longer than failure detection would take
-      for (const m of group) expect(owners(m.membership.ring)).toEqual(before); // routing continues on the last ring
+        await outage.kill(cluster);
+        await until(() => group.every((m) => m.membership.degraded), 'degraded', 10_000);
+        await sleep(3 * fixture.detection.failureTimeout); // longer than failure detection would take
+        for (const m of group) expect(owners(m.membership.ring)).toEqual(before); // routing continues on the last ring
 
-      await outage.restart();
-      await until(() => group.every((m) => !m.membership.degraded && m.recovered > 0), 'recovered', 20_000);
-      await converged(group, (ring) => ring.checksum === checksum);
-      await sleep(3 * fixture.detection.failureTimeout); // detection runs again: still nobody suspected or evicted
-      for (const m of group) {
-        expect(m.left).toEqual([]);
-        expect(m.statuses).toEqual([]);
-      }
-      expectAgreement(group);
-      // Messages flow again: every subscription came back with the store (on a Redis Cluster, on the new master).
-      await group[0]!.membership.broadcast('after-outage', {});
-      const heard = (m: Member) => m.messages.some((message) => (message as { type: string }).type === 'after-outage');
-      await until(() => group.slice(1).every(heard), 'a broadcast after the outage, heard by both others', 5_000);
-    }, 60_000);
+        await outage.restart();
+        await until(() => group.every((m) => !m.membership.degraded && m.recovered > 0), 'recovered', 20_000);
+        await converged(group, (ring) => ring.checksum === checksum);
+        await sleep(3 * fixture.detection.failureTimeout); // detection runs again: still nobody suspected or evicted
+        for (const m of group) {
+          expect(m.left).toEqual([]);
+          expect(m.statuses).toEqual([]);
+        }
+        expectAgreement(group);
+        // Messages flow again: every subscription came back with the store (on a Redis Cluster, on the new master).
+        await group[0]!.membership.broadcast('after-outage', {});
+        const heard = (m: Member) => m.messages.some((message) => (message as { type: string }).type === 'after-outage');
+        await until(() => group.slice(1).every(heard), 'a broadcast after the outage, heard by both others', 5_000);
+      },
+      60_000,
+    );
 
     check('spoofed', async () => {
       const cluster = clusterName('spoofed');

@@ -31,23 +31,28 @@ describe('Membership healing (SWIM-style refute, drain)', () => {
     await Promise.all(started.splice(0).map((m) => m.stop()));
   });
 
-  it.each(['failed', 'removed'] as const)('a live member removed without a drain (%s) refutes it and rejoins with a higher incarnation', async (reason) => {
-    const bus = new MemoryBus();
-    const [a, b] = [member(bus, 'a'), member(bus, 'b')];
-    await Promise.all([a.start(), b.start()]);
-    await until(() => a.ring.nodes.length === 2 && b.ring.nodes.length === 2);
-    const left: string[] = [];
-    b.on('left', (node, why) => left.push(`${node.id} ${why}`));
+  it.each(['failed', 'removed'] as const)(
+    'a live member removed without a drain (%s) refutes it and rejoins with a higher incarnation',
+    async (reason) => {
+      const bus = new MemoryBus();
+      const [a, b] = [member(bus, 'a'), member(bus, 'b')];
+      await Promise.all([a.start(), b.start()]);
+      await until(() => a.ring.nodes.length === 2 && b.ring.nodes.length === 2);
+      const left: string[] = [];
+      b.on('left', (node, why) => left.push(`${node.id} ${why}`));
 
-    const { committed, incarnation } = await removeBehindTheirBacks(bus, 'b', reason);
-    expect(committed).toBe(true);
-    await until(() => left.length > 0 && a.ring.node('b') !== undefined && b.ring.node('b') !== undefined && a.ring.checksum === b.ring.checksum);
+      const { committed, incarnation } = await removeBehindTheirBacks(bus, 'b', reason);
+      expect(committed).toBe(true);
+      await until(
+        () => left.length > 0 && a.ring.node('b') !== undefined && b.ring.node('b') !== undefined && a.ring.checksum === b.ring.checksum,
+      );
 
-    expect(left).toEqual([`b ${reason}`]);
-    const state = (await bus.connect().load())!;
-    expect(state.members).toEqual(['a', 'b']);
-    expect(state.incarnations!.b).toBeGreaterThan(incarnation!);
-  });
+      expect(left).toEqual([`b ${reason}`]);
+      const state = (await bus.connect().load())!;
+      expect(state.members).toEqual(['a', 'b']);
+      expect(state.incarnations!.b).toBeGreaterThan(incarnation!);
+    },
+  );
 
   it('remove() drains: the node leaves every view, its own included, and stays out until a new instance starts', async () => {
     const bus = new MemoryBus();

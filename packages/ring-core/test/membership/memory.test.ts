@@ -1,12 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  MemoryBus,
-  MemoryMembership,
-  RingRouteConfigError,
-  type ClusterMessage,
-  type Membership,
-  type Ring,
-} from '@ringroute/ring-core';
+import { MemoryBus, MemoryMembership, RingRouteConfigError, type ClusterMessage, type Membership, type Ring } from '@ringroute/ring-core';
 
 /** Resolves once every member's ring satisfies the predicate (deliveries are asynchronous, like pub/sub). */
 async function until(members: Membership[], predicate: (ring: Ring) => boolean): Promise<void> {

@@ -53,7 +53,9 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const post = async (parse: string, body: string | Uint8Array | undefined, headers: Record<string, string> = {}) =>
-  (await fetch(url, { method: 'POST', body: body as BodyInit | undefined, headers: { 'x-parse': parse, ...headers } })).json() as Promise<Record<string, unknown>>;
+  (await fetch(url, { method: 'POST', body: body as BodyInit | undefined, headers: { 'x-parse': parse, ...headers } })).json() as Promise<
+    Record<string, unknown>
+  >;
 
 describe('forwardBody', () => {
   it('says none for a request without a body', async () => {
@@ -101,6 +103,8 @@ describe('forwardBody', () => {
 
 describe('formEncode', () => {
   it('writes nested values in bracket notation and single-element arrays with an index', () => {
-    expect(formEncode({ user: { name: 'a b', tags: ['x'] }, one: ['z'], n: null })).toBe('user%5Bname%5D=a+b&user%5Btags%5D%5B0%5D=x&one%5B0%5D=z&n=');
+    expect(formEncode({ user: { name: 'a b', tags: ['x'] }, one: ['z'], n: null })).toBe(
+      'user%5Bname%5D=a+b&user%5Btags%5D%5B0%5D=x&one%5B0%5D=z&n=',
+    );
   });
 });

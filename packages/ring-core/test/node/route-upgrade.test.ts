@@ -13,7 +13,7 @@ import { routeUpgrade } from '@ringroute/ring-core/node';
 let server: Server;
 let router: RingRouter;
 const failures: Record<string, unknown>[] = [];
-const codeOf = (details: object) => ((details as { err: NodeJS.ErrnoException }).err).code;
+const codeOf = (details: object) => (details as { err: NodeJS.ErrnoException }).err.code;
 
 async function deadUrl(): Promise<string> {
   const s = createServer();

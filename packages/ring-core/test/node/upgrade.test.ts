@@ -50,7 +50,8 @@ beforeAll(async () => {
     const target = `${req.headers['x-target'] as string}${req.url}`;
     void proxyUpgrade(req, socket, head, target, { 'x-ringroute-hops': '1' }).then((result) => {
       results.push(result);
-      if (!result.sent) writeUpgradeAnswer(socket, jsonAnswer(503, { error: 'Service Unavailable', code: (result.error as NodeJS.ErrnoException).code }));
+      if (!result.sent)
+        writeUpgradeAnswer(socket, jsonAnswer(503, { error: 'Service Unavailable', code: (result.error as NodeJS.ErrnoException).code }));
     });
   });
   proxyUrl = `ws://${await listen(proxy)}`;

@@ -52,7 +52,9 @@ describe('RedisMembership on a Redis Cluster', () => {
 
   it('a planned failover moves the channel slot to another master: the subscription follows it and broadcasts still arrive', async () => {
     const cluster = `failover-${Date.now()}`;
-    const [a, b] = ['a', 'b'].map((id) => new RedisMembership({ redis: { nodes: servers.nodes }, cluster, self: { id }, syncInterval: 100 }));
+    const [a, b] = ['a', 'b'].map(
+      (id) => new RedisMembership({ redis: { nodes: servers.nodes }, cluster, self: { id }, syncInterval: 100 }),
+    );
     const heard: unknown[] = [];
     b!.on('message', ({ data }) => heard.push(data));
     try {

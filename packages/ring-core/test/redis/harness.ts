@@ -64,10 +64,14 @@ export class ChildMember {
     readonly id: string,
     options: Record<string, unknown>,
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id, url: `http://127.0.0.1/${id}` } })], {
-      cwd: packageDir,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    this.child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id, url: `http://127.0.0.1/${id}` } })],
+      {
+        cwd: packageDir,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     let buffered = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;

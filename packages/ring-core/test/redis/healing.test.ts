@@ -43,7 +43,11 @@ describe('RedisMembership heals itself', () => {
     const { key, channel } = a;
     const before = await stored(redis.client, key);
     const left: string[] = [];
-    for (const [who, m] of [['a', a], ['b', b]] as const) m.on('left', (node, reason) => left.push(`${who} saw ${node.id} ${reason}`));
+    for (const [who, m] of [
+      ['a', a],
+      ['b', b],
+    ] as const)
+      m.on('left', (node, reason) => left.push(`${who} saw ${node.id} ${reason}`));
 
     // What anyone with Redis access can do: rewrite the snapshot without b, and announce it as a change.
     const seq = before.seq + 1;
@@ -104,7 +108,11 @@ describe('RedisMembership heals itself', () => {
     await b.start();
     await until([a, b], (m) => m.ring.nodes.length === 2);
     const left: string[] = [];
-    for (const [who, m] of [['a', a], ['b', b]] as const) m.on('left', (node, reason) => left.push(`${who} saw ${node.id} ${reason}`));
+    for (const [who, m] of [
+      ['a', a],
+      ['b', b],
+    ] as const)
+      m.on('left', (node, reason) => left.push(`${who} saw ${node.id} ${reason}`));
 
     await redis.client.hset(key, old);
     // The periodic seq check notices the store disagrees; the members rebuild the snapshot from their own ring.

@@ -92,7 +92,7 @@ describe('RedisMembership messages', () => {
     expect(a.stats().resyncs).toBeGreaterThan(1);
   });
 
-  it('a tampered snapshot is logged loudly and rebuilt from the members\' own state: rings are kept and a new member joins', async () => {
+  it("a tampered snapshot is logged loudly and rebuilt from the members' own state: rings are kept and a new member joins", async () => {
     const name = cluster('snapshot');
     const logged: { details: object; message: string }[] = [];
     const logger = { error: (details: object, message: string) => logged.push({ details, message }) };
@@ -114,7 +114,8 @@ describe('RedisMembership messages', () => {
     expect(Number(await redis.client.hget(key, 'seq'))).toBeGreaterThan(99);
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.some(({ message }) => /snapshot refused; rebuilding it/.test(message))).toBe(true);
-    for (const { details } of logged) expect(details).toMatchObject({ seq: 99, err: expect.objectContaining({ message: expect.stringMatching(/refused \(signature/) }) });
+    for (const { details } of logged)
+      expect(details).toMatchObject({ seq: 99, err: expect.objectContaining({ message: expect.stringMatching(/refused \(signature/) }) });
   });
 
   it('members share pins and admin changes; broadcast reaches the others, not the sender', async () => {

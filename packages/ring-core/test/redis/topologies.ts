@@ -94,11 +94,16 @@ export class RedisClusterProcesses {
       (port) =>
         new ServerProcess(port, 'redis-server', [
           ...redisArgs(port, this.dir),
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '1000',
-          '--cluster-replica-validity-factor', '0',
-          '--cluster-require-full-coverage', 'no',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '1000',
+          '--cluster-replica-validity-factor',
+          '0',
+          '--cluster-require-full-coverage',
+          'no',
         ]),
     );
     await Promise.all(this.servers.map((s) => s.start()));
@@ -159,7 +164,10 @@ export class RedisClusterProcesses {
     if (!replica) {
       replica = replicas.find(([, , , master]) => replicas.filter((r) => r[3] === master).length > 1)!;
       await cli(portOf(replica), 'cluster', 'replicate', id);
-      await until(async () => (await cli(portOf(replica!), 'info', 'replication')).includes(`master_port:${port}`), `a replica for ${port}`);
+      await until(
+        async () => (await cli(portOf(replica!), 'info', 'replication')).includes(`master_port:${port}`),
+        `a replica for ${port}`,
+      );
       await this.healthy();
     }
     await cli(portOf(replica), 'cluster', 'failover');

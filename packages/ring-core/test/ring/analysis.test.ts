@@ -47,7 +47,12 @@ describe('measureMovement', () => {
   it('the same ring moves nothing; losing every owner moves everything', async () => {
     const ring = await createRing({ nodes: [{ id: 'a' }, { id: 'b' }] });
     expect(measureMovement(ring, ring, keys).moved).toBe(0);
-    const down = ring.with({ update: [{ id: 'a', status: 'dead' }, { id: 'b', status: 'dead' }] });
+    const down = ring.with({
+      update: [
+        { id: 'a', status: 'dead' },
+        { id: 'b', status: 'dead' },
+      ],
+    });
     const m = measureMovement(ring, down, keys.slice(0, 100));
     expect(m).toMatchObject({ keys: 100, moved: 100, fraction: 1, to: {} });
   });

@@ -5,17 +5,43 @@ import { createRing, loadHash, murmur3, type HashName, type StrategyName } from 
 // Frozen key -> position and key -> owner mappings. Every router in a cluster, on every platform and
 // version, must agree on them: a change that moves keys must fail here (and ship as a breaking change).
 
-const KEYS = ['', 'a', 'abc', 'user:42', 'session-0123456789abcdef', 'doc/2024/ünïcödé', '日本語のキー', '🔑 emoji', ' ', '\u0000', 'x'.repeat(100), 'K'];
+const KEYS = [
+  '',
+  'a',
+  'abc',
+  'user:42',
+  'session-0123456789abcdef',
+  'doc/2024/ünïcödé',
+  '日本語のキー',
+  '🔑 emoji',
+  ' ',
+  '\u0000',
+  'x'.repeat(100),
+  'K',
+];
 
 const POSITIONS: Record<HashName, number[]> = {
-  xxh32: [46947589, 1426945110, 852579327, 4132429719, 2614792404, 3684390016, 2291377896, 50880756, 120460436, 3479547966, 1272122682, 1683062760],
-  xxh64: [4014398263, 3528377585, 1153182965, 3693079165, 3488029335, 1614598120, 157173669, 1483480051, 127727054, 3912542282, 2465259098, 2800215297],
-  murmur3: [0, 1009084850, 3017643002, 3349586805, 705467714, 2539786059, 909276598, 903316156, 2129959832, 1364076727, 2625171602, 4023337626],
+  xxh32: [
+    46947589, 1426945110, 852579327, 4132429719, 2614792404, 3684390016, 2291377896, 50880756, 120460436, 3479547966, 1272122682,
+    1683062760,
+  ],
+  xxh64: [
+    4014398263, 3528377585, 1153182965, 3693079165, 3488029335, 1614598120, 157173669, 1483480051, 127727054, 3912542282, 2465259098,
+    2800215297,
+  ],
+  murmur3: [
+    0, 1009084850, 3017643002, 3349586805, 705467714, 2539786059, 909276598, 903316156, 2129959832, 1364076727, 2625171602, 4023337626,
+  ],
   djb2: [5381, 177670, 193485963, 1170328996, 3613069144, 4023763020, 332157867, 3669099469, 177605, 177573, 2772255845, 177648],
   // CRC-32 (IEEE): crc32("a") = 0xe8b7be43, crc32("abc") = 0x352441c2; sdbm and wt6 as HAProxy's hash.c (checked against the binary in edge/).
-  crc32: [0, 3904355907, 891568578, 1684999558, 4162587002, 2611249273, 1618436673, 1935321754, 3916222277, 3523407757, 1577999759, 856455061],
+  crc32: [
+    0, 3904355907, 891568578, 1684999558, 4162587002, 2611249273, 1618436673, 1935321754, 3916222277, 3523407757, 1577999759, 856455061,
+  ],
   sdbm: [0, 97, 807794786, 2023534829, 1118896703, 2308640189, 1757637764, 2334543666, 32, 0, 1217321984, 75],
-  wt6: [4187620192, 1900802597, 2483038440, 778624079, 1636953945, 2222055996, 2399261578, 3070715769, 1884275301, 1892670053, 412970605, 1910764965],
+  wt6: [
+    4187620192, 1900802597, 2483038440, 778624079, 1636953945, 2222055996, 2399261578, 3070715769, 1884275301, 1892670053, 412970605,
+    1910764965,
+  ],
 };
 
 describe('hash golden vectors', () => {
@@ -47,22 +73,70 @@ const MANY = Array.from({ length: 2000 }, (_, i) => `k${i}`);
 // The edge strategies ('nginx', 'haproxy') have their own vectors in edge-golden.test.ts.
 const OWNERS: Partial<Record<StrategyName, Partial<Record<HashName, [string[], number, string]>>>> = {
   ring: {
-    xxh32: [['charlie', 'charlie', 'bravo', 'bravo', 'bravo', 'alpha', 'charlie', 'bravo', 'alpha', 'bravo', 'alpha', 'charlie'], 3292343541, 'c54dc0cc692f83f7'],
-    xxh64: [['delta', 'bravo', 'charlie', 'bravo', 'echo', 'charlie', 'charlie', 'echo', 'bravo', 'bravo', 'echo', 'echo'], 1923515216, '7e3d99532384acfd'],
-    murmur3: [['bravo', 'echo', 'bravo', 'echo', 'echo', 'bravo', 'echo', 'bravo', 'charlie', 'alpha', 'bravo', 'charlie'], 3913059539, 'd18cc42c749c8868'],
-    djb2: [['bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'delta', 'delta'], 3538236284, '7e3460057d437961'],
+    xxh32: [
+      ['charlie', 'charlie', 'bravo', 'bravo', 'bravo', 'alpha', 'charlie', 'bravo', 'alpha', 'bravo', 'alpha', 'charlie'],
+      3292343541,
+      'c54dc0cc692f83f7',
+    ],
+    xxh64: [
+      ['delta', 'bravo', 'charlie', 'bravo', 'echo', 'charlie', 'charlie', 'echo', 'bravo', 'bravo', 'echo', 'echo'],
+      1923515216,
+      '7e3d99532384acfd',
+    ],
+    murmur3: [
+      ['bravo', 'echo', 'bravo', 'echo', 'echo', 'bravo', 'echo', 'bravo', 'charlie', 'alpha', 'bravo', 'charlie'],
+      3913059539,
+      'd18cc42c749c8868',
+    ],
+    djb2: [
+      ['bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'delta', 'delta'],
+      3538236284,
+      '7e3460057d437961',
+    ],
   },
   maglev: {
-    xxh32: [['delta', 'bravo', 'charlie', 'bravo', 'bravo', 'delta', 'bravo', 'delta', 'alpha', 'alpha', 'bravo', 'bravo'], 799877556, '91606b96b0e562f3'],
-    xxh64: [['alpha', 'echo', 'bravo', 'echo', 'delta', 'delta', 'bravo', 'charlie', 'bravo', 'charlie', 'echo', 'echo'], 331473737, '41e1c40ca1f690d5'],
-    murmur3: [['charlie', 'echo', 'echo', 'bravo', 'bravo', 'echo', 'bravo', 'charlie', 'alpha', 'bravo', 'alpha', 'bravo'], 2766942729, '366b949ffd77beeb'],
-    djb2: [['bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo'], 4129701379, '1331cc24374dcc71'],
+    xxh32: [
+      ['delta', 'bravo', 'charlie', 'bravo', 'bravo', 'delta', 'bravo', 'delta', 'alpha', 'alpha', 'bravo', 'bravo'],
+      799877556,
+      '91606b96b0e562f3',
+    ],
+    xxh64: [
+      ['alpha', 'echo', 'bravo', 'echo', 'delta', 'delta', 'bravo', 'charlie', 'bravo', 'charlie', 'echo', 'echo'],
+      331473737,
+      '41e1c40ca1f690d5',
+    ],
+    murmur3: [
+      ['charlie', 'echo', 'echo', 'bravo', 'bravo', 'echo', 'bravo', 'charlie', 'alpha', 'bravo', 'alpha', 'bravo'],
+      2766942729,
+      '366b949ffd77beeb',
+    ],
+    djb2: [
+      ['bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo', 'bravo'],
+      4129701379,
+      '1331cc24374dcc71',
+    ],
   },
   rendezvous: {
-    xxh32: [['echo', 'charlie', 'alpha', 'echo', 'bravo', 'alpha', 'bravo', 'charlie', 'bravo', 'alpha', 'charlie', 'alpha'], 3393998391, '9e555cd0eb37b4a1'],
-    xxh64: [['charlie', 'bravo', 'delta', 'charlie', 'delta', 'bravo', 'delta', 'charlie', 'bravo', 'echo', 'bravo', 'charlie'], 569090881, 'ea0671d790111721'],
-    murmur3: [['alpha', 'charlie', 'bravo', 'alpha', 'charlie', 'echo', 'charlie', 'alpha', 'echo', 'echo', 'bravo', 'bravo'], 4186554203, '137cea86b7a28cd2'],
-    djb2: [['bravo', 'bravo', 'bravo', 'echo', 'alpha', 'bravo', 'charlie', 'echo', 'bravo', 'charlie', 'bravo', 'delta'], 1333394167, '1d08237f61774f78'],
+    xxh32: [
+      ['echo', 'charlie', 'alpha', 'echo', 'bravo', 'alpha', 'bravo', 'charlie', 'bravo', 'alpha', 'charlie', 'alpha'],
+      3393998391,
+      '9e555cd0eb37b4a1',
+    ],
+    xxh64: [
+      ['charlie', 'bravo', 'delta', 'charlie', 'delta', 'bravo', 'delta', 'charlie', 'bravo', 'echo', 'bravo', 'charlie'],
+      569090881,
+      'ea0671d790111721',
+    ],
+    murmur3: [
+      ['alpha', 'charlie', 'bravo', 'alpha', 'charlie', 'echo', 'charlie', 'alpha', 'echo', 'echo', 'bravo', 'bravo'],
+      4186554203,
+      '137cea86b7a28cd2',
+    ],
+    djb2: [
+      ['bravo', 'bravo', 'bravo', 'echo', 'alpha', 'bravo', 'charlie', 'echo', 'bravo', 'charlie', 'bravo', 'delta'],
+      1333394167,
+      '1d08237f61774f78',
+    ],
   },
 };
 

@@ -167,10 +167,19 @@ describe('maglev movement', () => {
 
 describe('weights give proportional shares', () => {
   const list = Array.from({ length: 30_000 }, (_, i) => `user:${i}`);
-  const nodes: NodeSpec[] = [{ id: 'a', weight: 1 }, { id: 'b', weight: 2 }, { id: 'c', weight: 3 }, { id: 'd', weight: 2 }];
+  const nodes: NodeSpec[] = [
+    { id: 'a', weight: 1 },
+    { id: 'b', weight: 2 },
+    { id: 'c', weight: 3 },
+    { id: 'd', weight: 2 },
+  ];
   // Relative tolerance: sampling noise for 30k keys is ~1-2%; the ring adds the spread of its points
   // (about 1/sqrt(points) per node), hence a wider band at 1000 points per unit of weight.
-  const cases: [StrategyName, number][] = [['ring', 0.15], ['maglev', 0.06], ['rendezvous', 0.06]];
+  const cases: [StrategyName, number][] = [
+    ['ring', 0.15],
+    ['maglev', 0.06],
+    ['rendezvous', 0.06],
+  ];
   it.each(cases)('%s: each share is within a relative %s of weight / total weight', async (strategy, tolerance) => {
     const ring = await createRing({ nodes, strategy, vnodes: 1000 });
     const counts = new Map<string, number>();

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createRing,
-  decide,
-  ringFromJSON,
-  RingRouteConfigError,
-  type NodeSpec,
-  type Ring,
-  type StrategyName,
-} from '@ringroute/ring-core';
+import { createRing, decide, ringFromJSON, RingRouteConfigError, type NodeSpec, type Ring, type StrategyName } from '@ringroute/ring-core';
 
 const KEYS = Array.from({ length: 500 }, (_, i) => `key-${i}`);
 const three: NodeSpec[] = [
@@ -131,7 +123,11 @@ describe('snapshots', () => {
     const next = ring.with({ add: [{ id: 'd' }], update: [{ id: 'a', status: 'dead' }] });
     expect(next.epoch).toBe(8);
     expect(ring.epoch).toBe(7);
-    expect(ring.nodes.map((n) => [n.id, n.status])).toEqual([['a', 'alive'], ['b', 'alive'], ['c', 'alive']]);
+    expect(ring.nodes.map((n) => [n.id, n.status])).toEqual([
+      ['a', 'alive'],
+      ['b', 'alive'],
+      ['c', 'alive'],
+    ]);
     expect(KEYS.map((k) => ring.owner(k)!.id)).toEqual(before);
     expect(next.node('a')!.status).toBe('dead');
     expect(next.node('a')!.since).toBeGreaterThan(0);

@@ -43,7 +43,13 @@ describe('createSelector: first pick and fallback', () => {
   });
 
   it('weighted picks in proportion to weight, and never a weight-0 node', async () => {
-    const ring = await createRing({ nodes: [{ id: 'a', weight: 1 }, { id: 'b', weight: 3 }, { id: 'z', weight: 0 }] });
+    const ring = await createRing({
+      nodes: [
+        { id: 'a', weight: 1 },
+        { id: 'b', weight: 3 },
+        { id: 'z', weight: 0 },
+      ],
+    });
     const selector = createSelector(ring, { strategy: 'weighted', random: seeded(3) });
     const picks = Array.from({ length: 8000 }, () => selector.pick()!.id);
     expect(picks).not.toContain('z');
@@ -65,7 +71,12 @@ describe('createSelector: first pick and fallback', () => {
     expect(ids(selector.candidates()).sort()).toEqual(['a', 'b', 'c', 'd']);
     ring = ring.with({ remove: ['a', 'b'] });
     expect(ids(selector.candidates()).sort()).toEqual(['c', 'd']);
-    ring = ring.with({ update: [{ id: 'c', status: 'dead' }, { id: 'd', status: 'dead' }] });
+    ring = ring.with({
+      update: [
+        { id: 'c', status: 'dead' },
+        { id: 'd', status: 'dead' },
+      ],
+    });
     expect(selector.pick()).toBeUndefined();
     expect(selector.acquire()).toBeUndefined();
   });

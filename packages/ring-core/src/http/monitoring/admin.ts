@@ -16,18 +16,27 @@ export function adminRoutes(router: RingRouter<never>): MonitoringRoute[] {
   const expected = tokenDigest(adminToken);
   const admin = (handle: (input: MonitoringInput) => Promise<HttpAnswer>) => async (input: MonitoringInput) => {
     if (!bearerMatches(input.headers, expected))
-      return errorAnswer(401, 'Unauthorized', 'admin-token', 'a valid "Authorization: Bearer <adminToken>" header is required', {}, { 'www-authenticate': 'Bearer realm="ringroute"' });
+      return errorAnswer(
+        401,
+        'Unauthorized',
+        'admin-token',
+        'a valid "Authorization: Bearer <adminToken>" header is required',
+        {},
+        { 'www-authenticate': 'Bearer realm="ringroute"' },
+      );
     try {
       return await handle(input);
     } catch (error) {
-      if (error instanceof RingRouteConfigError) return errorAnswer(400, 'Bad Request', 'invalid-input', error.message, { option: error.option });
+      if (error instanceof RingRouteConfigError)
+        return errorAnswer(400, 'Bad Request', 'invalid-input', error.message, { option: error.option });
       throw error;
     }
   };
   const { membership } = router;
 
   const addNode = async ({ body }: MonitoringInput): Promise<HttpAnswer> => {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return errorAnswer(400, 'Bad Request', 'invalid-input', 'body must be a JSON node spec { id, url?, weight? }');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      return errorAnswer(400, 'Bad Request', 'invalid-input', 'body must be a JSON node spec { id, url?, weight? }');
     const node = checkRoutedNode(body as NodeSpec, 'node'); // throws RingRouteConfigError naming the field: 400
     await membership.add(toSpec(node));
     const added = router.ring?.node(node.id);
@@ -36,7 +45,8 @@ export function adminRoutes(router: RingRouter<never>): MonitoringRoute[] {
 
   const removeNode = async ({ params }: MonitoringInput): Promise<HttpAnswer> => {
     const id = (params as Record<string, unknown> | undefined)?.id;
-    if (typeof id !== 'string' || !router.ring?.node(id)) return errorAnswer(404, 'Not Found', 'unknown-node', `no member ${JSON.stringify(id)}`);
+    if (typeof id !== 'string' || !router.ring?.node(id))
+      return errorAnswer(404, 'Not Found', 'unknown-node', `no member ${JSON.stringify(id)}`);
     await membership.remove(id);
     return jsonAnswer(200, { removed: id, epoch: router.ring?.epoch });
   };

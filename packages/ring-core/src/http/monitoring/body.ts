@@ -15,7 +15,9 @@ export function readJson(req: IncomingMessage): Promise<{ value: unknown } | { e
       if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
       stop();
       req.resume();
-      resolve({ error: errorAnswer(413, 'Payload Too Large', 'body-too-large', `admin request bodies are limited to ${MAX_BODY_BYTES} bytes`) });
+      resolve({
+        error: errorAnswer(413, 'Payload Too Large', 'body-too-large', `admin request bodies are limited to ${MAX_BODY_BYTES} bytes`),
+      });
     };
     const onEnd = () => {
       stop();

@@ -34,8 +34,16 @@ export function createMonitoring(router: RingRouter<never>): Monitoring {
     match,
     async serve(found, request) {
       if ('methodNotAllowed' in found)
-        return errorAnswer(405, 'Method Not Allowed', 'method-not-allowed', `use ${found.methodNotAllowed}`, {}, { allow: found.methodNotAllowed });
-      if ('badParam' in found) return errorAnswer(400, 'Bad Request', 'invalid-input', `path parameter "${found.badParam}" is not valid percent-encoding`);
+        return errorAnswer(
+          405,
+          'Method Not Allowed',
+          'method-not-allowed',
+          `use ${found.methodNotAllowed}`,
+          {},
+          { allow: found.methodNotAllowed },
+        );
+      if ('badParam' in found)
+        return errorAnswer(400, 'Bad Request', 'invalid-input', `path parameter "${found.badParam}" is not valid percent-encoding`);
       let body = request.body;
       if (found.route.method === 'POST' && body === undefined) {
         const read = await readJson(request);

@@ -16,7 +16,8 @@ export function monitoringRoutes(router: RingRouter<never>): MonitoringRoute[] {
 
   const describe = ({ query }: MonitoringInput): HttpAnswer => {
     const key = (query as Record<string, unknown> | undefined)?.key;
-    if (typeof key !== 'string' || key.length === 0) return errorAnswer(400, 'Bad Request', 'missing-key', 'query parameter "key" is required');
+    if (typeof key !== 'string' || key.length === 0)
+      return errorAnswer(400, 'Bad Request', 'missing-key', 'query parameter "key" is required');
     if (key.length > maxKeyLength) return errorAnswer(414, 'URI Too Long', 'key-too-long', `key longer than ${maxKeyLength} characters`);
     const info = describeKey(router, key);
     return info ? jsonAnswer(200, info) : notReady();
