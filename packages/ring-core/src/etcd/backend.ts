@@ -38,8 +38,9 @@ export class EtcdBackend implements MembershipBackend {
   private abandon: (() => void) | undefined;
 
   constructor(
-    /** Returns the client, and whether this backend created it. Called once, on open. */
+    /** Returns the client, and whether this backend created it. Called on each open. */
     private readonly connect: () => [Etcd3, boolean],
+    readonly store: string,
     /** Key prefix of this cluster, ending with '/'. */
     readonly root: string,
     private readonly codec: Codec,
@@ -47,6 +48,7 @@ export class EtcdBackend implements MembershipBackend {
 
   async open(hooks: BackendHooks): Promise<void> {
     this.hooks = hooks;
+    this.closed = false;
     [this.client, this.ownsClient] = this.connect();
     this.ns = this.client.namespace(this.root);
     this.lease = new MemberLease(this.ns);
@@ -103,18 +105,26 @@ export class EtcdBackend implements MembershipBackend {
   }
 
   /**
-   * Watches the bus from now on. Waits for etcd while it is unreachable (as a Redis client queues commands), until
-   * close() gives up on it.
+   * Watches the bus from now on. Waits for etcd while it is unreachable (as a Redis client queues commands), reporting
+   * each failed connect, until close() gives up on it.
    */
   private async watch(): Promise<void> {
     // watcher() rather than create(): the watcher exists while it connects, so that close() can cancel it.
     const watcher = this.ns.watch().key(BUS).watcher();
     this.watcher = watcher;
+    const unreachable = (error: Error) => {
+      // Each failed connect ends the stream too: that second report says nothing new.
+      if (error.constructor.name !== 'EtcdWatchStreamEnded') this.hooks?.degraded(new Error(cause(error)));
+    };
+    watcher.on('disconnected', unreachable);
     await new Promise<void>((resolve, reject) => {
       watcher.once('connected', () => resolve());
       watcher.once('error', reject);
       this.abandon = () => reject(new Error('membership closed before etcd was reachable'));
-    }).finally(() => (this.abandon = undefined));
+    }).finally(() => {
+      this.abandon = undefined;
+      watcher.off('disconnected', unreachable);
+    });
     watcher.on('put', (kv: IKeyValue) => this.receive(kv.value.toString()));
     watcher.on('disconnected', (error: Error) => this.hooks?.degraded(error));
     watcher.on('connected', () => this.hooks?.recovered());
@@ -134,4 +144,9 @@ export class EtcdBackend implements MembershipBackend {
   private receive(text: string): void {
     this.codec.deliver(text, this.hooks);
   }
+}
+
+/** gRPC's "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …": the last error. */
+function cause(error: Error): string {
+  return /Last error: (?:Error: )?(.*?)\.? Resolution note:/.exec(error.message)?.[1] ?? error.message;
 }

@@ -1,5 +1,6 @@
 import type { Etcd3, IOptions } from 'etcd3';
 import { fail } from '../errors.js';
+import { retryDelay } from '../membership/retry.js';
 import { SharedMembership } from '../membership/shared.js';
 import { resolveStoreOptions, type StoreMembershipOptions } from '../membership/store-options.js';
 import { EtcdBackend } from './backend.js';
@@ -48,16 +49,16 @@ export function etcdBackend(options: EtcdMembershipOptions) {
     maxMessageBytes: 1024 * 1024,
   });
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
-  const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, detection.heartbeatInterval / 4)));
-  const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, codec);
+  const { connect, store } = checkEtcd(options.etcd, retryDelay(detection));
+  const backend = new EtcdBackend(connect, store, `${prefix}/${cluster}/`, codec);
   return { backend, detection };
 }
 
-/** Checks the etcd option now; the returned function connects later, in start(). */
-function checkEtcd(etcd: EtcdMembershipOptions['etcd'], retryDelay: number): () => [Etcd3, boolean] {
+/** The etcd option, checked now: `connect` connects later, in start(); `store` names the endpoints in messages. */
+function checkEtcd(etcd: EtcdMembershipOptions['etcd'], delay: number): { connect: () => [Etcd3, boolean]; store: string } {
   // Duck-typed: the app's etcd3 may be another copy of the package than ours.
-  if (isClient(etcd)) return () => [etcd, false];
-  if (typeof etcd === 'string' || Array.isArray(etcd)) return checkEtcd({ hosts: etcd }, retryDelay);
+  if (isClient(etcd)) return { connect: () => [etcd, false], store: etcdStore((etcd as unknown as { options?: IOptions }).options?.hosts) };
+  if (typeof etcd === 'string' || Array.isArray(etcd)) return checkEtcd({ hosts: etcd }, delay);
   if (etcd === null || typeof etcd !== 'object') fail('etcd', 'must be an endpoint URL, a list of them, etcd3 options or an Etcd3 client');
   const hosts = typeof etcd.hosts === 'string' ? [etcd.hosts] : etcd.hosts;
   if (!Array.isArray(hosts) || hosts.length === 0) fail('etcd.hosts', 'must be an endpoint URL or a non-empty list of them');
@@ -65,7 +66,13 @@ function checkEtcd(etcd: EtcdMembershipOptions['etcd'], retryDelay: number): () 
     if (typeof host !== 'string' || !/^https?:\/\//.test(host) || !URL.canParse(host))
       fail(`etcd.hosts[${i}]`, `must be an http:// or https:// URL (got ${JSON.stringify(host)})`);
   });
-  return () => [createClient(etcd, retryDelay), true];
+  return { connect: () => [createClient(etcd, delay), true], store: etcdStore(hosts) };
+}
+
+/** 'etcd at http://10.0.0.5:2379, ...' (credentials in a URL left out). */
+function etcdStore(hosts: string | string[] | undefined): string {
+  const list = (typeof hosts === 'string' ? [hosts] : (hosts ?? [])).map((host) => host.replace(/\/\/[^@/]*@/, '//'));
+  return list.length ? `etcd at ${list.join(', ')}` : 'etcd';
 }
 
 const isClient = (etcd: unknown): etcd is Etcd3 =>

@@ -132,6 +132,11 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     return this.membership.ready;
   }
 
+  /** Why this node cannot route yet: what the membership's start waits for (naming its store), or that it has no ring. */
+  get notReadyReason(): string {
+    return this.membership.waiting ?? 'this node has no ring yet';
+  }
+
   /** Starts the membership unless it is ready already; resolves with the first ring. Idempotent. */
   start(): Promise<void> {
     this.started ??= this.membership.ready ? Promise.resolve() : this.membership.start();
@@ -170,7 +175,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
       );
     }
     const ring = this.ring;
-    if (ring === undefined) return this.fail(view, undefined, 'not-ready', this.unavailable('not-ready', 'this node has no ring yet'));
+    if (ring === undefined) return this.fail(view, undefined, 'not-ready', this.unavailable('not-ready', this.notReadyReason));
 
     const hops = readHops(view.headers, url);
     const { self, misroute, enforceRouting, maxHops } = this.options;
@@ -225,7 +230,7 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     const ring = this.ring;
     if (ring === undefined)
       return Promise.resolve({
-        answer: this.unavailable('not-ready', 'this node has no ring yet'),
+        answer: this.unavailable('not-ready', this.notReadyReason),
         error: new Error('no ring'),
         tried: [],
       });

@@ -53,7 +53,7 @@ export interface BackendHooks {
   message(message: BusMessage): void;
   /** A message, heartbeat or snapshot that was refused (never applied). */
   dropped(reason: DropReason, detail: string): void;
-  /** The backend became unreachable. */
+  /** The backend became unreachable (reported again for each failed reconnect, with that attempt's error). */
   degraded(error: Error): void;
   /** The backend is reachable again (subscriptions restored). */
   recovered(): void;
@@ -75,6 +75,13 @@ export class RefusedSnapshot extends Error {
  * `expected` (null = no snapshot yet), in one atomic step, so every member sees changes in seq order.
  */
 export interface MembershipBackend {
+  /** The store and its address, for messages (never credentials): 'Redis at 127.0.0.1:6379', 'etcd at http://10.0.0.5:2379'. */
+  readonly store: string;
+  /**
+   * Connects and subscribes. A start that fails is retried by the membership: it calls close() and then open()
+   * again, so open() must work after close(). While the store is unreachable the backend reports each connection
+   * error through `degraded` (the membership shows it as the reason it waits).
+   */
   open(hooks: BackendHooks): Promise<void>;
   /** The snapshot, or null when there is none (first start, or the backend lost its data). Throws RefusedSnapshot. */
   load(): Promise<ClusterState | null>;

@@ -28,6 +28,7 @@ export class MemoryBus {
   connect(): MembershipBackend {
     let hooks: BackendHooks | undefined;
     return {
+      store: 'the in-process MemoryBus',
       open: async (h) => {
         hooks = h;
         this.subscribers.add(h);

@@ -8,6 +8,7 @@ import { ClusterView, diffRings } from './apply.js';
 import type { BackendHooks, BusMessage, ClusterChange, MembershipBackend } from './backend.js';
 import { FailureDetector, type FailureDetection } from './detector.js';
 import { isDrained, joinChange, refuteChange } from './refute.js';
+import { retryDelay, retryUntilStopped } from './retry.js';
 import { loadSnapshot } from './snapshot.js';
 import {
   DROP_REASONS,
@@ -57,6 +58,9 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
   private beats = 0;
   private phase: Phase = 'idle';
   private started: Promise<void> | undefined;
+  /** Aborted by stop(): a start still waiting for its store gives up at once. */
+  private readonly halt = new AbortController();
+  private waitingFor: string | undefined;
   private isDegraded = false;
   /** An operator drained this node: it stays out until restarted. */
   private evicted = false;
@@ -106,6 +110,10 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     return this.isDegraded;
   }
 
+  get waiting(): string | undefined {
+    return this.waitingFor;
+  }
+
   /** Counted in `stats().listenerErrors` and logged: a listener never breaks membership processing. */
   protected override onListenerError(error: unknown, event: keyof MembershipEvents): void {
     this.counters.listenerErrors++;
@@ -119,20 +127,36 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     return this.started;
   }
 
+  /**
+   * Opens the backend, loads the snapshot and joins, retrying the whole start (backend closed and opened again) with a
+   * capped backoff until it succeeds: a member started while its store is away joins once the store answers.
+   */
   private async join(): Promise<void> {
     this.phase = 'starting';
+    this.waitingFor = `waiting for ${this.backend.store}`;
+    const self = this.self;
     try {
-      await this.backend.open(this.hooks);
-      await this.requestResync();
-      const self = this.self;
-      if (self) {
-        await this.propose((ring) => joinChange(ring, this.view, self));
-      }
+      await retryUntilStopped(
+        async () => {
+          await this.backend.open(this.hooks);
+          await this.requestResync();
+          if (self) await this.propose((ring) => joinChange(ring, this.view, self));
+        },
+        {
+          cap: retryDelay(this.detector?.detection),
+          signal: this.halt.signal,
+          failed: async (error) => {
+            this.wait(error);
+            await this.backend.close().catch(() => {});
+          },
+        },
+      );
     } catch (error) {
       this.phase = 'stopped';
       await this.backend.close().catch(() => {});
       throw error;
     }
+    this.waitingFor = undefined;
     this.phase = 'running';
     const detection = this.detector?.detection;
     if (detection) {
@@ -143,11 +167,22 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     }
   }
 
+  /** Records why the start waits (first line of the store's error), announcing each new reason once. */
+  private wait(error: Error): void {
+    const reason = `waiting for ${this.backend.store}: ${String(error.message).split('\n')[0]!.trim()}`;
+    if (reason === this.waitingFor) return;
+    this.waitingFor = reason;
+    this.emit('waiting', reason);
+  }
+
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'stopping') return;
-    // A start still waiting for an unreachable store would hold stop() forever: closing the backend ends that wait.
-    if (this.phase === 'starting') await this.backend.close();
-    if (this.started) await this.started.catch(() => {});
+    if (this.phase === 'starting') {
+      // A start still waiting for its store gives up at once (it closes the backend); it never joined, so nothing to leave.
+      this.halt.abort(new Error(`membership stopped before it joined (${this.waitingFor})`));
+      await this.started!.catch(() => {});
+      if ((this.phase as Phase) === 'stopped') return;
+    }
     this.phase = 'stopping';
     clearInterval(this.timer);
     const self = this.self;
@@ -220,6 +255,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       epoch: this.current?.epoch ?? 0,
       ready: this.ready,
       degraded: this.isDegraded,
+      ...(this.waitingFor === undefined ? {} : { waiting: this.waitingFor }),
     };
   }
 
@@ -238,13 +274,15 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
       this.drop(reason, detail);
     },
     degraded: (error) => {
+      // Before the first join there is no ring to route on: the start's reason to wait says it all.
+      if (this.phase === 'starting') return this.wait(error);
       if (this.isDegraded) return;
       this.isDegraded = true;
       this.counters.outages++;
       this.emit('degraded', error);
     },
     recovered: () => {
-      if (!this.isDegraded) return;
+      if (!this.isDegraded) return; // never set while starting: the start loads the snapshot itself
       this.isDegraded = false;
       // Nobody could heartbeat through the outage: give every member a full timeout before suspecting anyone.
       if (this.detector) this.detector.grace(clock() + this.detector.detection.failureTimeout);

@@ -70,6 +70,8 @@ export interface MembershipEvents {
   degraded: (error: Error) => void;
   /** The backend is reachable again; the ring has been resynchronised. */
   recovered: () => void;
+  /** start() is waiting for its store; emitted again whenever the reason changes (see `waiting`). */
+  waiting: (reason: string) => void;
   /** An application message from another member (a member never receives its own broadcasts). */
   message: (message: ClusterMessage) => void;
   /** An incoming message was refused; see `stats().dropped`. */
@@ -102,6 +104,8 @@ export interface MembershipStats {
   epoch: number;
   ready: boolean;
   degraded: boolean;
+  /** Why start() has not finished yet (see `Membership.waiting`); absent once it has. */
+  waiting?: string;
 }
 
 /**
@@ -117,6 +121,13 @@ export interface Membership {
   readonly ready: boolean;
   /** true while the backend is unreachable: routing continues on the last-known ring. */
   readonly degraded: boolean;
+  /**
+   * While start() runs: what it waits for, naming the store and its address, with the last connection error, e.g.
+   * `waiting for Redis at 127.0.0.1:6390: connect ECONNREFUSED 127.0.0.1:6390`. start() retries (with a backoff
+   * capped below the heartbeat interval) until the store answers or stop() is called. undefined once joined, and
+   * for memberships that never wait.
+   */
+  readonly waiting?: string | undefined;
   /** Joins the cluster; resolves once the first ring is available. */
   start(): Promise<void>;
   /** Leaves gracefully (removes self everywhere at once) and releases resources. The last ring stays readable. */

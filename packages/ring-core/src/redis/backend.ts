@@ -67,6 +67,8 @@ export class RedisBackend implements MembershipBackend {
   private back = signal();
   private closed = false;
   private readonly listeners: [Client, string, (...args: never[]) => void][] = [];
+  /** Each connection's last error since it was last ready: it says why the connection is down. */
+  private readonly errors = new Map<Client, Error>();
 
   constructor(
     private readonly target: RedisTarget,
@@ -77,12 +79,18 @@ export class RedisBackend implements MembershipBackend {
     private readonly keep: number,
   ) {}
 
+  get store(): string {
+    return this.target.store;
+  }
+
   async open(hooks: BackendHooks): Promise<void> {
     this.hooks = hooks;
+    this.closed = false;
+    this.down.clear();
+    this.errors.clear();
     [this.client, this.ownsClient] = this.target.connect();
-    const cluster = isCluster(this.client);
-    this.sharded = cluster && (await this.command(() => majorVersion(this.client))) >= 7;
     this.listenTo(this.client);
+    this.sharded = isCluster(this.client) && (await this.command(() => majorVersion(this.client))) >= 7;
     if (this.sharded) {
       const shard = new ShardSubscriber(this.client as Cluster, this.channel, {
         message: (text) => this.receive(text),
@@ -169,7 +177,7 @@ export class RedisBackend implements MembershipBackend {
    * client already holds commands in its offline queue while it reconnects (to the promoted master).
    */
   private async command<T>(run: () => Promise<T>, retryFor = RETRY_FOR): Promise<T> {
-    if (!isCluster(this.client)) return run();
+    if (!isCluster(this.client)) return run().catch((error: Error) => Promise.reject(this.explain(error)));
     const deadline = Date.now() + retryFor;
     for (let delay = 50; ; delay = Math.min(2 * delay, 250)) {
       const timer = { id: undefined as ReturnType<typeof setTimeout> | undefined };
@@ -202,7 +210,9 @@ export class RedisBackend implements MembershipBackend {
   private commandsFail(error: Error): void {
     if (this.down.has('commands') || this.closed || !this.hooks) return;
     this.down.add('commands');
-    this.hooks?.degraded(new Error(`Redis Cluster commands fail: ${error.message}`));
+    // A Cluster that cannot connect at all says why in its own error ("Failed to refresh slots cache.").
+    const cause = this.client.status === 'ready' ? undefined : this.errors.get(this.client);
+    this.hooks?.degraded(new Error(cause ? describe(cause) : `Redis Cluster commands fail: ${error.message}`));
     // Not one probe at a time: ioredis may hold a probe through the failover, and a fresh one sees the new slot map.
     this.probe = setInterval(() => {
       this.client
@@ -224,22 +234,39 @@ export class RedisBackend implements MembershipBackend {
     this.codec.deliver(text, this.hooks);
   }
 
-  /** Reports a connection's 'close', 'ready' and errors (which 'close' or failing commands report). */
+  /**
+   * Reports a connection's 'close' and 'ready'. Its errors (which ioredis would log) say why it is down: a failed
+   * connect (refused, unreachable sentinels, no slots) is reported at once, even when no 'close' follows.
+   */
   private listenTo(client: Client): void {
-    this.listen(client, 'error', () => {}); // ioredis would log it
+    this.listen(client, 'error', (error: Error) => {
+      this.errors.set(client, error);
+      if (client.status !== 'ready') this.lost(client);
+    });
     this.listen(client, 'close', () => this.lost(client));
-    this.listen(client, 'ready', () => this.regained(client));
+    this.listen(client, 'ready', () => {
+      this.errors.delete(client);
+      this.regained(client);
+    });
   }
 
   private lost(part: Client | 'subscriber', error?: Error): void {
     this.down.add(part);
     const which = part === 'subscriber' || part === this.subscriber ? 'subscriber' : 'commands';
-    this.hooks?.degraded(error ?? new Error(`lost the Redis connection (${which})`));
+    const cause = error ?? (part === 'subscriber' ? undefined : this.errors.get(part));
+    this.hooks?.degraded(cause ? new Error(describe(cause)) : new Error(`lost the Redis connection (${which})`));
   }
 
   private regained(part: Client | 'subscriber'): void {
     if (!this.down.delete(part)) return;
     if (this.down.size === 0) this.hooks?.recovered();
+  }
+
+  /** ioredis's "Reached the max retries per request limit" says nothing of Redis: the connection's error does. */
+  private explain(error: Error): Error {
+    if (error.name !== 'MaxRetriesPerRequestError') return error;
+    const cause = this.errors.get(this.client) ?? [...this.errors.values()][0];
+    return cause ? new Error(describe(cause)) : error;
   }
 
   private listen(client: Client, event: string, listener: (...args: never[]) => void): void {
@@ -259,3 +286,6 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/** ioredis's message, without the retry delay a Sentinel client adds (it changes on every attempt). */
+const describe = (error: Error) => error.message.replace(/ Retrying from scratch after \d+ms\./, '');

@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { checkNumber, fail } from '../errors.js';
+import { retryDelay } from '../membership/retry.js';
 import { SharedMembership } from '../membership/shared.js';
 import { resolveStoreOptions, type StoreMembershipOptions } from '../membership/store-options.js';
 import { RedisBackend } from './backend.js';
@@ -58,7 +59,7 @@ export function redisBackend(options: RedisMembershipOptions) {
     minFailureTimeout: 0,
     maxMessageBytes: 512 * 1024 * 1024,
   });
-  const target = checkRedis(options.redis);
+  const target = checkRedis(options.redis, retryDelay(detection));
   if (target.cluster && /[{}]/.test(`${prefix}${cluster}`))
     fail(/[{}]/.test(prefix) ? 'prefix' : 'cluster', 'must not contain { or } on a Redis Cluster (the keys carry a hash tag)');
   // On a Cluster the snapshot CAS and its publish run in one script, so key and channel must share a hash slot.

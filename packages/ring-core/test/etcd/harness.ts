@@ -23,11 +23,15 @@ export class SpawnedEtcd {
     return `http://127.0.0.1:${this.clientPort}`;
   }
 
+  /** Picks the ports and data directory (so members can be pointed at etcd before it runs); start() does it when not done. */
+  async reserve(): Promise<void> {
+    if (this.dataDir) return;
+    this.dataDir = await mkdtemp(join(tmpdir(), 'ringroute-etcd-'));
+    [this.clientPort, this.peerPort] = await Promise.all([freePort(), freePort()]);
+  }
+
   async start(): Promise<void> {
-    if (!this.dataDir) {
-      this.dataDir = await mkdtemp(join(tmpdir(), 'ringroute-etcd-'));
-      [this.clientPort, this.peerPort] = await Promise.all([freePort(), freePort()]);
-    }
+    await this.reserve();
     const peer = `http://127.0.0.1:${this.peerPort}`;
     const child = spawn(
       ETCD_BIN,

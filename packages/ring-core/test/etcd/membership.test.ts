@@ -58,10 +58,13 @@ describe('EtcdMembership options', () => {
   });
 
   it('stop() during a start that waits for an unreachable etcd ends both', async () => {
-    const membership = new EtcdMembership({ ...valid, etcd: `http://127.0.0.1:${await freePort()}`, self: self('a') });
+    const port = await freePort();
+    const membership = new EtcdMembership({ ...valid, etcd: `http://127.0.0.1:${port}`, self: self('a') });
     const starting = membership.start();
     await new Promise((r) => setTimeout(r, 300));
-    const abandoned = expect(starting).rejects.toThrow('membership closed before etcd was reachable');
+    const reason = `waiting for etcd at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`;
+    expect(membership.waiting).toBe(reason);
+    const abandoned = expect(starting).rejects.toThrow(`membership stopped before it joined (${reason})`);
     await membership.stop();
     await abandoned;
     expect(membership.ready).toBe(false);

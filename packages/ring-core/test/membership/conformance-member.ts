@@ -65,6 +65,7 @@ export class Member {
       recovered: () => !this.crashed && inner.recovered(),
     });
     return {
+      store: backend.store,
       open: (inner) => backend.open(hooks(inner)),
       load: async () => (alive(), backend.load()),
       seq: async () => (alive(), backend.seq()),

@@ -88,7 +88,9 @@ export class RedisClusterProcesses {
     return this.servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
   }
 
-  async start(): Promise<void> {
+  /** Picks the ports (so members can be pointed at the cluster before it runs); start() does it when not done. */
+  async reserve(): Promise<void> {
+    if (this.servers.length > 0) return;
     const ports = await Promise.all(Array.from({ length: 6 }, freePort));
     this.servers = ports.map(
       (port) =>
@@ -106,8 +108,19 @@ export class RedisClusterProcesses {
           'no',
         ]),
     );
+  }
+
+  async start(): Promise<void> {
+    await this.reserve();
     await Promise.all(this.servers.map((s) => s.start()));
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...this.servers.map((s) => `127.0.0.1:${s.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
     await this.healthy();
   }
 
@@ -197,13 +210,14 @@ export class SentinelProcesses {
     return { sentinels: this.sentinelProcesses.map((s) => ({ host: '127.0.0.1', port: s.port })), name: this.name };
   }
 
-  async start(): Promise<void> {
+  /** Picks the ports (so members can be pointed at the sentinels before they run); start() does it when not done. */
+  async reserve(): Promise<void> {
+    if (this.redis.length > 0) return;
     const [master, replica, ...sentinels] = await Promise.all(Array.from({ length: 5 }, freePort));
     this.redis = [
       new ServerProcess(master!, 'redis-server', redisArgs(master!, this.dir)),
       new ServerProcess(replica!, 'redis-server', [...redisArgs(replica!, this.dir), '--replicaof', '127.0.0.1', String(master)]),
     ];
-    await Promise.all(this.redis.map((s) => s.start()));
     this.sentinelProcesses = sentinels.map((port) => {
       const file = join(this.dir, `sentinel-${port}.conf`);
       writeFileSync(
@@ -221,6 +235,11 @@ export class SentinelProcesses {
       );
       return new ServerProcess(port, 'redis-sentinel', [file]);
     });
+  }
+
+  async start(): Promise<void> {
+    await this.reserve();
+    await Promise.all(this.redis.map((s) => s.start()));
     await Promise.all(this.sentinelProcesses.map((s) => s.start()));
     await this.healthy();
   }

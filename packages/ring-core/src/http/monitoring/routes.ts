@@ -12,7 +12,7 @@ export type { MonitoringInput, MonitoringRoute } from './types.js';
  */
 export function monitoringRoutes(router: RingRouter<never>): MonitoringRoute[] {
   const { prefix, self, retryAfter, maxKeyLength } = router.options;
-  const notReady = () => unavailableAnswer('not-ready', 'this node has no ring yet', retryAfter);
+  const notReady = () => unavailableAnswer('not-ready', router.notReadyReason, retryAfter);
 
   const describe = ({ query }: MonitoringInput): HttpAnswer => {
     const key = (query as Record<string, unknown> | undefined)?.key;
@@ -35,7 +35,7 @@ export function monitoringRoutes(router: RingRouter<never>): MonitoringRoute[] {
       handle: async () =>
         router.ready
           ? jsonAnswer(200, { ready: true, self, epoch: router.ring?.epoch })
-          : jsonAnswer(503, { ready: false, self }, { 'retry-after': String(retryAfter) }),
+          : jsonAnswer(503, { ready: false, self, reason: router.notReadyReason }, { 'retry-after': String(retryAfter) }),
     },
     {
       method: 'GET',
