@@ -1,4 +1,5 @@
 import { etcdBackend } from '../../src/etcd/membership.js';
+import { LIFECYCLE_DETECTION, storeLifecycleSuite } from '../membership/conformance-lifecycle.js';
 import { membershipBackendSuite } from '../membership/conformance.js';
 import { SpawnedEtcd } from './harness.js';
 
@@ -11,6 +12,32 @@ membershipBackendSuite('etcd', async () => {
     detection,
     connect: (cluster, { secret }) => etcdBackend({ etcd: server.url, cluster, secret, ...detection }).backend,
     outage: { kill: () => server.kill(), restart: () => server.start() },
+    close: () => server.destroy(),
+  };
+});
+
+const lifecycle = (url: string) => (cluster: string) => etcdBackend({ etcd: url, cluster, ...LIFECYCLE_DETECTION }).backend;
+
+// The failover is a restart of the one member, on its data.
+storeLifecycleSuite('etcd', async () => {
+  const server = new SpawnedEtcd();
+  await server.start();
+  return {
+    connect: lifecycle(server.url),
+    unstarted: async () => {
+      const later = new SpawnedEtcd();
+      await later.reserve();
+      return {
+        address: later.url.replace('http://', ''),
+        connect: lifecycle(later.url),
+        start: () => later.start(),
+        stop: () => later.destroy(),
+      };
+    },
+    failover: async () => {
+      await server.kill();
+      return { recovered: () => server.start(), restore: async () => {} };
+    },
     close: () => server.destroy(),
   };
 });

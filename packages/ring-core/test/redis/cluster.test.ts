@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisMembership } from '@ringroute/ring-core/redis';
+import { LIFECYCLE_DETECTION, storeLifecycleSuite } from '../membership/conformance-lifecycle.js';
 import { membershipBackendSuite } from '../membership/conformance.js';
 import { redisBackend } from '../../src/redis/membership.js';
 import { RedisClusterProcesses } from './topologies.js';
@@ -82,4 +83,37 @@ describe('RedisMembership on a Redis Cluster', () => {
     expect(() => new RedisMembership({ redis: { nodes: servers.nodes }, cluster: 'c', prefix: 'a{b}' })).toThrow(/^prefix/);
     expect(() => new RedisMembership({ redis: { nodes: servers.nodes }, cluster: '{c}' })).toThrow(/^cluster/);
   });
+});
+
+const lifecycle = (nodes: RedisClusterProcesses['nodes']) => (cluster: string) =>
+  redisBackend({ redis: { nodes }, cluster, ...LIFECYCLE_DETECTION }).backend;
+
+// A failover is a replica promoted in place of the master holding the cluster's slot; the killed master then
+// returns as a replica.
+storeLifecycleSuite('Redis Cluster', async () => {
+  await servers.healthy();
+  return {
+    connect: lifecycle(servers.nodes),
+    unstarted: async () => {
+      const later = new RedisClusterProcesses();
+      await later.reserve();
+      return {
+        address: `127.0.0.1:${later.nodes[0]!.port}`,
+        connect: lifecycle(later.nodes),
+        start: () => later.start(),
+        stop: () => later.stop(),
+      };
+    },
+    failover: async (cluster) => {
+      const key = `{ringroute:${cluster}}`;
+      const port = await servers.killMasterOf(key);
+      return {
+        recovered: () => servers.failedOver(key, port),
+        restore: async () => {
+          await servers.restart(port);
+          await servers.healthy();
+        },
+      };
+    },
+  };
 });

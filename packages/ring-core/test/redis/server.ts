@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -20,12 +21,39 @@ export async function requireRedis(url = REDIS_URL): Promise<Redis> {
   return redis;
 }
 
+/**
+ * A free loopback port P below the system's ephemeral range, with P + 10000 (a Redis Cluster node's bus port) free
+ * and below it too. A client that keeps reconnecting to a stopped server on an ephemeral port may be given that very
+ * port as its own (a TCP self-connect), which then holds it: the server could not start again there.
+ */
 export async function freePort(): Promise<number> {
+  const below = ephemeralLow() - 10_000;
+  for (let attempt = 0; below > 11_000 && attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (below - 10_000));
+    if ((await listens(port)) && (await listens(port + 10_000))) return port;
+  }
+  return listens(0);
+}
+
+/** The first port of Linux's ephemeral range (0 where there is no such file). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Listens on `port` (0: any) and closes again; resolves the port, or 0 when it was taken. */
+function listens(port: number): Promise<number> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(0));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as AddressInfo;
+      server.close(() => resolve(bound));
+    });
+  });
 }
 
 /** A throwaway redis-server (no persistence) that a test may kill and restart on the same port. */
