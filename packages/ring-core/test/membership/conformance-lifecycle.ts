@@ -97,7 +97,6 @@ export function storeLifecycleSuite(name: string, setup: () => Promise<Lifecycle
         const answered = performance.now();
         await until(() => [a!, b!].every((m) => m.ready && ids(m.ring) === 'a,b'), 'both members in both rings', 10_000);
         const joined = performance.now() - answered;
-        console.log('JOINED', joined);
         expect(joined).toBeLessThanOrEqual(HEARTBEAT + MARGIN);
         await Promise.all(starts.slice(0, 2));
         for (const m of [a!, b!]) {
@@ -132,7 +131,6 @@ export function storeLifecycleSuite(name: string, setup: () => Promise<Lifecycle
         const recovered = performance.now();
         const all = [...group, joiner];
         await until(() => all.every((m) => m.ready && m.ring.node('d') !== undefined), 'd in every ring', 20_000);
-        console.log('FAILOVER JOIN', performance.now() - recovered);
         expect(performance.now() - recovered).toBeLessThanOrEqual(2 * HEARTBEAT + MARGIN);
         await joining;
         loading = false;
