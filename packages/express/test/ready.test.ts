@@ -1,28 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { RedisMembership } from '@ringroute/ring-core/redis';
 import { ringRoute, type RingRouteMiddleware } from '@ringroute/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeServer, listen, nodeApp } from './helpers/cluster.js';
 import { EXPRESS_VERSIONS } from './helpers/express-versions.js';
+import { freePort, SpawnedRedis } from '../../ring-core/test/redis/server.js';
 
-/** A loopback port nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const { server, url } = await listen();
-  await closeServer(server);
-  return Number(new URL(url).port);
-}
+/** The default heartbeat: the node joins within one of them once Redis answers; plus what a busy machine may add. */
+const HEARTBEAT = 1000;
+const MARGIN = 500;
+/** How long Redis stays away after the node started. */
+const AWAY = 3000;
 
 describe.each(EXPRESS_VERSIONS)('$name: a node that starts before its Redis', ({ express }) => {
-  let port: number;
-  let redis: ChildProcess | undefined;
+  let redis: SpawnedRedis;
   let rr: RingRouteMiddleware;
   let node: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
-    port = await freePort();
+    redis = new SpawnedRedis(await freePort()); // not started yet
     node = await listen();
     const membership = new RedisMembership({
-      redis: `redis://127.0.0.1:${port}`,
+      redis: redis.url,
       cluster: 'ready-test',
       self: { id: 'node-a', url: node.url },
     });
@@ -32,27 +30,31 @@ describe.each(EXPRESS_VERSIONS)('$name: a node that starts before its Redis', ({
   afterAll(async () => {
     await closeServer(node.server);
     await rr.close();
-    redis?.kill('SIGKILL');
+    await redis.kill();
   });
 
-  it('answers /ready and keyed requests with 503 + Retry-After until the membership has its first ring', async () => {
+  it('answers /ready and keyed requests with 503 + Retry-After and the reason, naming Redis and its address', async () => {
+    const reason = `waiting for Redis at 127.0.0.1:${redis.port}: connect ECONNREFUSED 127.0.0.1:${redis.port}`;
+    const body = async () => (await (await fetch(`${node.url}/ready`)).json()) as { reason?: string };
+    await expect.poll(async () => (await body()).reason, { timeout: 5000, interval: 50 }).toBe(reason);
     const ready = await fetch(`${node.url}/ready`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ ready: false, self: 'node-a' });
+    expect(await ready.json()).toEqual({ ready: false, self: 'node-a', reason });
     const keyed = await fetch(`${node.url}/items?key=k1`);
     expect(keyed.status).toBe(503);
     expect(keyed.headers.get('retry-after')).toBe('1');
-    expect(await keyed.json()).toMatchObject({ reason: 'not-ready' });
+    expect(await keyed.json()).toMatchObject({ reason: 'not-ready', message: reason });
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
   });
 
-  it('serves once Redis is there and the first ring has arrived', async () => {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    redis.once('error', (error) => {
-      throw error;
-    });
+  it('joins within a heartbeat of Redis answering, and serves', async () => {
+    await new Promise((r) => setTimeout(r, AWAY));
+    expect((await fetch(`${node.url}/ready`)).status).toBe(503);
+    await redis.start();
+    const answered = performance.now();
+    await expect.poll(async () => (await fetch(`${node.url}/ready`)).status, { timeout: 10_000, interval: 20 }).toBe(200);
+    expect(performance.now() - answered).toBeLessThanOrEqual(HEARTBEAT + MARGIN);
     await rr.ready();
-    expect((await fetch(`${node.url}/ready`)).status).toBe(200);
     const keyed = await fetch(`${node.url}/items?key=k1`);
     expect(keyed.status).toBe(200);
     expect(keyed.headers.get('x-node')).toBe('node-a');
