@@ -28,6 +28,7 @@ const CORS = {
   'access-control-allow-headers': 'authorization, content-type',
 };
 const MAX_DOCUMENT_NAME = 1024;
+const NOT_IN_CLUSTER = 'this node is not in the cluster (not started yet, or left)';
 
 /**
  * The seed's monitoring and management endpoints, served through Hocuspocus's onRequest:
@@ -71,7 +72,7 @@ export class Monitoring {
     if (method === 'OPTIONS') return { status: 204, headers: {}, body: '' };
 
     const shared = this.smartRoute.ring && (this.shared ??= this.createShared());
-    if (!shared) return unavailableAnswer('not-ready', 'this node is not in the cluster (not started yet, or left)', 1);
+    if (!shared) return unavailableAnswer('not-ready', this.smartRoute.membershipInstance?.waiting ?? NOT_IN_CLUSTER, 1);
 
     if (pathname === RING_PATH) return method === 'GET' ? jsonAnswer(200, this.smartRoute.ring!.toJSON()) : this.notAllowed('GET');
     if (pathname === '/api/routes/stats') return method === 'GET' ? jsonAnswer(200, this.stats(shared.router)) : this.notAllowed('GET');
@@ -108,7 +109,11 @@ export class Monitoring {
   private ready(): HttpAnswer {
     return this.smartRoute.isInitialized
       ? jsonAnswer(200, { status: 'ready', node: this.config.nodeId, epoch: this.smartRoute.ring?.epoch })
-      : jsonAnswer(503, { status: 'not_ready', node: this.config.nodeId }, { 'retry-after': '1' });
+      : jsonAnswer(
+          503,
+          { status: 'not_ready', node: this.config.nodeId, reason: this.smartRoute.membershipInstance?.waiting ?? NOT_IN_CLUSTER },
+          { 'retry-after': '1' },
+        );
   }
 
   private stats(router: RingRouter) {

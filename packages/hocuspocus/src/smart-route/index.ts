@@ -37,6 +37,8 @@ export class SmartRoute {
   readonly relay: Relay;
   private instance: HocuspocusLike | undefined;
   private membership: Membership | undefined;
+  /** The membership being started (it may wait for its store), until it joined. */
+  private joining: Membership | undefined;
   /** A static membership is local to each process: nobody could announce a handover, so a new owner loads at once. */
   private coordinated = false;
   private starting: Promise<Membership> | undefined;
@@ -80,8 +82,9 @@ export class SmartRoute {
     return this.instance;
   }
 
+  /** The membership once created; until it has joined, its `waiting` says what it waits for. */
   get membershipInstance(): Membership | undefined {
-    return this.membership;
+    return this.membership ?? this.joining;
   }
 
   /** Handovers this node is doing or did: pending, moving, done, failed. */
@@ -219,17 +222,23 @@ export class SmartRoute {
   }
 
   private joined(): Promise<Membership> {
-    this.starting ??= joinCluster(this.parts, this.host, (membership) => {
-      this.membership = membership;
-      this.coordinated = !(membership instanceof StaticMembership);
-      if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
-    });
+    this.starting ??= joinCluster(
+      this.parts,
+      this.host,
+      (membership) => {
+        this.membership = membership;
+        this.coordinated = !(membership instanceof StaticMembership);
+        if (this.config.leaveOnSignals) this.stopSignals = onLeaveSignals(() => this.leave());
+      },
+      (membership) => (this.joining = membership),
+    );
     return this.starting;
   }
 
   private async handOverEverything(): Promise<void> {
     this.stopSignals?.();
     if (this.membership?.ready) await leaveCluster(this.membership, this.parts, this.host);
+    else await this.joining?.stop(); // still waiting for its store: it gives up at once
   }
 
   private debug(message: string): void {

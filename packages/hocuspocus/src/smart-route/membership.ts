@@ -5,11 +5,17 @@ import { HANDED_OVER_ALL, HANDED_OVER_RING, onHandoverMessage } from '../handove
 import type { Host, Parts } from './parts.js';
 
 /**
- * Joins the cluster: the parts hear the membership's rings, messages and departures from its start on, and act on
+ * Joins the cluster (start() keeps trying while the store is away): the parts hear the membership's rings, messages and departures from its start on, and act on
  * its ring once `joined` has recorded it.
  */
-export async function joinCluster(parts: Parts, host: Host, joined: (membership: Membership) => void): Promise<Membership> {
+export async function joinCluster(
+  parts: Parts,
+  host: Host,
+  joined: (membership: Membership) => void,
+  created: (membership: Membership) => void,
+): Promise<Membership> {
   const membership = await createMembership(host.config);
+  created(membership); // its `waiting` says why the node is not ready while start() waits for the store
   listen(membership, parts, host);
   await membership.start();
   joined(membership);
