@@ -96,8 +96,11 @@ async function redisFactory(url: string, cluster: string): Promise<MembershipFac
   return {
     kind: 'redis',
     member: (self) => {
-      // Our own client, so that a crash can cut it: heartbeats stop and the others declare the node failed.
-      const client = new Redis(url, { lazyConnect: true });
+      // Our own client, so that a crash can cut it: heartbeats stop and the others declare the node failed. It
+      // reconnects as quickly as the clients RedisMembership makes (a quarter heartbeat at most); its errors are the
+      // membership's to report (why it waits, or that it is degraded).
+      const client = new Redis(url, { lazyConnect: true, retryStrategy: (times) => Math.min(times * 50, common.syncInterval / 4) });
+      client.on('error', () => {});
       return {
         membership: new RedisMembership({ ...common, redis: client, self }),
         crash: () => client.disconnect(),
@@ -127,6 +130,7 @@ export class DemoCluster {
   private readonly syncHealth = (ring: Ring) => this.health?.sync(ring.nodes);
   /** Nodes that joined but may not listen yet: a failed probe says nothing about them. */
   private readonly launching = new Set<string>();
+  private closed = false;
 
   constructor(private readonly options: ClusterOptions) {}
 
@@ -142,12 +146,23 @@ export class DemoCluster {
     return this.options.misroute;
   }
 
-  async start(count: number): Promise<void> {
+  /**
+   * Starts `count` nodes and the observer. The nodes listen at once and join in the background: while the store is
+   * away (Redis not answering yet) their `/ready` says what they wait for, and so does `onWaiting`. Resolves once
+   * every node is in the ring; rejects if close() was called meanwhile.
+   */
+  async start(count: number, onWaiting?: (reason: string) => void): Promise<void> {
     const { redisUrl, redisCluster = 'ringroute-demo' } = this.options;
     this.factory = redisUrl ? await redisFactory(redisUrl, redisCluster) : memoryFactory();
     this.observerMembership = this.factory.observer();
-    await this.observerMembership.start();
-    for (let i = 0; i < count; i++) await this.addNode();
+    if (onWaiting) this.observerMembership.on('waiting', onWaiting);
+    const observing = this.observerMembership.start();
+    observing.catch(() => {}); // awaited below, after the nodes listen
+    const ids: string[] = [];
+    for (let i = 0; i < count && !this.closed; i++) ids.push((await this.listen(`node-${this.nextIndex}`, await this.nextPort())).id);
+    await observing;
+    for (const id of ids) await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');
+    if (this.closed) throw new Error('the demo was stopped while it started');
     if (this.factory.kind === 'memory') {
       this.health = new HealthChecker({ interval: 500, timeout: 300, retries: 1, backoffMultiplier: 1, maxBackoff: 500 });
       this.health.start((node, verdict) => void this.applyVerdict(node, verdict));
@@ -157,30 +172,38 @@ export class DemoCluster {
   }
 
   async addNode(): Promise<DemoNode> {
+    return this.launch(`node-${this.nextIndex}`, await this.nextPort());
+  }
+
+  private async nextPort(): Promise<number> {
     const index = this.nextIndex++;
-    const port = this.options.basePort === 0 ? await freePort(this.options.host) : this.options.basePort + index - 1;
-    const id = `node-${index}`;
-    return this.launch(id, port);
+    return this.options.basePort === 0 ? await freePort(this.options.host) : this.options.basePort + index - 1;
   }
 
   private async launch(id: string, port: number): Promise<DemoNode> {
-    const member = this.factory.member({ id, url: nodeUrl(this.options.host, port) });
     this.launching.add(id);
     try {
-      const node = await startDemoNode({
-        id,
-        host: this.options.host,
-        port,
-        membership: member.membership,
-        misroute: this.options.misroute,
-      });
-      this.nodes.set(id, node);
-      this.members.set(id, member);
+      const node = await this.listen(id, port);
       await this.waitFor(() => this.observer.ring.node(id)?.status === 'alive');
       return node;
     } finally {
       this.launching.delete(id);
     }
+  }
+
+  /** Starts a node's server; its membership joins in the background. */
+  private async listen(id: string, port: number): Promise<DemoNode> {
+    const member = this.factory.member({ id, url: nodeUrl(this.options.host, port) });
+    const node = await startDemoNode({ id, host: this.options.host, port, membership: member.membership, misroute: this.options.misroute });
+    if (this.closed) {
+      // close() ran while this node started: it is this start's to stop.
+      await node.stop();
+      await member.release();
+      throw new Error('the demo was stopped while it started');
+    }
+    this.nodes.set(id, node);
+    this.members.set(id, member);
+    return node;
   }
 
   /** Weight 0: the node keeps running but owns no keys, so its keys move to the others. */
@@ -243,8 +266,9 @@ export class DemoCluster {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.health?.stop();
-    this.observer.off('ring', this.syncHealth);
+    this.observerMembership?.off('ring', this.syncHealth);
     await Promise.all([...this.nodes.values()].map((node) => node.stop()));
     this.nodes.clear();
     // Crashed members see their backend as unreachable, so their stop() only releases resources (no leave).
@@ -254,6 +278,6 @@ export class DemoCluster {
     }
     this.members.clear();
     this.crashed.length = 0;
-    await this.observer.stop();
+    await this.observerMembership?.stop();
   }
 }

@@ -15,6 +15,10 @@ export interface DemoOptions {
   redisCluster?: string;
   /** Start the traffic generator. Default true. */
   traffic?: boolean;
+  /** Told why the cluster is not up yet (e.g. Redis not answering), once per reason; the start keeps trying. */
+  onWaiting?: (reason: string) => void;
+  /** Aborting it stops a start that is still waiting: startDemo() then rejects. */
+  signal?: AbortSignal;
 }
 
 export interface Demo {
@@ -33,7 +37,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     redisUrl: options.redisUrl,
     redisCluster: options.redisCluster,
   });
-  await cluster.start(options.nodes ?? 3);
+  const abort = () => void cluster.close();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await cluster.start(options.nodes ?? 3, options.onWaiting);
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
   const dashboard = new Dashboard({ cluster, host, port, traffic: options.traffic });
   try {
     await dashboard.start();

@@ -35,7 +35,23 @@ if (!['redirect', 'proxy', 'refuse'].includes(misroute)) {
 }
 
 const redisUrl = process.env.REDIS_URL || undefined;
-const demo = await startDemo({ port, misroute, redisUrl, traffic: !values.once });
+// Until the cluster is up (Redis may not answer yet: the nodes keep trying), Ctrl-C gives the start up.
+const starting = new AbortController();
+const giveUp = () => starting.abort();
+process.on('SIGINT', giveUp).on('SIGTERM', giveUp);
+const demo = await startDemo({
+  port,
+  misroute,
+  redisUrl,
+  traffic: !values.once,
+  signal: starting.signal,
+  onWaiting: (reason) => console.log(`  ${reason} (retrying; Ctrl-C to stop)`),
+}).catch((error: unknown) => {
+  if (!starting.signal.aborted) throw error;
+  console.log('\nstopped before the cluster was up');
+  process.exit(0);
+});
+process.off('SIGINT', giveUp).off('SIGTERM', giveUp);
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 console.log(
