@@ -90,7 +90,7 @@ describe('HAProxy in front of Express with strategy haproxy and a generated back
     });
     await writer.start();
     // The file already holds this ring's config: no write, no reload.
-    expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0 });
+    expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0, kept: 0 });
     const reloads = 0;
 
     const steady = keys(10_000, 'a');

@@ -70,7 +70,7 @@ describe('nginx in front of Fastify with strategy nginx and a generated upstream
     });
     await writer.start();
     // The file already holds this ring's config: no write, no reload.
-    expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0 });
+    expect(writer.stats).toEqual({ writes: 0, reloads: 0, failures: 0, kept: 0 });
     const reloads = 0;
 
     const steady = keys(10_000, 'a');

@@ -6,9 +6,10 @@ import { StaticMembership } from '../membership/static.js';
 import type { Membership } from '../membership/types.js';
 import type { HashName, NodeSpec } from '../types.js';
 import { EDGE_PROXIES, type EdgeProxy } from './keys.js';
+import { logMembership } from '../http/log.js';
 import { haproxyReloader, nginxReloader } from './reload.js';
 import { EdgeWriter } from './watch.js';
-import { renderEdge } from './render.js';
+import { renderEdge, unroutable, type EdgeConfigOptions } from './render.js';
 
 const USAGE = `usage: ringroute edge nginx|haproxy --key <query:name|header:name|cookie:name> (--nodes <file.json> | --redis <url> --cluster <name>)
   [--name <upstream>] [--hash sdbm|djb2|wt6|crc32] [--avalanche] [--out <file>]
@@ -98,9 +99,23 @@ function reloaderFor(proxy: EdgeProxy, args: Args): (() => Promise<void>) | unde
   return nginxReloader({ binary: args['nginx-bin'], prefix: args['nginx-prefix'], config: args['nginx-conf'] });
 }
 
+/** `ending` resolves on `stop`'s abort, else on SIGINT or SIGTERM; `dispose` stops listening. */
+function stopSignal(stop: AbortSignal | undefined): { ending: Promise<void>; dispose(): void } {
+  let resolve!: () => void;
+  const ending = new Promise<void>((r) => (resolve = r));
+  const end = () => resolve();
+  if (stop) stop.addEventListener('abort', end, { once: true });
+  else process.once('SIGINT', end).once('SIGTERM', end);
+  return {
+    ending,
+    dispose: () => (stop ? stop.removeEventListener('abort', end) : process.off('SIGINT', end).off('SIGTERM', end)),
+  };
+}
+
 /**
  * `ringroute edge nginx|haproxy ...`: prints or writes the block; with --watch keeps it current until SIGINT/SIGTERM
- * (or `stop`, for embedding and tests).
+ * (or `stop`, for embedding and tests). A membership store that is away is waited for (stderr says why). With no
+ * routable member nothing is printed or written (the last good file stays): exit 1, or with --watch, watch on.
  */
 export async function main(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, stop?: AbortSignal): Promise<number> {
   const { values: args, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
@@ -113,12 +128,40 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
   if (args.watch && !args.out) throw new RingRouteConfigError('--out', '--watch needs a file to keep current');
   const edge = proxy as EdgeProxy;
   const membership = await membershipFor(edge, args);
-  await membership.start();
-  const config = { name: args.name, key: args.key };
-  if (!args.out) {
-    out.write(renderEdge(edge, membership.ring, config));
+  const stopLogging = logMembership(membership, stderrLogger);
+  const { ending, dispose } = stopSignal(stop);
+  try {
+    return await run(edge, args, { name: args.name, key: args.key }, membership, out, ending);
+  } finally {
+    dispose();
+    stopLogging();
     await membership.stop();
-    return 0;
+  }
+}
+
+/** Waits for the membership (until stopped), then prints, writes once, or watches. */
+async function run(
+  edge: EdgeProxy,
+  args: Args,
+  config: EdgeConfigOptions,
+  membership: Membership,
+  out: NodeJS.WritableStream,
+  ending: Promise<void>,
+): Promise<number> {
+  // start() keeps trying while the store is away; it rejects only once stopped.
+  const started = membership.start().then(
+    () => true,
+    () => false,
+  );
+  if (!(await Promise.race([started, ending.then(() => false)]))) {
+    process.stderr.write(`ringroute: stopped before the membership started (${membership.waiting})\n`);
+    return 1;
+  }
+  if (!args.out) {
+    const reason = unroutable(membership.ring);
+    if (reason === undefined) out.write(renderEdge(edge, membership.ring, config));
+    else process.stderr.write(`ringroute: nothing written: ${reason}\n`);
+    return reason === undefined ? 0 : 1;
   }
   const writer = new EdgeWriter(membership, {
     ...config,
@@ -128,20 +171,10 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     logger: stderrLogger,
   });
   await writer.start();
-  if (!args.watch) {
-    await membership.stop();
-    return writer.stats.failures === 0 ? 0 : 1;
-  }
+  if (!args.watch) return writer.stats.failures === 0 && writer.stats.kept === 0 ? 0 : 1;
   const unfollow = args.nodes ? followNodeFile(membership, args.nodes) : undefined;
-  await new Promise<void>((resolve) => {
-    if (stop) stop.addEventListener('abort', () => resolve(), { once: true });
-    else {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    }
-  });
+  await ending;
   unfollow?.();
   await writer.stop();
-  await membership.stop();
   return 0;
 }

@@ -1,4 +1,4 @@
 export { edgeKey, EDGE_PROXIES, type EdgeProxy } from './keys.js';
-export { renderEdge, renderHaproxy, renderNginx, type EdgeConfigOptions } from './render.js';
+export { renderEdge, renderHaproxy, renderNginx, unroutable, type EdgeConfigOptions } from './render.js';
 export { haproxyReloader, nginxReloader, type NginxReload } from './reload.js';
 export { EdgeWriter, type EdgeWriterOptions } from './watch.js';

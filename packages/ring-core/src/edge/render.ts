@@ -79,6 +79,18 @@ export function renderHaproxy(ring: Ring, options: EdgeConfigOptions): string {
   return lines.join('\n');
 }
 
+/**
+ * Why no config should be written for this ring, or undefined: no member can take a key (none left, or all dead,
+ * leaving or drained). nginx refuses an upstream without servers, and either proxy would route nowhere: the last
+ * good config stays in place instead.
+ */
+export function unroutable(ring: Ring): string | undefined {
+  if (ring.nodes.some(isRoutable)) return undefined;
+  if (ring.nodes.length === 0) return 'no routable member: the ring has no members';
+  const states = ring.nodes.map((node) => `${node.id} ${node.weight === 0 ? 'weight 0' : node.status}`);
+  return `no routable member: ${states.join(', ')}`;
+}
+
 /** The block for either proxy. */
 export function renderEdge(proxy: EdgeProxy, ring: Ring, options: EdgeConfigOptions): string {
   return proxy === 'nginx' ? renderNginx(ring, options) : renderHaproxy(ring, options);

@@ -3,7 +3,7 @@ import type { MembershipLogger } from '../http/log.js';
 import type { Membership } from '../membership/types.js';
 import type { Ring } from '../types.js';
 import type { EdgeProxy } from './keys.js';
-import { renderEdge, type EdgeConfigOptions } from './render.js';
+import { renderEdge, unroutable, type EdgeConfigOptions } from './render.js';
 
 export interface EdgeWriterOptions extends EdgeConfigOptions {
   proxy: EdgeProxy;
@@ -20,14 +20,15 @@ const body = (text: string) => text.slice(text.indexOf('\n') + 1);
 /**
  * Keeps a proxy's upstream block in step with a membership: renders it on every ring, and when it changed writes
  * it atomically and reloads the proxy. Writes never overlap: a ring arriving mid-write is rendered once that one ends.
+ * A ring no member of which can take keys is not written (the last good config stays, and the logger says why).
  */
 export class EdgeWriter {
   private written: string | undefined;
   private running: Promise<void> | undefined;
   private pending: Ring | undefined;
   private readonly onRing = (ring: Ring) => void this.update(ring);
-  /** Config writes and reloads done, and failures (the last good config stays in place). */
-  readonly stats = { writes: 0, reloads: 0, failures: 0 };
+  /** Config writes and reloads done, failures, and rings kept out for want of a routable member (the last good config stays in place). */
+  readonly stats = { writes: 0, reloads: 0, failures: 0, kept: 0 };
 
   constructor(
     private readonly membership: Membership,
@@ -68,6 +69,12 @@ export class EdgeWriter {
   }
 
   private async apply(ring: Ring): Promise<void> {
+    const reason = unroutable(ring);
+    if (reason !== undefined) {
+      this.stats.kept++;
+      this.options.logger?.warn({ epoch: ring.epoch, file: this.options.file, reason }, `ringroute: edge config kept (${reason})`);
+      return;
+    }
     const text = renderEdge(this.options.proxy, ring, this.options);
     // A restarted writer finds the config it would write already in place: no needless reload then.
     this.written ??= await readFile(this.options.file, 'utf8').catch(() => undefined);

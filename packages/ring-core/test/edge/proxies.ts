@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,5 +205,41 @@ function exchange(port: number, requests: readonly Buffer[], from: number, to: n
     });
     socket.on('error', (e) => (error = e));
     socket.on('close', () => resolve({ reached: next, error }));
+  });
+}
+
+/**
+ * What the real proxy says of a generated block: `nginx -t` on a config that includes the upstream file (named
+ * `name`) and proxies to it, `haproxy -c` on a frontend plus the backend file. Resolves the proxy's complaint, or
+ * undefined when it accepts the config.
+ */
+export async function proxyRejects(proxy: 'nginx' | 'haproxy', file: string, name = 'ringroute'): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), `ringroute-check-${proxy}-`));
+  try {
+    if (proxy === 'nginx') {
+      requireBinary(NGINX, 'nginx-light');
+      const config = join(dir, 'nginx.conf');
+      await mkdir(join(dir, 'logs'));
+      await writeFile(
+        config,
+        `pid nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n  include ${file};\n  server { listen 127.0.0.1:1; location / { proxy_pass http://${name}; } }\n}\n`,
+      );
+      return await check(NGINX, ['-q', '-t', '-p', dir, '-c', config]);
+    }
+    requireBinary(HAPROXY, 'haproxy');
+    const config = join(dir, 'front.cfg');
+    await writeFile(
+      config,
+      `defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend front\n  bind 127.0.0.1:1\n  default_backend ${name}\n`,
+    );
+    return await check(HAPROXY, ['-q', '-c', '-f', config, '-f', file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function check(command: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(command, args, (error, stdout, stderr) => resolve(error ? `${stderr}${stdout}`.trim() || error.message : undefined));
   });
 }
