@@ -85,7 +85,7 @@ export function storeLifecycleSuite(name: string, setup: () => Promise<Lifecycle
         // Stopping a member that still waits ends its start at once.
         const stopping = performance.now();
         await c!.stop();
-        expect(performance.now() - stopping).toBeLessThan(MARGIN);
+        expect(performance.now() - stopping).toBeLessThan(HEARTBEAT);
         await expect(starts[2]).rejects.toThrow(/^membership stopped before it joined \(waiting for /);
 
         await sleep(AWAY);
