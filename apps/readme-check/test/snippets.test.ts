@@ -2,11 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRedis } from '../../../packages/ring-core/test/redis/server.js';
+import { freePort } from '@ringroute/example-kit';
+import { pnpm, run } from '@ringroute/example-kit/test';
 import { readReadme, ROOT, sectionBlocks } from '../src/readme.js';
 
 /**
@@ -55,37 +57,8 @@ let dir: string;
 let snippets: Snippet[];
 let compiled: { code: number; output: string };
 
-/** Runs a command to its end; rejects with its output when it fails. */
-async function run(command: string, args: string[], cwd: string): Promise<string> {
-  const child = spawn(command, args, { cwd, env: { ...process.env, COREPACK_INTEGRITY_KEYS: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed with ${code}:\n${output}`);
-  return output;
-}
-
-/** The pnpm running this test (`pnpm test`), else the workspace's pinned one through npx. */
-async function pnpm(args: string[], cwd: string): Promise<string> {
-  const running = process.env.npm_execpath;
-  if (running?.includes('pnpm')) return run(process.execPath, [running, ...args], cwd);
-  const { packageManager } = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as { packageManager: string };
-  return run('npx', ['-y', packageManager, ...args], cwd);
-}
-
 const installedVersion = async (name: string, from: string) =>
   (JSON.parse(await readFile(join(ROOT, from, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ringroute-readme-'));
