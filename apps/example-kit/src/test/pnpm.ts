@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { delimiter, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The workspace root (this file is apps/example-kit/src/test/pnpm.ts). */
@@ -32,9 +33,15 @@ export function pnpmPath(): Promise<string> {
   })());
 }
 
+/** The environment pnpm runs in: its own directory first on PATH (turbo and nested scripts look pnpm up there). */
+async function pnpmEnv(env: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  const path = await pnpmPath();
+  const bin = isAbsolute(path) ? `${dirname(path)}${delimiter}` : '';
+  return { ...process.env, COREPACK_INTEGRITY_KEYS: '0', ...env, PATH: `${bin}${process.env.PATH ?? ''}` };
+}
+
 /** Runs pnpm with these arguments to its end (scripts' corepack check off, as DEVELOPERS.md says). */
-export const pnpm = async (args: string[], cwd = WORKSPACE): Promise<string> =>
-  run(await pnpmPath(), args, cwd, { COREPACK_INTEGRITY_KEYS: '0' });
+export const pnpm = async (args: string[], cwd = WORKSPACE): Promise<string> => run(await pnpmPath(), args, cwd, await pnpmEnv());
 
 export interface Interactive {
   child: ChildProcess;
@@ -51,7 +58,7 @@ export interface Interactive {
 export async function startPnpm(args: string[], { env = {}, ready }: { env?: NodeJS.ProcessEnv; ready: RegExp }): Promise<Interactive> {
   const child = spawn(await pnpmPath(), args, {
     cwd: WORKSPACE,
-    env: { ...process.env, COREPACK_INTEGRITY_KEYS: '0', ...env },
+    env: await pnpmEnv(env),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
