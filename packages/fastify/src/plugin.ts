@@ -130,7 +130,7 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     if (readyTimeout === 0 || (await settled(started, readyTimeout))) return;
     fastify.log.warn(
       { readyTimeout },
-      `ringroute: no ring after ${readyTimeout} ms; starting anyway: routed requests and /ready answer 503 until the membership has its first ring`,
+      `ringroute: no ring after ${readyTimeout} ms; starting anyway: routed requests and ${router.options.prefix}/ready answer 503 until the membership has its first ring`,
     );
   });
 
@@ -148,13 +148,17 @@ async function settled(started: Promise<void>, timeout: number): Promise<boolean
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeout, false)));
   try {
-    return await Promise.race([started.then(done, done), late]);
+    return await Promise.race([
+      started.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
 }
-
-const done = () => true;
 
 function routingHook(router: RingRouter<FastifyRequest>, keys: RouteKeys, forwarder: Forwarder | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
