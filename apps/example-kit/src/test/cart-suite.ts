@@ -14,12 +14,11 @@ async function ownerOf(nodes: Map<string, string>, cartId: string): Promise<stri
   return served[0]!;
 }
 
-const addItem = (url: string, cartId: string, sku: string, qty = 1) =>
-  fetch(`${url}/carts/${cartId}/items`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sku, qty }),
-  });
+/** POSTs a JSON body (as text: it may be malformed on purpose) to a cart's items. */
+const postItems = (url: string, cartId: string, body: string) =>
+  fetch(`${url}/carts/${cartId}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+const addItem = (url: string, cartId: string, sku: string, qty = 1) => postItems(url, cartId, JSON.stringify({ sku, qty }));
 
 /**
  * The cart store's tests, the same for every framework that serves it: starts the example's src/main.ts in
@@ -61,22 +60,14 @@ export function describeCartStore(name: string, appDir: URL): void {
     it('rejects an invalid item with 400 on the owner', async () => {
       const { nodes } = app();
       const owner = await ownerOf(nodes, 'bob');
-      const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"qty":-1}',
-      });
+      const res = await postItems(nodes.get(owner)!, 'bob', '{"qty":-1}');
       expect(res.status).toBe(400);
     });
 
     it('answers a malformed JSON body with a JSON 400, not an HTML page with a stack trace', async () => {
       const { nodes } = app();
       const owner = await ownerOf(nodes, 'dave');
-      const res = await fetch(`${nodes.get(owner)}/carts/dave/items`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"sku":',
-      });
+      const res = await postItems(nodes.get(owner)!, 'dave', '{"sku":');
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await res.json()).toMatchObject({ error: 'Bad Request' });
