@@ -85,12 +85,22 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     process.on('SIGUSR2', () => void addLocalNode().catch((error: unknown) => console.error(`could not add a node: ${String(error)}`)));
   }
 
-  const shutdown = async () => {
-    await options.stop(nodes);
-    process.exit(0);
+  // Ctrl-C reaches every process of the terminal's group (pnpm and this one): later signals are absorbed while the
+  // nodes leave, and the exit is an explicit 0, so that pnpm reports no failure.
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    options.stop(nodes).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`the nodes did not stop cleanly: ${String(error)}`);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
   return nodes;
 }
 

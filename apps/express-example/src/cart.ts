@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import { STATUS_CODES } from 'node:http';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import { ringRoute } from '@ringroute/express';
 import type { Membership, MisroutePolicy } from '@ringroute/ring-core';
 
@@ -12,9 +13,17 @@ export interface CartNodeOptions {
 
 export interface CartNode {
   app: Express;
+  /** Resolves with the membership's first ring (before it, routed requests answer 503). */
+  ready(): Promise<void>;
   /** Leaves the cluster (call it when the HTTP server closes). */
   close(): Promise<void>;
 }
+
+/** Errors (a malformed JSON body, say) answer in JSON like every other answer, never with Express's HTML stack page. */
+const jsonErrors: ErrorRequestHandler = (error: Error & { status?: number }, _req, res, _next) => {
+  const status = error.status !== undefined && error.status >= 400 && error.status < 600 ? error.status : 500;
+  res.status(status).json({ error: STATUS_CODES[status], message: status < 500 ? error.message : 'the server failed to answer' });
+};
 
 interface Item {
   sku: string;
@@ -65,5 +74,6 @@ export function buildCartNode({ id, membership, misroute }: CartNodeOptions): Ca
     res.status(204).end();
   });
 
-  return { app, close: () => router.close() };
+  app.use(jsonErrors);
+  return { app, ready: () => router.ready(), close: () => router.close() };
 }

@@ -169,7 +169,7 @@ export function resolveRouterOptions<Req extends object>(
 function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
   if (value === undefined) return DEFAULT_PROXY_TIMEOUTS;
   if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
-  checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts.');
+  checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts');
   const ms = (name: keyof ProxyTimeouts) =>
     value[name] === undefined
       ? DEFAULT_PROXY_TIMEOUTS[name]

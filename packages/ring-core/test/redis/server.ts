@@ -81,6 +81,15 @@ export class SpawnedRedis {
     }
   }
 
+  /** SIGSTOP / SIGCONT: the server keeps accepting connections (the kernel does) but answers nothing, as when frozen. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     const child = this.process;
     this.process = undefined;

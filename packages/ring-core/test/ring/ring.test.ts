@@ -39,6 +39,7 @@ describe('createRing validation', () => {
   });
 
   it('rejects bad options naming them', async () => {
+    await rejects({ nodes: three, vnode: 100 } as never, 'vnode');
     await rejects({ nodes: three, vnodes: 0 }, 'vnodes');
     await rejects({ nodes: three, strategy: 'ketama' as StrategyName }, 'strategy');
     await rejects({ nodes: three, hash: 'sha1' as 'xxh32' }, 'hash');
