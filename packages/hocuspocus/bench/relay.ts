@@ -113,7 +113,8 @@ async function run(
 ): Promise<Result> {
   const cluster = `bench-${peer}-${misroute}-${placement}-${Date.now().toString(36)}`;
   const nodes: BenchNode[] = [];
-  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }, NODE_FLAGS));
+  for (const id of ['node-a', 'node-b', 'node-c'])
+    nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }, NODE_FLAGS));
   let ring: Ring | undefined;
   if (peer === 'smartroute') {
     await until(

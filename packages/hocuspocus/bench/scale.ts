@@ -58,7 +58,8 @@ const MB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 const allStats = (nodes: BenchNode[], request?: Parameters<BenchNode['stats']>[0]) => Promise.all(nodes.map((node) => node.stats(request)));
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
@@ -74,7 +75,9 @@ function requireFileLimit(needed: number): void {
 
 async function startCluster(peer: Peer, redis: SpawnedRedis, seed?: BenchNodeConfig['seed']): Promise<BenchNode[]> {
   const cluster = `bench-scale-${peer}-${Date.now().toString(36)}`;
-  const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode({ id, redisPort: redis.port, cluster, peer, seed })));
+  const nodes = await Promise.all(
+    ['node-a', 'node-b', 'node-c'].map((id) => startNode({ id, redisPort: redis.port, cluster, peer, seed })),
+  );
   if (peer === 'smartroute')
     await until(
       async () => ((await (await fetch(`http://127.0.0.1:${nodes[0]!.port}${RING_PATH}`)).json()) as RingSnapshotJSON).nodes.length === 3,
@@ -193,7 +196,7 @@ async function idle(peer: Peer, redis: SpawnedRedis): Promise<IdleResult> {
       heap: after.map((s, i) => s.heapUsed - before[i]!.heapUsed),
       connections: after.map((s) => s.connections),
       documents: sum(after.map((s) => s.documents)),
-      cpuPercent: cpu1.map((s, i) => (s.cpu - cpu0[i]!.cpu) / 1000 / (IDLE_SECONDS * 1000) * 100),
+      cpuPercent: cpu1.map((s, i) => ((s.cpu - cpu0[i]!.cpu) / 1000 / (IDLE_SECONDS * 1000)) * 100),
       redisPerSecond: (redis1.commands - redis0.commands - 2) / IDLE_SECONDS,
       clientHeapKb,
     };
@@ -209,7 +212,7 @@ function seedDocument(mb: number): { update: Uint8Array; length: number } {
   doc.clientID = 1;
   const text = doc.getText('content');
   let state = 42;
-  const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const chunk = 'The quick brown fox jumps over the lazy dog; collaborative editing at scale needs routing. '.repeat(2);
   while (Y.encodeStateAsUpdate(doc).byteLength < mb * MB)
     doc.transact(() => {

@@ -65,7 +65,8 @@ export class WireClient {
           return reject(new Error(`${documentName}: permission denied (${decoding.readVarString(decoder)})`));
         if (type !== MessageType.Sync) return;
         const step = decoding.readVarUint(decoder);
-        if (step === Sync.Step1) this.send(MessageType.Sync, (e) => (encoding.writeVarUint(e, Sync.Step2), encoding.writeVarUint8Array(e, EMPTY_UPDATE)));
+        if (step === Sync.Step1)
+          this.send(MessageType.Sync, (e) => (encoding.writeVarUint(e, Sync.Step2), encoding.writeVarUint8Array(e, EMPTY_UPDATE)));
         else if (step === Sync.Step2) {
           const update = decoding.readVarUint8Array(decoder);
           resolve({ bytes: update.byteLength, update: options.keepUpdate ? update : undefined });
