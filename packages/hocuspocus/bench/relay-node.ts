@@ -5,6 +5,7 @@
  * Configured by RINGROUTE_BENCH_NODE (JSON); answers `{ type: 'stats' }` over IPC (see bench/support/nodes.ts).
  */
 import { readFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Database } from '@hocuspocus/extension-database';
@@ -28,7 +29,7 @@ export interface BenchNodeRequest {
   type: 'stats';
   /** Run a full garbage collection first. */
   gc?: boolean;
-  /** true: sample the RSS every 10 ms from now on (peakRss restarts); false: stop sampling. */
+  /** true: sample the RSS every 10 ms and the event loop's delay from now on (both restart); false: stop. */
   watchPeak?: boolean;
 }
 
@@ -39,6 +40,8 @@ export interface BenchNodeStats {
   heapUsed: number;
   /** The highest RSS sampled since the last `watchPeak: true` (or now). */
   peakRss: number;
+  /** The longest the event loop was blocked since the last `watchPeak: true`, ms (0 when not watched). */
+  maxLoopDelayMs: number;
   documents: number;
   /** Hocuspocus connections (on an owner, relayed clients count here too). */
   connections: number;
@@ -73,6 +76,7 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 let peakRss = 0;
 let sampler: NodeJS.Timeout | undefined;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 const sample = () => (peakRss = Math.max(peakRss, process.memoryUsage.rss()));
 
 process.send?.({ ready: true });
@@ -87,13 +91,18 @@ process.on('message', (request: BenchNodeRequest) => {
     rss,
     heapUsed,
     peakRss,
+    maxLoopDelayMs: loopDelay.max / 1e6,
     documents: server.hocuspocus.documents.size,
     connections: server.hocuspocus.getConnectionsCount(),
   } satisfies BenchNodeStats);
   if (request.watchPeak !== undefined) {
     clearInterval(sampler);
     sampler = request.watchPeak ? setInterval(sample, 10) : undefined;
-    if (request.watchPeak) peakRss = rss;
+    if (request.watchPeak) {
+      peakRss = rss;
+      loopDelay.reset();
+      loopDelay.enable();
+    } else loopDelay.disable();
   }
 });
 process.on('disconnect', () => process.exit(0));

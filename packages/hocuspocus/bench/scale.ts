@@ -31,7 +31,7 @@ import { RING_PATH } from '../src/index.js';
 import { startRoundRobin } from '../test/support/haproxy.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
-import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
+import type { BenchNodeConfig } from './relay-node.js';
 import { redisUsage, startNode, type BenchNode } from './support/nodes.js';
 import { WireClient } from './support/wire-client.js';
 
@@ -75,8 +75,9 @@ function requireFileLimit(needed: number): void {
 
 async function startCluster(peer: Peer, redis: SpawnedRedis, seed?: BenchNodeConfig['seed']): Promise<BenchNode[]> {
   const cluster = `bench-scale-${peer}-${Date.now().toString(36)}`;
+  // Quiet: a storm makes Hocuspocus log every connection it closes; what matters is counted in the tables.
   const nodes = await Promise.all(
-    ['node-a', 'node-b', 'node-c'].map((id) => startNode({ id, redisPort: redis.port, cluster, peer, seed })),
+    ['node-a', 'node-b', 'node-c'].map((id) => startNode({ id, redisPort: redis.port, cluster, peer, seed }, [], true)),
   );
   if (peer === 'smartroute')
     await until(
@@ -223,6 +224,12 @@ function seedDocument(mb: number): { update: Uint8Array; length: number } {
 
 interface StormResult {
   synced: number;
+  /** Why the others never synced: count per reason. */
+  failures: Map<string, number>;
+  /** Ring epochs that went by during the storm (SmartRoute: members suspected or declared dead, and back). */
+  ringChanges: number | undefined;
+  /** The longest event-loop stall of any node, ms. */
+  maxLoopDelayMs: number;
   allSyncedSeconds: number;
   p50Seconds: number;
   busiestPeakMb: number;
@@ -242,6 +249,11 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
     const warm = await connectAll([balancer.url], 12, () => `${seed.prefix}warm`);
     for (const client of warm) client.close();
     await sleep(2000);
+    const epoch = async () =>
+      peer === 'smartroute'
+        ? ((await (await fetch(`http://127.0.0.1:${nodes[0]!.port}/api/routes/stats`)).json()) as { epoch: number }).epoch
+        : NaN;
+    const epoch0 = await epoch();
     const before = await allStats(nodes, { gc: true, watchPeak: true });
     const redis0 = await redisUsage(admin);
     const started = performance.now();
@@ -251,18 +263,27 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
       (_, i) => new WireClient(balancer.url, name, { awareness: awareness(i), keepUpdate: i === 0 }),
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STORM_TIMEOUT_MS)));
-    const results = await Promise.all(
+    const deadline = new Promise<{ failure: string }>(
+      (resolve) => (timer = setTimeout(() => resolve({ failure: `not synced within ${STORM_TIMEOUT_MS / 1000} s` }), STORM_TIMEOUT_MS)),
+    );
+    const outcomes = await Promise.all(
       clients.map((client) =>
-        Promise.race([client.synced.then((synced) => ({ ...synced, at: performance.now() - started })), deadline]).catch(() => undefined),
+        Promise.race([client.synced.then((synced) => ({ ...synced, at: performance.now() - started })), deadline]).catch(
+          (error: Error) => ({
+            failure: error.message.replace(`${name}: `, ''),
+          }),
+        ),
       ),
     );
     clearTimeout(timer);
     const after = await allStats(nodes, { watchPeak: false });
     const redis1 = await redisUsage(admin);
+    const epoch1 = await epoch();
     for (const client of clients) client.close();
 
-    const done = results.filter((r) => r !== undefined);
+    const done = outcomes.filter((r) => 'bytes' in r);
+    const failures = new Map<string, number>();
+    for (const r of outcomes) if ('failure' in r) failures.set(r.failure, (failures.get(r.failure) ?? 0) + 1);
     const first = done[0]?.update;
     const check = new Y.Doc();
     if (first) Y.applyUpdate(check, first);
@@ -270,13 +291,16 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
     const busiest = after.reduce((most, s, i) => (s.peakRss > after[most]!.peakRss ? i : most), 0);
     return {
       synced: done.length,
+      failures,
+      ringChanges: peer === 'smartroute' ? epoch1 - epoch0 : undefined,
+      maxLoopDelayMs: Math.max(...after.map((s) => s.maxLoopDelayMs)),
       allSyncedSeconds: done.length === STORM_CLIENTS ? times.at(-1)! / 1000 : NaN,
       p50Seconds: percentile(times, 0.5) / 1000,
       busiestPeakMb: after[busiest]!.peakRss / MB,
       busiestGrowthMb: (after[busiest]!.peakRss - before[busiest]!.rss) / MB,
       cpuSeconds: sum(after.map((s, i) => s.cpu - before[i]!.cpu)) / 1e6,
       redisCommands: redis1.commands - redis0.commands - 2,
-      documents: sum(after.map((s: BenchNodeStats) => s.documents)),
+      documents: sum(after.map((s) => s.documents)),
       // Every client received the whole document: the first one decoded, the others the same size.
       verified: check.getText('content').length === expected && done.every((r) => r.bytes === done[0]!.bytes),
     };
@@ -341,17 +365,19 @@ async function main(): Promise<void> {
     `\n### Join storm: ${STORM_CLIENTS} clients open one ${fixed(seedBytes / MB, 2)} MB document at once through HAProxy round robin\n`,
   );
   console.log(
-    '| peer | synced | all synced (s) | vs extension-redis | p50 (s) | busiest node peak RSS MB | its growth MB | vs extension-redis | server CPU s | Redis commands | Y.Docs loaded | every client got the whole document |',
+    '| peer | synced | all synced (s) | vs extension-redis | p50 (s) | busiest node peak RSS MB | its growth MB | vs extension-redis | server CPU s | Redis commands | Y.Docs loaded | longest event-loop stall (s) | ring changes | every client got the whole document |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const [peer, name] of PEERS) {
     const r = stormResults.get(peer)!;
     console.log(
       `| ${name} | ${r.synced} / ${STORM_CLIENTS} | ${fixed(r.allSyncedSeconds, 2)} | ${fixed(r.allSyncedSeconds / peerStorm.allSyncedSeconds, 2)}x | ${fixed(r.p50Seconds, 2)} | ` +
         `${fixed(r.busiestPeakMb, 0)} | ${fixed(r.busiestGrowthMb, 0)} | ${fixed(r.busiestGrowthMb / peerStorm.busiestGrowthMb, 2)}x | ${fixed(r.cpuSeconds, 1)} | ` +
-        `${r.redisCommands} | ${r.documents} | ${r.verified ? 'yes' : '**no**'} |`,
+        `${r.redisCommands} | ${r.documents} | ${fixed(r.maxLoopDelayMs / 1000, 1)} | ${r.ringChanges ?? 'n/a'} | ${r.verified ? 'yes' : '**no**'} |`,
     );
   }
+  for (const [peer, name] of PEERS)
+    for (const [reason, count] of stormResults.get(peer)!.failures) console.log(`\n${name}: ${count} client(s) not synced: ${reason}`);
   console.log(`\n(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
 }
 

@@ -23,14 +23,20 @@ export interface BenchNode {
   stop(): Promise<void>;
 }
 
-/** One server process running the built packages; `nodeFlags` go to its Node (e.g. `--cpu-prof`). */
-export async function startNode(config: Omit<BenchNodeConfig, 'port'>, nodeFlags: readonly string[] = []): Promise<BenchNode> {
+/**
+ * One server process running the built packages; `nodeFlags` go to its Node (e.g. `--cpu-prof`). Its stderr shows
+ * SmartRoute's warnings unless `quiet` (extension-redis's is never shown: it logs every store it could not lock).
+ */
+export async function startNode(
+  config: Omit<BenchNodeConfig, 'port'>,
+  nodeFlags: readonly string[] = [],
+  quiet = false,
+): Promise<BenchNode> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
     cwd: packageDir,
     env: builtPackages(new URL('../../', import.meta.url), { RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) }),
-    // extension-redis logs every store it could not lock (each node stores every document it holds).
-    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', quiet || config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
