@@ -26,6 +26,7 @@ import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import type { RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
+import { table } from '../../ring-core/bench/support/measure.js';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
 import { RING_PATH } from '../src/index.js';
 import { startRoundRobin } from '../test/support/haproxy.js';
@@ -336,48 +337,93 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 
-  console.log(`\n### Client cost: ${CLIENT_SAMPLE} connections from this process (Node ${process.versions.node})\n`);
-  console.log('| client | CPU ms / connection (connect + synced) | heap KB / connection | RSS KB / connection |');
-  console.log('|---|---:|---:|---:|');
-  for (const c of costs) console.log(`| ${c.name} | ${fixed(c.cpuMs, 2)} | ${fixed(c.heapKb, 1)} | ${fixed(c.rssKb, 1)} |`);
+  console.log('');
+  table(
+    `Client cost: ${CLIENT_SAMPLE} connections from this process (Node ${process.versions.node})`,
+    ['client', 'CPU ms / connection (connect + synced)', 'heap KB / connection', 'RSS KB / connection'],
+    costs.map((c) => [c.name, fixed(c.cpuMs, 2), fixed(c.heapKb, 1), fixed(c.rssKb, 1)]),
+  );
 
   const peerIdle = idleResults.get('extension-redis')!;
-  const perConnection = (r: IdleResult, of: number[]) => sum(of) / IDLE_CONNECTIONS / MB;
-  console.log(
-    `\n### ${IDLE_CONNECTIONS.toLocaleString('en-US')} idle connections round robin over 3 nodes, ${IDLE_DOCUMENTS.toLocaleString('en-US')} documents, ${IDLE_SECONDS} s idle\n`,
+  const perConnection = (of: number[]) => sum(of) / IDLE_CONNECTIONS / MB;
+  table(
+    `${IDLE_CONNECTIONS.toLocaleString('en-US')} idle connections round robin over 3 nodes, ${IDLE_DOCUMENTS.toLocaleString('en-US')} documents, ${IDLE_SECONDS} s idle`,
+    [
+      'peer',
+      'connect all (s)',
+      'RSS MB / connection',
+      'vs extension-redis',
+      'vs y/hub 0.0024',
+      'heap MB / connection',
+      'RSS delta per node MB',
+      'Hocuspocus connections per node',
+      'Y.Docs',
+      'idle CPU per node (% of a core)',
+      'total idle CPU vs extension-redis',
+      'Redis commands / s',
+      'client heap KB / connection',
+    ],
+    PEERS.map(([peer, name]) => {
+      const r = idleResults.get(peer)!;
+      return [
+        name,
+        fixed(r.connectSeconds, 1),
+        fixed(perConnection(r.rss), 4),
+        `${fixed(perConnection(r.rss) / perConnection(peerIdle.rss), 2)}x`,
+        `${fixed(perConnection(r.rss) / Y_HUB_MB_PER_CONNECTION, 1)}x`,
+        fixed(perConnection(r.heap), 4),
+        r.rss.map((x) => fixed(x / MB, 0)).join(' / '),
+        r.connections.join(' / '),
+        r.documents,
+        r.cpuPercent.map((x) => fixed(x, 1)).join(' / '),
+        `${fixed(sum(r.cpuPercent) / sum(peerIdle.cpuPercent), 2)}x`,
+        fixed(r.redisPerSecond, 1),
+        fixed(r.clientHeapKb, 1),
+      ];
+    }),
   );
-  console.log(
-    '| peer | connect all (s) | RSS MB / connection | vs extension-redis | vs y/hub 0.0024 | heap MB / connection | RSS delta per node MB | Hocuspocus connections per node | Y.Docs | idle CPU per node (% of a core) | total idle CPU vs extension-redis | Redis commands / s | client heap KB / connection |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---|---|---:|---|---:|---:|---:|');
-  for (const [peer, name] of PEERS) {
-    const r = idleResults.get(peer)!;
-    console.log(
-      `| ${name} | ${fixed(r.connectSeconds, 1)} | ${fixed(perConnection(r, r.rss), 4)} | ${fixed(perConnection(r, r.rss) / perConnection(peerIdle, peerIdle.rss), 2)}x | ` +
-        `${fixed(perConnection(r, r.rss) / Y_HUB_MB_PER_CONNECTION, 1)}x | ${fixed(perConnection(r, r.heap), 4)} | ${r.rss.map((x) => fixed(x / MB, 0)).join(' / ')} | ` +
-        `${r.connections.join(' / ')} | ${r.documents} | ${r.cpuPercent.map((x) => fixed(x, 1)).join(' / ')} | ${fixed(sum(r.cpuPercent) / sum(peerIdle.cpuPercent), 2)}x | ` +
-        `${fixed(r.redisPerSecond, 1)} | ${fixed(r.clientHeapKb, 1)} |`,
-    );
-  }
 
   const peerStorm = stormResults.get('extension-redis')!;
-  console.log(
-    `\n### Join storm: ${STORM_CLIENTS} clients open one ${fixed(seedBytes / MB, 2)} MB document at once through HAProxy round robin\n`,
+  table(
+    `Join storm: ${STORM_CLIENTS} clients open one ${fixed(seedBytes / MB, 2)} MB document at once through HAProxy round robin`,
+    [
+      'peer',
+      'synced',
+      'all synced (s)',
+      'vs extension-redis',
+      'p50 (s)',
+      'busiest node peak RSS MB',
+      'its growth MB',
+      'vs extension-redis',
+      'server CPU s',
+      'Redis commands',
+      'Y.Docs loaded',
+      'longest event-loop stall (s)',
+      'ring changes',
+      'every client got the whole document',
+    ],
+    PEERS.map(([peer, name]) => {
+      const r = stormResults.get(peer)!;
+      return [
+        name,
+        `${r.synced} / ${STORM_CLIENTS}`,
+        fixed(r.allSyncedSeconds, 2),
+        `${fixed(r.allSyncedSeconds / peerStorm.allSyncedSeconds, 2)}x`,
+        fixed(r.p50Seconds, 2),
+        fixed(r.busiestPeakMb, 0),
+        fixed(r.busiestGrowthMb, 0),
+        `${fixed(r.busiestGrowthMb / peerStorm.busiestGrowthMb, 2)}x`,
+        fixed(r.cpuSeconds, 1),
+        r.redisCommands,
+        r.documents,
+        fixed(r.maxLoopDelayMs / 1000, 1),
+        r.ringChanges ?? 'n/a',
+        r.verified ? 'yes' : '**no**',
+      ];
+    }),
   );
-  console.log(
-    '| peer | synced | all synced (s) | vs extension-redis | p50 (s) | busiest node peak RSS MB | its growth MB | vs extension-redis | server CPU s | Redis commands | Y.Docs loaded | longest event-loop stall (s) | ring changes | every client got the whole document |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const [peer, name] of PEERS) {
-    const r = stormResults.get(peer)!;
-    console.log(
-      `| ${name} | ${r.synced} / ${STORM_CLIENTS} | ${fixed(r.allSyncedSeconds, 2)} | ${fixed(r.allSyncedSeconds / peerStorm.allSyncedSeconds, 2)}x | ${fixed(r.p50Seconds, 2)} | ` +
-        `${fixed(r.busiestPeakMb, 0)} | ${fixed(r.busiestGrowthMb, 0)} | ${fixed(r.busiestGrowthMb / peerStorm.busiestGrowthMb, 2)}x | ${fixed(r.cpuSeconds, 1)} | ` +
-        `${r.redisCommands} | ${r.documents} | ${fixed(r.maxLoopDelayMs / 1000, 1)} | ${r.ringChanges ?? 'n/a'} | ${r.verified ? 'yes' : '**no**'} |`,
-    );
-  }
   for (const [peer, name] of PEERS)
-    for (const [reason, count] of stormResults.get(peer)!.failures) console.log(`\n${name}: ${count} client(s) not synced: ${reason}`);
+    for (const [reason, count] of stormResults.get(peer)!.failures) console.log(`${name}: ${count} client(s) not synced: ${reason}`);
   console.log(`\n(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
 }
 
