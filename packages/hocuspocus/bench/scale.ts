@@ -15,7 +15,7 @@
  *
  *   pnpm --filter @ringroute/hocuspocus exec tsx bench/scale.ts     (also part of `pnpm bench`; about 4 minutes)
  *   env: BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DOCUMENTS=1000 BENCH_IDLE_SECONDS=30 BENCH_STORM_CLIENTS=500
- *        BENCH_STORM_MB=2 BENCH_CLIENT_SAMPLE=300
+ *        BENCH_STORM_MB=2 BENCH_CLIENT_SAMPLE=300 BENCH_ONLY=clients|idle|storm
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -229,6 +229,8 @@ interface StormResult {
   failures: Map<string, number>;
   /** Ring epochs that went by during the storm (SmartRoute: members suspected or declared dead, and back). */
   ringChanges: number | undefined;
+  /** SmartRoute: relayed connections sent to an owner again (the owner refused them or their node link dropped). */
+  repointed: number | undefined;
   /** The longest event-loop stall of any node, ms. */
   maxLoopDelayMs: number;
   allSyncedSeconds: number;
@@ -241,6 +243,18 @@ interface StormResult {
   verified: boolean;
 }
 
+/** SmartRoute's ring epoch (node-a's view) and its relays' re-points (all nodes), from their monitoring routes. */
+async function smartRouteFigures(peer: Peer, nodes: BenchNode[]): Promise<{ epoch: number; repointed: number } | undefined> {
+  if (peer !== 'smartroute') return undefined;
+  const { epoch } = (await (await fetch(`http://127.0.0.1:${nodes[0]!.port}/api/routes/stats`)).json()) as { epoch: number };
+  let repointed = 0;
+  for (const node of nodes) {
+    const metrics = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    repointed += Number(/^ringroute_hocuspocus_relay_total\{[^}]*event="repointed"\} (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+  }
+  return { epoch, repointed };
+}
+
 async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; file: string }, expected: number): Promise<StormResult> {
   const nodes = await startCluster(peer, redis, seed);
   const balancer = await startRoundRobin(nodes.map((node) => node.port));
@@ -250,11 +264,7 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
     const warm = await connectAll([balancer.url], 12, () => `${seed.prefix}warm`);
     for (const client of warm) client.close();
     await sleep(2000);
-    const epoch = async () =>
-      peer === 'smartroute'
-        ? ((await (await fetch(`http://127.0.0.1:${nodes[0]!.port}/api/routes/stats`)).json()) as { epoch: number }).epoch
-        : NaN;
-    const epoch0 = await epoch();
+    const figures0 = await smartRouteFigures(peer, nodes);
     const before = await allStats(nodes, { gc: true, watchPeak: true });
     const redis0 = await redisUsage(admin);
     const started = performance.now();
@@ -279,7 +289,7 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
     clearTimeout(timer);
     const after = await allStats(nodes, { watchPeak: false });
     const redis1 = await redisUsage(admin);
-    const epoch1 = await epoch();
+    const figures1 = await smartRouteFigures(peer, nodes);
     for (const client of clients) client.close();
 
     const done = outcomes.filter((r) => 'bytes' in r);
@@ -293,7 +303,8 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
     return {
       synced: done.length,
       failures,
-      ringChanges: peer === 'smartroute' ? epoch1 - epoch0 : undefined,
+      ringChanges: figures1 && figures0 && figures1.epoch - figures0.epoch,
+      repointed: figures1 && figures0 && figures1.repointed - figures0.repointed,
       maxLoopDelayMs: Math.max(...after.map((s) => s.maxLoopDelayMs)),
       allSyncedSeconds: done.length === STORM_CLIENTS ? times.at(-1)! / 1000 : NaN,
       p50Seconds: percentile(times, 0.5) / 1000,
@@ -312,38 +323,53 @@ async function storm(peer: Peer, redis: SpawnedRedis, seed: { prefix: string; fi
   }
 }
 
+/** BENCH_ONLY=clients|idle|storm runs one part. */
+const ONLY = process.env.BENCH_ONLY;
+const runs = (part: string) => !ONLY || ONLY === part;
+
 async function main(): Promise<void> {
-  requireFileLimit(IDLE_CONNECTIONS + 1000);
+  if (runs('idle')) requireFileLimit(IDLE_CONNECTIONS + 1000);
   const redis = new SpawnedRedis(await freePort());
   await redis.start();
   const dir = await mkdtemp(join(tmpdir(), 'ringroute-scale-'));
   const started = Date.now();
-  const idleResults = new Map<Peer, IdleResult>();
-  const stormResults = new Map<Peer, StormResult>();
-  let costs: ClientCost[] = [];
-  let seedBytes = 0;
   try {
-    const nodes = await startCluster('smartroute', redis);
-    costs = await clientCosts(nodes[0]!.url);
-    await Promise.all(nodes.map((node) => node.stop()));
-    for (const [peer] of PEERS) idleResults.set(peer, await idle(peer, redis));
-    const seed = seedDocument(STORM_MB);
-    seedBytes = seed.update.byteLength;
-    const file = join(dir, 'seed.bin');
-    await writeFile(file, seed.update);
-    for (const [peer] of PEERS) stormResults.set(peer, await storm(peer, redis, { prefix: 'seeded-', file }, seed.length));
+    if (runs('clients')) {
+      const nodes = await startCluster('smartroute', redis);
+      const costs = await clientCosts(nodes[0]!.url);
+      await Promise.all(nodes.map((node) => node.stop()));
+      printClientCosts(costs);
+    }
+    if (runs('idle')) {
+      const results = new Map<Peer, IdleResult>();
+      for (const [peer] of PEERS) results.set(peer, await idle(peer, redis));
+      printIdle(results);
+    }
+    if (runs('storm')) {
+      const seed = seedDocument(STORM_MB);
+      const file = join(dir, 'seed.bin');
+      await writeFile(file, seed.update);
+      const results = new Map<Peer, StormResult>();
+      for (const [peer] of PEERS) results.set(peer, await storm(peer, redis, { prefix: 'seeded-', file }, seed.length));
+      printStorm(results, seed.update.byteLength);
+    }
   } finally {
     await redis.kill();
     await rm(dir, { recursive: true, force: true });
   }
+  console.log(`(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
+}
 
+function printClientCosts(costs: ClientCost[]): void {
   console.log('');
   table(
     `Client cost: ${CLIENT_SAMPLE} connections from this process (Node ${process.versions.node})`,
     ['client', 'CPU ms / connection (connect + synced)', 'heap KB / connection', 'RSS KB / connection'],
     costs.map((c) => [c.name, fixed(c.cpuMs, 2), fixed(c.heapKb, 1), fixed(c.rssKb, 1)]),
   );
+}
 
+function printIdle(idleResults: Map<Peer, IdleResult>): void {
   const peerIdle = idleResults.get('extension-redis')!;
   const perConnection = (of: number[]) => sum(of) / IDLE_CONNECTIONS / MB;
   table(
@@ -382,7 +408,9 @@ async function main(): Promise<void> {
       ];
     }),
   );
+}
 
+function printStorm(stormResults: Map<Peer, StormResult>, seedBytes: number): void {
   const peerStorm = stormResults.get('extension-redis')!;
   table(
     `Join storm: ${STORM_CLIENTS} clients open one ${fixed(seedBytes / MB, 2)} MB document at once through HAProxy round robin`,
@@ -400,6 +428,7 @@ async function main(): Promise<void> {
       'Y.Docs loaded',
       'longest event-loop stall (s)',
       'ring changes',
+      'relay re-points',
       'every client got the whole document',
     ],
     PEERS.map(([peer, name]) => {
@@ -418,13 +447,13 @@ async function main(): Promise<void> {
         r.documents,
         fixed(r.maxLoopDelayMs / 1000, 1),
         r.ringChanges ?? 'n/a',
+        r.repointed ?? 'n/a',
         r.verified ? 'yes' : '**no**',
       ];
     }),
   );
   for (const [peer, name] of PEERS)
     for (const [reason, count] of stormResults.get(peer)!.failures) console.log(`${name}: ${count} client(s) not synced: ${reason}`);
-  console.log(`\n(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
 }
 
 await main();
