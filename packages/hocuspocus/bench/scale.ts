@@ -58,6 +58,7 @@ const gc = runInNewContext('gc') as () => void;
 const MB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const ratio = (value: number, peer: number) => (Number.isFinite(value / peer) ? `${(value / peer).toFixed(2)}x` : 'n/a');
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
@@ -395,14 +396,14 @@ function printIdle(idleResults: Map<Peer, IdleResult>): void {
         name,
         fixed(r.connectSeconds, 1),
         fixed(perConnection(r.rss), 4),
-        `${fixed(perConnection(r.rss) / perConnection(peerIdle.rss), 2)}x`,
-        `${fixed(perConnection(r.rss) / Y_HUB_MB_PER_CONNECTION, 1)}x`,
+        ratio(perConnection(r.rss), perConnection(peerIdle.rss)),
+        ratio(perConnection(r.rss), Y_HUB_MB_PER_CONNECTION),
         fixed(perConnection(r.heap), 4),
         r.rss.map((x) => fixed(x / MB, 0)).join(' / '),
         r.connections.join(' / '),
         r.documents,
         r.cpuPercent.map((x) => fixed(x, 1)).join(' / '),
-        `${fixed(sum(r.cpuPercent) / sum(peerIdle.cpuPercent), 2)}x`,
+        ratio(sum(r.cpuPercent), sum(peerIdle.cpuPercent)),
         fixed(r.redisPerSecond, 1),
         fixed(r.clientHeapKb, 1),
       ];
@@ -437,11 +438,11 @@ function printStorm(stormResults: Map<Peer, StormResult>, seedBytes: number): vo
         name,
         `${r.synced} / ${STORM_CLIENTS}`,
         fixed(r.allSyncedSeconds, 2),
-        `${fixed(r.allSyncedSeconds / peerStorm.allSyncedSeconds, 2)}x`,
+        ratio(r.allSyncedSeconds, peerStorm.allSyncedSeconds),
         fixed(r.p50Seconds, 2),
         fixed(r.busiestPeakMb, 0),
         fixed(r.busiestGrowthMb, 0),
-        `${fixed(r.busiestGrowthMb / peerStorm.busiestGrowthMb, 2)}x`,
+        ratio(r.busiestGrowthMb, peerStorm.busiestGrowthMb),
         fixed(r.cpuSeconds, 1),
         r.redisCommands,
         r.documents,
