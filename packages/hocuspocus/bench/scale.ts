@@ -13,7 +13,7 @@
  *    database), opened at once by STORM_CLIENTS clients through HAProxy round robin: time until every client has its
  *    second sync step, peak RSS of the busiest node (sampled every 10 ms), server CPU, Redis commands.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/scale.ts     (also part of `pnpm bench`; about 4 minutes)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/scale.ts     (also part of `pnpm bench`; 5-11 minutes on a busy 2-core machine)
  *   env: BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DOCUMENTS=1000 BENCH_IDLE_SECONDS=30 BENCH_STORM_CLIENTS=500
  *        BENCH_STORM_MB=2 BENCH_CLIENT_SAMPLE=300 BENCH_ONLY=clients|idle|storm
  */
