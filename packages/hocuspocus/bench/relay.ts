@@ -13,18 +13,15 @@
  *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 10 minutes)
  *   env: BENCH_DOCUMENTS=100 BENCH_WARMUP=30 BENCH_SECONDS=10 BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
-import { builtPackages } from '../../ring-core/bench/support/built.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
-import { redisCommands } from '../test/support/redis.js';
-import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
+import type { BenchNodeConfig } from './relay-node.js';
+import { redisUsage, startNode, type BenchNode } from './support/nodes.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
@@ -36,47 +33,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 30);
 /** Extra Node flags for the server processes (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 type Placement = 'round-robin' | 'owner';
-
-interface Node {
-  url: string;
-  child: ChildProcess;
-  stats(): Promise<BenchNodeStats>;
-}
-
-async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', entry], {
-    cwd: packageDir,
-    env: builtPackages(new URL('..', import.meta.url), { RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) }),
-    // extension-redis logs every store it could not lock (each node stores every document it holds).
-    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bench node ${config.id} exited (${code})`)));
-  });
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    child,
-    stats: () =>
-      new Promise((resolve) => {
-        child.once('message', (stats) => resolve(stats as BenchNodeStats));
-        child.send('stats');
-      }),
-  };
-}
-
-/** Total calls in INFO commandstats (minus the INFOs that read them), and Redis's CPU time so far (ms). */
-async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number }> {
-  const commands = await redisCommands(redis);
-  const cpu = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
-  return { commands, cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
-}
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
@@ -154,8 +112,9 @@ async function run(
   redis: SpawnedRedis,
 ): Promise<Result> {
   const cluster = `bench-${peer}-${misroute}-${placement}-${Date.now().toString(36)}`;
-  const nodes: Node[] = [];
-  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }));
+  const nodes: BenchNode[] = [];
+  for (const id of ['node-a', 'node-b', 'node-c'])
+    nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }, NODE_FLAGS));
   let ring: Ring | undefined;
   if (peer === 'smartroute') {
     await until(
@@ -225,17 +184,7 @@ async function run(
   const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
   const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
   const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
-  // A server exits on its own when the IPC channel closes (so a profiler can write its file); killed if it hangs.
-  await Promise.all(
-    nodes.map(
-      ({ child }) =>
-        new Promise((resolve) => {
-          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => resolve(clearTimeout(kill)));
-          child.disconnect();
-        }),
-    ),
-  );
+  await Promise.all(nodes.map((node) => node.stop()));
 
   const cpu = after.stats.reduce((sum, s, i) => sum + s.cpu - before.stats[i]!.cpu, 0) / 1000;
   const sorted = latencies.sort((x, y) => x - y);
