@@ -29,7 +29,8 @@ export async function startDemoNode(options: DemoNodeOptions): Promise<DemoNode>
   // Keyed state: each key's hit counter lives on its owner only, which is why requests must reach the owner.
   const hits = new Map<string, number>();
 
-  await app.register(ringRoute, { membership, self: id, key: 'params:key', misroute, leaveOnClose: true });
+  // readyTimeout 0: the node listens at once and its /ready says what it waits for (the dashboard shows it).
+  await app.register(ringRoute, { membership, self: id, key: 'params:key', misroute, leaveOnClose: true, readyTimeout: 0 });
   app.get<{ Params: { key: string } }>('/kv/:key', async (request, reply) => {
     const count = (hits.get(request.params.key) ?? 0) + 1;
     hits.set(request.params.key, count);
