@@ -77,8 +77,8 @@ describe('MemoryMembership', () => {
     const bus = new MemoryBus();
     const [a, b, c] = [member(bus, 'a'), member(bus, 'b'), member(bus, 'c')];
     await Promise.all([a.start(), b.start(), c.start()]);
-    const got: Record<string, ClusterMessage[]> = { a: [], b: [], c: [] };
-    for (const [id, m] of Object.entries({ a, b, c })) m.on('message', (msg) => got[id]!.push(msg));
+    const got = { a: [] as ClusterMessage[], b: [] as ClusterMessage[], c: [] as ClusterMessage[] };
+    for (const [id, m] of Object.entries({ a, b, c })) m.on('message', (msg) => got[id as keyof typeof got].push(msg));
     await a.broadcast('release', { doc: 'x' });
     // The bus delivers in order: once a has c's later message, it would have had its own before it.
     await poll(() => got.b.length > 0 && got.c.length > 0, 'the release at b and c');
