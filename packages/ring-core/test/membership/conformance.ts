@@ -125,21 +125,25 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       expectAgreement(rest);
     });
 
-    check('crash', async () => {
-      const cluster = clusterName('crash');
-      const group = ['a', 'b'].map((id) => member(cluster, id));
-      await Promise.all(group.map((m) => m.membership.start()));
-      const victim = processMember(cluster, 'c');
-      await victim.waitFor((event) => event.event === 'started');
-      await converged(group, (ring) => ids(ring) === 'a,b,c');
-      await victim.kill(); // SIGKILL: no leave, no last heartbeat; only the failure detector can tell
-      await converged(group, (ring) => ids(ring) === 'a,b', 10 * fixture.detection.failureTimeout);
-      for (const m of group) {
-        expect(m.statuses).toContain('c:suspected');
-        expect(m.left).toEqual([['c', 'failed']]);
-      }
-      expectAgreement(group);
-    });
+    check(
+      'crash',
+      async () => {
+        const cluster = clusterName('crash');
+        const group = ['a', 'b'].map((id) => member(cluster, id));
+        await Promise.all(group.map((m) => m.membership.start()));
+        const victim = processMember(cluster, 'c');
+        await victim.waitFor((event) => event.event === 'started');
+        await converged(group, (ring) => ids(ring) === 'a,b,c');
+        await victim.kill(); // SIGKILL: no leave, no last heartbeat; only the failure detector can tell
+        await converged(group, (ring) => ids(ring) === 'a,b', 10 * fixture.detection.failureTimeout);
+        for (const m of group) {
+          expect(m.statuses).toContain('c:suspected');
+          expect(m.left).toEqual([['c', 'failed']]);
+        }
+        expectAgreement(group);
+      },
+      60_000,
+    ); // the member process starts first: seconds on a busy machine
 
     check('silence', async () => {
       const cluster = clusterName('silence');

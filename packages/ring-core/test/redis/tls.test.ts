@@ -99,6 +99,8 @@ describe('RedisMembership over rediss:// (a TLS-only redis-server, certificate v
     await group[2]!.kill();
     const after = await converged(group.slice(0, 2), (ring) => ring.nodes?.length === 2);
     expect(after[0]!.nodes).toEqual(['t1:alive', 't2:alive']);
-    for (const m of group.slice(0, 2)) expect(m.events.find((e) => e.event === 'left' && e.node === 't3')?.reason).toBe('failed');
+    // Removed as failed by whichever survivor's detector committed it (the other may learn it through a resync).
+    const reasons = group.slice(0, 2).map((m) => m.events.find((e) => e.event === 'left' && e.node === 't3')?.reason);
+    expect(reasons).toContain('failed');
   });
 });
