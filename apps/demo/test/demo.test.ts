@@ -166,7 +166,7 @@ describe('the demo on Redis membership (REDIS_URL)', () => {
     redis.disconnect();
   });
 
-  it('shares the ring through Redis, and a killed node is declared failed by missed heartbeats', async () => {
+  it('shares the ring through Redis, and a node killed from the dashboard (a simulated crash: its server and heartbeats stop, no leave) is declared failed by missed heartbeats', async () => {
     expect(demo.cluster.membershipKind).toBe('redis');
     const ring = demo.cluster.observer.ring;
     expect(ring.nodes.map((n) => n.id)).toEqual(['node-1', 'node-2', 'node-3']);

@@ -1,16 +1,18 @@
 /**
- * Relay mode beside its peers, same workload, one run: 3 Hocuspocus 3.4 servers (child processes, see
- * relay-node.ts) on a private redis-server, DOCUMENTS documents x 4 plain providers (one socket each), every
- * client writing once a second, and
- * - SmartRoute relay: clients spread over the 3 nodes round robin (as behind a load balancer);
- * - SmartRoute relay mode, every client connected to its document's owner;
- * - SmartRoute redirect mode, every client on its document's owner (where the client helper connects);
- * - @hocuspocus/extension-redis 3.4: clients spread round robin.
- * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes; and the Redis server's),
- * Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency
- * p50/p99. Each round runs every case once, in rotated order; the table shows medians over the rounds.
+ * Relay mode beside its peers, one run: 3 Hocuspocus 3.4 servers (child processes, see relay-node.ts) on a private
+ * redis-server, DOCUMENTS documents x 4 plain providers (one socket each), every client writing once a second. The
+ * documents, clients and writes are the same in every case; where the clients connect is not:
+ * - round robin, spread over the 3 nodes as behind a load balancer: SmartRoute relay mode, and extension-redis;
+ * - every client of a document on one node: SmartRoute relay mode and redirect mode with the clients on the owner
+ *   (where the client helper connects), and extension-redis with the clients on one node per document (as behind a
+ *   load balancer sticky per document).
+ * Each ratio compares a case with extension-redis under the same placement, never across placements.
+ * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes, user + system; and the
+ * Redis server's), Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held,
+ * cross-client latency p50/p99. Each round runs every case once, in rotated order, with the same warm-up; the table
+ * shows medians over the rounds.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 10 minutes)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 12 minutes)
  *   env: BENCH_DOCUMENTS=100 BENCH_WARMUP=30 BENCH_SECONDS=10 BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS
  */
 import { Redis } from 'ioredis';
@@ -34,7 +36,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 30);
 /** Extra Node flags for the server processes (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-type Placement = 'round-robin' | 'owner';
+/** Where clients connect: spread round robin, or every client of a document on one node (SmartRoute: its owner). */
+type Placement = 'round-robin' | 'one-node';
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
@@ -60,8 +63,8 @@ let lostProbes = 0;
 
 /**
  * Latency without queueing: after the load, one writer and one reader of one document, one update in flight
- * at a time. Relay: both on nodes that do not own it (two link hops); direct: both on the owner; extension-redis:
- * on two different nodes.
+ * at a time. Round robin: on two different nodes (SmartRoute: both not the owner, two link hops); one node: both on
+ * the same node (SmartRoute: the owner).
  */
 async function idleLatency(urls: [string, string], documentName: string): Promise<number> {
   const [writer, reader] = urls.map((url) => {
@@ -138,7 +141,11 @@ async function run(
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
       const url =
-        placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
+        placement === 'round-robin'
+          ? nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url
+          : ring
+            ? urlOf.get(ring.owner(documentName)!.id)!
+            : nodes[d % nodes.length]!.url;
       const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
@@ -183,7 +190,7 @@ async function run(
   const probeName = `${cluster}-probe`;
   const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
   const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
-  const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
+  const idleP50 = await idleLatency(placement === 'one-node' ? [owner, owner] : others, probeName);
   await Promise.all(nodes.map((node) => node.stop()));
 
   const cpu = after.stats.reduce((sum, s, i) => sum + s.cpu - before.stats[i]!.cpu, 0) / 1000;
@@ -202,14 +209,30 @@ async function run(
   };
 }
 
+/** [BENCH_ONLY name, row label, server, placement, SmartRoute's misroute, the peer row its ratios are against]. */
 const CASES = [
-  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin', 'relay'],
-  ['direct', 'SmartRoute relay mode, clients direct to the owner', 'smartroute', 'owner', 'relay'],
+  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin', 'relay', 'extension-redis'],
+  ['direct', "SmartRoute relay mode, a document's clients on its owner", 'smartroute', 'one-node', 'relay', 'extension-redis-one-node'],
   // Where the client helper ends up after a redirect (or connects first, from its ring): on the owner.
-  ['redirect', 'SmartRoute redirect mode, clients on the owner', 'smartroute', 'owner', 'redirect'],
-  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', 'relay'],
+  [
+    'redirect',
+    "SmartRoute redirect mode, a document's clients on its owner",
+    'smartroute',
+    'one-node',
+    'redirect',
+    'extension-redis-one-node',
+  ],
+  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', 'relay', 'extension-redis'],
+  [
+    'extension-redis-one-node',
+    "@hocuspocus/extension-redis 3.4, a document's clients on one node",
+    'extension-redis',
+    'one-node',
+    'relay',
+    'extension-redis-one-node',
+  ],
 ] as const;
-/** One case alone (BENCH_ONLY=relay|direct|redirect|extension-redis), e.g. under a profiler. */
+/** One case alone (BENCH_ONLY=relay|direct|redirect|extension-redis|extension-redis-one-node), e.g. under a profiler. */
 const ONLY = process.env.BENCH_ONLY;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -237,11 +260,11 @@ async function main(): Promise<void> {
   } finally {
     await redis.kill();
   }
-  /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis. */
+  /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis with the same placement. */
   const figure = (only: string, of: (r: Result) => number) => median(rounds.map((results) => of(results.get(only)!)));
   const versus = (only: string, of: (r: Result) => number) =>
     rounds.map((results) => {
-      const peer = results.get('extension-redis');
+      const peer = results.get(CASES.find(([name]) => name === only)![5]);
       return peer ? of(results.get(only)!) / of(peer) : NaN;
     });
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
@@ -250,7 +273,10 @@ async function main(): Promise<void> {
     `\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`,
   );
   console.log(
-    '| case | updates | server CPU ms / 1,000 updates | vs extension-redis | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |',
+    "The same documents, clients and writes in every row; rows differ in where the clients connect (round robin, or a document's clients on one node), and every ratio is against extension-redis with the same placement.\n",
+  );
+  console.log(
+    '| case | updates | server CPU ms / 1,000 updates | vs extension-redis, same placement | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |',
   );
   console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [only, name] of cases) {
