@@ -51,6 +51,7 @@ export class HandoffScheduler<K> {
   private readonly queue = new Map<K, Entry<K>>();
   private readonly running = new Set<K>();
   private batches = 0;
+  private pumping = false;
   private done = 0;
   private failed = 0;
   private readonly idlers = new Set<() => void>();
@@ -73,7 +74,7 @@ export class HandoffScheduler<K> {
       this.queue.set(key, entry);
     }
     if (urgent) this.startNow(entry);
-    else this.pump();
+    else this.pumpSoon();
     return entry.settled;
   }
 
@@ -108,7 +109,7 @@ export class HandoffScheduler<K> {
   /** Groups may have changed (the ring moved): they are computed again and waiting keys start. */
   regroup(): void {
     for (const entry of this.entries.values()) entry.group = null;
-    this.pump();
+    this.pumpSoon();
   }
 
   /** Resolves once nothing is in progress. */
@@ -137,6 +138,16 @@ export class HandoffScheduler<K> {
     this.queue.delete(entry.key);
     entry.group = null;
     void this.runBatch([entry], this.groupOf(entry), false);
+  }
+
+  /** Keys scheduled in one go (a scan after a ring change) fill batches together. */
+  private pumpSoon(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    queueMicrotask(() => {
+      this.pumping = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
