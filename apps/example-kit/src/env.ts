@@ -39,7 +39,9 @@ export function readEnv(cluster: string, defaultPort: number): ExampleEnv {
     nodeId,
     nodeUrl: process.env.NODE_URL,
     host: process.env.HOST ?? '0.0.0.0',
-    redis: redisUrl ? { redis: redisUrl, cluster: process.env.RINGROUTE_CLUSTER || cluster, secret: process.env.RINGROUTE_SECRET || undefined } : undefined,
+    redis: redisUrl
+      ? { redis: redisUrl, cluster: process.env.RINGROUTE_CLUSTER || cluster, secret: process.env.RINGROUTE_SECRET || undefined }
+      : undefined,
     timing: { syncInterval: readMs('RINGROUTE_SYNC_INTERVAL'), failureTimeout: readMs('RINGROUTE_FAILURE_TIMEOUT') },
   };
 }

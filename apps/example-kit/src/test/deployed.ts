@@ -9,7 +9,17 @@ export interface NodeStats {
   self: string;
   checksum: string;
   nodes: { id: string; status: string }[];
-  handoff?: { settled: boolean; done: number; failed: number; received: number; pulled: number; dropped: number; startedEmpty: number; loaded: number; held: Record<string, number> };
+  handoff?: {
+    settled: boolean;
+    done: number;
+    failed: number;
+    received: number;
+    pulled: number;
+    dropped: number;
+    startedEmpty: number;
+    loaded: number;
+    held: Record<string, number>;
+  };
 }
 
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeout = 30_000): Promise<void> {
@@ -137,7 +147,10 @@ export class DeployedCluster {
           (s) =>
             s !== undefined &&
             s.checksum === stats[0]!.checksum &&
-            s.nodes.map((n) => n.id).sort().join() === want &&
+            s.nodes
+              .map((n) => n.id)
+              .sort()
+              .join() === want &&
             s.nodes.every((n) => n.status === 'alive') &&
             s.handoff?.settled === true,
         );

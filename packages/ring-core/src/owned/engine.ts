@@ -105,7 +105,13 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
       },
       describe: (key) => this.describe(key),
     };
-    if (deps.registry) registerOwnedMetrics(deps.registry, self, () => this.progress(), () => this.persistence?.stats());
+    if (deps.registry)
+      registerOwnedMetrics(
+        deps.registry,
+        self,
+        () => this.progress(),
+        () => this.persistence?.stats(),
+      );
     membership.on('ring', this.onRing).on('left', this.onLeft).on('status', this.onStatus).on('joined', this.onJoined);
     membership.on('message', this.onMessage);
     if (membership.ready) this.onRing(membership.ring);
@@ -155,7 +161,11 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
         });
       const owner = ownerOf(this.ledger.ring, key);
       if (owner !== this.self)
-        throw new StateUnavailableError(key, 'not-owner', `node ${JSON.stringify(owner)} owns this key by the ring (the request is tried again)`);
+        throw new StateUnavailableError(
+          key,
+          'not-owner',
+          `node ${JSON.stringify(owner)} owns this key by the ring (the request is tried again)`,
+        );
       if (this.sender.scheduler.has(id)) {
         await this.sender.scheduler.settled(id);
         continue;

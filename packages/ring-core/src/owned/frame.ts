@@ -52,7 +52,9 @@ export interface PullAnswer {
 
 /** `u32 header length | header JSON (entries as [state, key, transfer, bytes]) | the values, back to back`. */
 export function encodePush(envelope: Envelope, entries: readonly PushEntry[]): Buffer {
-  const header = Buffer.from(JSON.stringify({ ...envelope, entries: entries.map((e) => [e.state, e.key, e.transfer, e.value.byteLength]) }));
+  const header = Buffer.from(
+    JSON.stringify({ ...envelope, entries: entries.map((e) => [e.state, e.key, e.transfer, e.value.byteLength]) }),
+  );
   const length = Buffer.allocUnsafe(4);
   length.writeUInt32BE(header.length);
   return Buffer.concat([length, header, ...entries.map((e) => e.value)]);
@@ -101,13 +103,19 @@ export function decodePull(body: Buffer): Pull {
 export function decodePushAnswer(body: unknown, count: number): PushAnswer {
   const answer = body as Partial<PushAnswer> | null;
   const results = ['accepted', 'not-owner', 'unknown-state', 'conflict', 'fenced'];
-  if (!isCount(answer?.token) || !Array.isArray(answer.results) || answer.results.length !== count || !answer.results.every((r) => results.includes(r)))
+  if (
+    !isCount(answer?.token) ||
+    !Array.isArray(answer.results) ||
+    answer.results.length !== count ||
+    !answer.results.every((r) => results.includes(r))
+  )
     throw new TypeError('malformed push answer');
   return answer as PushAnswer;
 }
 
 export function decodePullAnswer(body: unknown): PullAnswer {
   const answer = body as Partial<PullAnswer> | null;
-  if (!isCount(answer?.token) || !['not-held', 'moved', 'owner'].includes(answer.result as string)) throw new TypeError('malformed pull answer');
+  if (!isCount(answer?.token) || !['not-held', 'moved', 'owner'].includes(answer.result as string))
+    throw new TypeError('malformed pull answer');
   return answer as PullAnswer;
 }

@@ -119,7 +119,8 @@ export class Ledger {
     const out: Source[] = [];
     const unsettled = (id: string) => (this.settledAt.get(id) ?? -1) < since && !this.stateless.has(id);
     for (const node of ring.nodes)
-      if (node.id !== this.self && node.url !== undefined && node.status !== 'dead' && unsettled(node.id)) out.push({ id: node.id, url: node.url });
+      if (node.id !== this.self && node.url !== undefined && node.status !== 'dead' && unsettled(node.id))
+        out.push({ id: node.id, url: node.url });
     for (const [id, { url, until }] of this.departed)
       if (until > now && url !== undefined && !ring.node(id) && unsettled(id)) out.push({ id, url });
     return out;

@@ -34,13 +34,19 @@ export function registerOwnedMetrics(
             for (const [l, v] of read()) this.set({ node, ...l }, v);
           },
         });
-  metric(Gauge, 'ringroute_handoff_keys', 'Keys this node is handing over, by state (pending: waiting their turn; moving: being sent).', ['state'], () => {
-    const p = progress();
-    return [
-      [{ state: 'pending' }, p.pending],
-      [{ state: 'moving' }, p.moving],
-    ];
-  });
+  metric(
+    Gauge,
+    'ringroute_handoff_keys',
+    'Keys this node is handing over, by state (pending: waiting their turn; moving: being sent).',
+    ['state'],
+    () => {
+      const p = progress();
+      return [
+        [{ state: 'pending' }, p.pending],
+        [{ state: 'moving' }, p.moving],
+      ];
+    },
+  );
   metric(
     Counter,
     'ringroute_handoff_keys_total',
@@ -59,13 +65,19 @@ export function registerOwnedMetrics(
       ];
     },
   );
-  metric(Counter, 'ringroute_handoff_bytes_total', 'Bytes of owned state handed over (sent) and taken over (received).', ['direction'], () => {
-    const p = progress();
-    return [
-      [{ direction: 'sent' }, p.bytes],
-      [{ direction: 'received' }, p.receivedBytes],
-    ];
-  });
+  metric(
+    Counter,
+    'ringroute_handoff_bytes_total',
+    'Bytes of owned state handed over (sent) and taken over (received).',
+    ['direction'],
+    () => {
+      const p = progress();
+      return [
+        [{ direction: 'sent' }, p.bytes],
+        [{ direction: 'received' }, p.receivedBytes],
+      ];
+    },
+  );
   metric(Gauge, 'ringroute_owned_keys', 'Keys of owned state held on this node, by named state.', ['name'], () =>
     Object.entries(progress().held).map(([name, n]) => [{ name }, n]),
   );

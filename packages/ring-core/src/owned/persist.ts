@@ -36,6 +36,7 @@ export function resolvePersistence(value: unknown, onFenced: (key: string) => vo
   void onFenced;
   if (value === undefined) return undefined;
   const candidate = value as Record<string, unknown> | null;
-  if (candidate !== null && typeof candidate === 'object' && METHODS.every((m) => typeof candidate[m] === 'function')) return value as Persistence;
+  if (candidate !== null && typeof candidate === 'object' && METHODS.every((m) => typeof candidate[m] === 'function'))
+    return value as Persistence;
   return fail('state.persist', 'must be a Persistence (claim, write, flush, stats, close)');
 }

@@ -82,7 +82,8 @@ export class Receiver {
         return;
       }
       if (resync) await this.context.sync();
-      if (Date.now() > deadline) throw new StateUnavailableError(key, 'import-timeout', "this key's previous owner did not hand it over in time");
+      if (Date.now() > deadline)
+        throw new StateUnavailableError(key, 'import-timeout', "this key's previous owner did not hand it over in time");
       // A source that did not answer (or a ring that did not change on catching up) is asked again after a pause.
       if (sources.some((source) => !cleared.has(source.id)) && !(resync && round === 0)) await sleep(Math.min(50 * 2 ** round, 500));
     }

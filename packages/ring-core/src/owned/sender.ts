@@ -104,7 +104,10 @@ export class Sender {
         continue;
       }
       if (value.byteLength > options.maxValueBytes) {
-        this.context.log.error({ state, key, bytes: value.byteLength }, 'ringroute: a key is larger than state.maxValueBytes; it cannot move');
+        this.context.log.error(
+          { state, key, bytes: value.byteLength },
+          'ringroute: a key is larger than state.maxValueBytes; it cannot move',
+        );
         outcomes[i] = 'failed';
         continue;
       }

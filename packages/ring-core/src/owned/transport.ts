@@ -81,7 +81,9 @@ export class Transport {
     const response = await this.agent.request({ origin: target.origin, path: target.pathname, method: 'POST', headers, body });
     const text = await response.body.text();
     if (response.statusCode !== 200)
-      throw Object.assign(new Error(`handoff ${path} answered ${response.statusCode}: ${text.slice(0, 200)}`), { status: response.statusCode });
+      throw Object.assign(new Error(`handoff ${path} answered ${response.statusCode}: ${text.slice(0, 200)}`), {
+        status: response.statusCode,
+      });
     const answerSignature = response.headers[SIGNATURE_HEADER];
     if (this.signer?.signed && !this.signer.verify([ANSWER, id, text], typeof answerSignature === 'string' ? answerSignature : undefined))
       throw new Error(`handoff ${path}: the answer's signature does not match`);

@@ -35,7 +35,10 @@ describe('Ledger: who may still hold a key', () => {
     ledger.observe(await ringWith('self', dead), 5);
     expect(ledger.sources('key').map((s) => s.id)).toEqual(['a', 'b']);
 
-    const drained = await ringWith('self', dead.filter((n) => n.id !== 'b'));
+    const drained = await ringWith(
+      'self',
+      dead.filter((n) => n.id !== 'b'),
+    );
     ledger.observe(drained, 6);
     ledger.left({ ...drained.node('a')!, id: 'b', url: 'http://b' }, 'removed');
     expect(ledger.sources('key').map((s) => s.id)).toEqual(['a', 'b']);
@@ -50,7 +53,13 @@ describe('Ledger: who may still hold a key', () => {
     const before = await ringWith('b');
     ledger.observe(before, 20);
     expect(ledger.crashedOwner('key')).toBeUndefined();
-    ledger.observe(await ringWith('self', nodes.filter((n) => n.id !== 'b')), 21);
+    ledger.observe(
+      await ringWith(
+        'self',
+        nodes.filter((n) => n.id !== 'b'),
+      ),
+      21,
+    );
     ledger.left(before.node('b')!, 'failed');
     expect(ledger.crashedOwner('key')).toBe('b');
     expect(ledger.sources('key').map((s) => s.id)).not.toContain('b');

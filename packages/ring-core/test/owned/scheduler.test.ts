@@ -69,14 +69,14 @@ describe('HandoffScheduler', () => {
 
   it('keys without a group wait until regroup() gives them one; idle() resolves when nothing is left', async () => {
     const { batches, run } = gatedRun();
-    let target: string | undefined;
-    const scheduler = new HandoffScheduler<string>({ concurrency: 4, run, group: () => target });
+    const owner: { id?: string } = {};
+    const scheduler = new HandoffScheduler<string>({ concurrency: 4, run, group: () => owner.id });
     void scheduler.schedule('k');
     let idle = false;
     void scheduler.idle().then(() => (idle = true));
     await tick();
     expect(batches).toHaveLength(0);
-    target = 'n2';
+    owner.id = 'n2';
     scheduler.regroup();
     await tick();
     expect(batches[0]!.group).toBe('n2');

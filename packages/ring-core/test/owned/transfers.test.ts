@@ -18,12 +18,20 @@ describe('transfers between nodes', () => {
     const name = `owned-transfers-${process.pid}-${Date.now()}-${clusters++}`;
     cluster = new OwnedCluster({ maxValueBytes: 1024, maxBatchBytes: 80_000 });
     const join = (id: string): Promise<OwnedNode> =>
-      cluster.start(id, (url) => new RedisMembership({ redis: REDIS_URL, cluster: name, secret: SECRET, self: { id, url }, syncInterval: 100 }));
+      cluster.start(
+        id,
+        (url) => new RedisMembership({ redis: REDIS_URL, cluster: name, secret: SECRET, self: { id, url }, syncInterval: 100 }),
+      );
     return { join, codec: new Codec(name, SECRET, 65_536) };
   }
 
   const envelope = (sentAt = Date.now()) => ({ v: WIRE_VERSION, from: 'outsider', token: 0, id: `t-${Math.random()}`, sentAt });
-  const entry = (key: string, value = '{"items":[]}'): PushEntry => ({ state: 'carts', key, transfer: `x-${key}`, value: Buffer.from(value) });
+  const entry = (key: string, value = '{"items":[]}'): PushEntry => ({
+    state: 'carts',
+    key,
+    transfer: `x-${key}`,
+    value: Buffer.from(value),
+  });
   const post = async (node: OwnedNode, body: Buffer, signature?: string) => {
     const res = await fetch(node.url + PUSH_PATH, {
       method: 'POST',
@@ -64,7 +72,11 @@ describe('transfers between nodes', () => {
     await cluster.settled(2);
     const transport = new Transport('b', '', codec, 5000);
     const ownedByA = Array.from({ length: 50 }, (_, i) => `q${i}`).filter((key) => a.membership.ring.owner(key)?.id === 'a');
-    const [fresh, served, other] = [ownedByA[0]!, ownedByA[1]!, Array.from({ length: 50 }, (_, i) => `q${i}`).find((k) => !ownedByA.includes(k))!];
+    const [fresh, served, other] = [
+      ownedByA[0]!,
+      ownedByA[1]!,
+      Array.from({ length: 50 }, (_, i) => `q${i}`).find((k) => !ownedByA.includes(k))!,
+    ];
     await a.carts.set(served, { items: ['served here'] });
     try {
       const first = await transport.push(a.url, a.membership.token!, [entry(fresh, '{"items":["moved"]}'), entry(served), entry(other)]);
