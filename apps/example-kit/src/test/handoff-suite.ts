@@ -10,9 +10,18 @@ const CARTS = Array.from({ length: 40 }, (_, i) => `cart-${i}`);
 let clusters = 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The deployed example (one node per process, Redis membership, proxy mode) behind HAProxy, for one scenario. */
-function deploy(name: string, appDir: URL, env: Record<string, string> = {}): DeployedCluster {
-  return new DeployedCluster(appDir, {
+/**
+ * The deployed example (one node per process, Redis membership, proxy mode) behind HAProxy with ports for `ids`,
+ * the first three running, and a writer adding items through the balancer.
+ */
+async function deploy(
+  started: DeployedCluster[],
+  name: string,
+  appDir: URL,
+  ids: string[],
+  env: Record<string, string> = {},
+): Promise<{ cluster: DeployedCluster; writer: CartWriter }> {
+  const cluster = new DeployedCluster(appDir, {
     REDIS_URL,
     RINGROUTE_CLUSTER: `${name}-handoff-${process.pid}-${Date.now()}-${clusters++}`,
     RINGROUTE_SECRET: 'handoff-test-secret',
@@ -20,6 +29,15 @@ function deploy(name: string, appDir: URL, env: Record<string, string> = {}): De
     ...TIMING,
     ...env,
   });
+  started.push(cluster);
+  await cluster.prepare(ids);
+  const first = ids.slice(0, 3);
+  await Promise.all(first.map((id) => cluster.node(id).start()));
+  await cluster.converged(first);
+  const writer = new CartWriter(cluster.url, CARTS);
+  writer.start();
+  await sleep(1000);
+  return { cluster, writer };
 }
 
 /** The skus in a cart, read through one node (which proxies to the owner). */
@@ -45,15 +63,8 @@ export function describeHandoff(name: string, appDir: URL): void {
   });
 
   it(`${name}: carts survive a join, a SIGTERM leave and a rolling restart of every node (0 acknowledged items lost)`, async () => {
-    const cluster = deploy(name, appDir);
-    started.push(cluster);
-    await cluster.prepare(['n1', 'n2', 'n3', 'n4']);
-    await Promise.all(['n1', 'n2', 'n3'].map((id) => cluster.node(id).start()));
-    await cluster.converged(['n1', 'n2', 'n3']);
-    const writer = new CartWriter(cluster.url, CARTS);
-    writer.start();
+    const { cluster, writer } = await deploy(started, name, appDir, ['n1', 'n2', 'n3', 'n4']);
     try {
-      await sleep(1000);
       // Join: n4 takes its carts from the others, pushed in the background or pulled by the first request.
       await cluster.node('n4').start();
       await cluster.converged(['n1', 'n2', 'n3', 'n4']);
@@ -95,15 +106,8 @@ export function describeCrashWithoutPersist(name: string, appDir: URL): void {
   });
 
   it(`${name}: a kill -9 without persist loses the crashed node's carts, and every cart that lost items is counted`, async () => {
-    const cluster = deploy(name, appDir);
-    started.push(cluster);
-    await cluster.prepare(['n1', 'n2', 'n3']);
-    await Promise.all(['n1', 'n2', 'n3'].map((id) => cluster.node(id).start()));
-    await cluster.converged(['n1', 'n2', 'n3']);
-    const writer = new CartWriter(cluster.url, CARTS);
-    writer.start();
+    const { cluster, writer } = await deploy(started, name, appDir, ['n1', 'n2', 'n3']);
     try {
-      await sleep(1000);
       await cluster.node('n2').kill();
       await cluster.removed('n2');
       await sleep(500);

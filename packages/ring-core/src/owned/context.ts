@@ -5,18 +5,10 @@ import type { ResolvedOwnedStateOptions } from './options.js';
 import type { Persistence } from './persist.js';
 import type { Space } from './space.js';
 import type { Transport } from './transport.js';
-import type { OwnedStateEvents } from './types.js';
+import type { HandoffProgress, OwnedStateEvents } from './types.js';
 
 /** Counters of what this node took over or lost (what it hands over, the scheduler counts). */
-export interface Counters {
-  bytes: number;
-  received: number;
-  receivedBytes: number;
-  pulled: number;
-  dropped: number;
-  startedEmpty: number;
-  loaded: number;
-}
+export type Counters = Pick<HandoffProgress, 'bytes' | 'received' | 'receivedBytes' | 'pulled' | 'dropped' | 'startedEmpty' | 'loaded'>;
 
 /** What the sender and the receiver share: one per engine. */
 export interface Context {

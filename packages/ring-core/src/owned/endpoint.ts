@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, jsonAnswer, type HttpAnswer } from '../http/answers.js';
+import { readLimited } from '../http/read.js';
 import type { MessageSigner } from '../membership/types.js';
 import { decodePull, decodePush, type Envelope, type Pull, type PullAnswer, type Push, type PushAnswer } from './frame.js';
 import { PULL_PATH, PUSH_PATH, SIGNATURE_HEADER, signAnswer, verifyRequest } from './transport.js';
@@ -65,9 +66,15 @@ export class Endpoint {
       if (!key) return errorAnswer(400, 'Bad Request', 'missing-key', 'query parameter "key" is required');
       return jsonAnswer(200, await handlers.describe(key));
     }
-    const read = await readBody(req, handlers.maxBatchBytes);
-    if ('error' in read) return read.error;
-    const { body } = read;
+    const body = await readLimited(req, handlers.maxBatchBytes);
+    if (body === 'too-large')
+      return errorAnswer(
+        413,
+        'Payload Too Large',
+        'transfer-too-large',
+        `transfers are limited to ${handlers.maxBatchBytes} bytes (state.maxBatchBytes)`,
+      );
+    if (body === 'failed') return errorAnswer(400, 'Bad Request', 'malformed', 'the transfer could not be read');
     const signature = req.headers[SIGNATURE_HEADER];
     if (!verifyRequest(this.signer, url.pathname, body, typeof signature === 'string' ? signature : undefined))
       return errorAnswer(401, 'Unauthorized', 'signature', 'transfers must be signed with the cluster secret');
@@ -88,35 +95,4 @@ export class Endpoint {
     if (signature !== undefined) answer.headers[SIGNATURE_HEADER] = signature;
     return answer;
   }
-}
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<{ body: Buffer } | { error: HttpAnswer }> {
-  const declared = Number(req.headers['content-length']);
-  const tooLarge = () =>
-    errorAnswer(413, 'Payload Too Large', 'transfer-too-large', `transfers are limited to ${maxBytes} bytes (state.maxBatchBytes)`);
-  if (declared > maxBytes) {
-    req.resume();
-    return Promise.resolve({ error: tooLarge() });
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => req.off('data', onData).off('end', onEnd).off('error', onError);
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) return void chunks.push(chunk);
-      stop();
-      req.resume();
-      resolve({ error: tooLarge() });
-    };
-    const onEnd = () => {
-      stop();
-      resolve({ body: Buffer.concat(chunks, size) });
-    };
-    const onError = () => {
-      stop();
-      resolve({ error: errorAnswer(400, 'Bad Request', 'malformed', 'the transfer could not be read') });
-    };
-    req.on('data', onData).once('end', onEnd).once('error', onError);
-  });
 }

@@ -11,8 +11,13 @@ async function expectIntact(cluster: OwnedCluster, all: string[], extra: Map<str
   expect(cluster.held()).toBe(all.length);
 }
 
-async function fill(cluster: OwnedCluster, all: string[]): Promise<void> {
+/** Nodes a, b and c, settled, holding `count` carts (each with one item: its key). */
+async function threeNodes(cluster: OwnedCluster, count: number): Promise<string[]> {
+  for (const id of ['a', 'b', 'c']) await cluster.start(id);
+  await cluster.settled(3);
+  const all = keys(count);
   for (const key of all) await cluster.owner(key).carts.set(key, { items: [key] });
+  return all;
 }
 
 /** Commits a removal behind the members' backs, as failure detection would (MemoryMembership has none). */
@@ -33,9 +38,7 @@ describe('owned state hands keys over on planned ring changes', () => {
 
   it('a joining node takes the keys it now owns, pushed in the background; every value arrives once and intact', async () => {
     cluster = new OwnedCluster();
-    for (const id of ['a', 'b', 'c']) await cluster.start(id);
-    await cluster.settled(3);
-    await fill(cluster, keys(600));
+    await threeNodes(cluster, 600);
 
     const d = await cluster.start('d');
     await cluster.settled(4);
@@ -52,10 +55,7 @@ describe('owned state hands keys over on planned ring changes', () => {
   it('a request for a key still on its way pulls it first (it jumps the queue) and its write is kept', async () => {
     // One key per transfer, one transfer at a time: the background handoff takes hundreds of round trips.
     cluster = new OwnedCluster({ batchSize: 1, maxConcurrentTransfers: 1 });
-    for (const id of ['a', 'b', 'c']) await cluster.start(id);
-    await cluster.settled(3);
-    const all = keys(1500);
-    await fill(cluster, all);
+    const all = await threeNodes(cluster, 1500);
 
     const d = await cluster.start('d');
     const moved = all.filter((key) => d.membership.ring.owner(key)?.id === 'd');
@@ -70,10 +70,7 @@ describe('owned state hands keys over on planned ring changes', () => {
 
   it('a node that leaves (close) hands every key over first; a rolling restart of every node keeps them all', async () => {
     cluster = new OwnedCluster();
-    for (const id of ['a', 'b', 'c']) await cluster.start(id);
-    await cluster.settled(3);
-    const all = keys(400);
-    await fill(cluster, all);
+    const all = await threeNodes(cluster, 400);
 
     const held = cluster.nodes.get('b')!.router.handoffProgress()!.held.carts!;
     await cluster.stop('b');
@@ -93,10 +90,7 @@ describe('owned state hands keys over on planned ring changes', () => {
 
   it('a node an operator drains (removed while running) pushes what it held; its keys are pulled from it meanwhile', async () => {
     cluster = new OwnedCluster({ batchSize: 1, maxConcurrentTransfers: 1 });
-    for (const id of ['a', 'b', 'c']) await cluster.start(id);
-    await cluster.settled(3);
-    const all = keys(900);
-    await fill(cluster, all);
+    const all = await threeNodes(cluster, 900);
     const b = cluster.nodes.get('b')!;
     const fromB = all.filter((key) => b.membership.ring.owner(key)?.id === 'b');
 
@@ -115,10 +109,7 @@ describe('owned state hands keys over on planned ring changes', () => {
 
   it('a node declared failed drops what it held (never sends it back) and takes its keys back empty when it rejoins', async () => {
     cluster = new OwnedCluster();
-    for (const id of ['a', 'b', 'c']) await cluster.start(id);
-    await cluster.settled(3);
-    const all = keys(300);
-    await fill(cluster, all);
+    const all = await threeNodes(cluster, 300);
     const b = cluster.nodes.get('b')!;
     const held = b.router.handoffProgress()!.held.carts!;
     const dropped: string[] = [];

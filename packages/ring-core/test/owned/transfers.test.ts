@@ -36,7 +36,7 @@ describe('transfers between nodes', () => {
     const res = await fetch(node.url + PUSH_PATH, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', ...(signature ? { 'x-ringroute-signature': signature } : {}) },
-      body,
+      body: new Uint8Array(body),
     });
     return { status: res.status, body: (await res.json()) as { reason?: string } };
   };
