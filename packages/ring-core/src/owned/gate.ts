@@ -19,6 +19,11 @@ export class KeyGate {
     return result;
   }
 
+  /** Whether an operation on the key is running or waiting. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Keys with an operation running or waiting. */
   get size(): number {
     return this.tails.size;

@@ -17,6 +17,9 @@ export class Sender {
   readonly scheduler: HandoffScheduler<string>;
   /** Per key being moved: one transfer id for all its attempts (the receiver recognises a retry). */
   private readonly transfers = new Map<string, string>();
+  /** Transfer ids are this prefix and a count: unique across nodes and restarts, cheap per key. */
+  private readonly transferPrefix = `${randomUUID()}:`;
+  private transferCount = 0;
   /** Set when this node learns it lost its keys: nothing more is sent. */
   fenced = false;
 
@@ -98,7 +101,13 @@ export class Sender {
         outcomes[i] = owner === this.context.self ? 'cancelled' : 'requeue';
         continue;
       }
-      const value = await space?.gate.run(key, () => space.export(key));
+      // After the operations running on the key (none, mostly: then without a turn through the gate).
+      const value =
+        space === undefined
+          ? undefined
+          : space.gate.busy(key)
+            ? await space.gate.run(key, () => space.export(key))
+            : await space.export(key);
       if (value === undefined) {
         outcomes[i] = 'cancelled';
         continue;
@@ -115,7 +124,7 @@ export class Sender {
       if (entries.length > 0 && bytes + value.byteLength + ENTRY_OVERHEAD + key.length > options.maxBatchBytes - 4096) break;
       bytes += value.byteLength + ENTRY_OVERHEAD + key.length;
       let transfer = this.transfers.get(id);
-      if (transfer === undefined) this.transfers.set(id, (transfer = randomUUID()));
+      if (transfer === undefined) this.transfers.set(id, (transfer = this.transferPrefix + ++this.transferCount));
       entries.push({ state, key, transfer, value });
       at.push(i);
     }
