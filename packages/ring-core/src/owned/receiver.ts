@@ -31,7 +31,8 @@ export class Receiver {
       else if (ledger.fenced(push.from, push.token)) results.push('fenced');
       else if (space.established(key)) results.push(this.accepted.get(id)?.transfer === transfer ? 'accepted' : 'conflict');
       else {
-        await space.import(key, value);
+        const imported = space.import(key, value);
+        if (imported) await imported;
         this.accepted.delete(id); // re-inserted last: the map stays in time order for pruning
         this.accepted.set(id, { transfer, at: now });
         counters.received++;

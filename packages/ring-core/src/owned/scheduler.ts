@@ -31,14 +31,23 @@ export interface SchedulerProgress {
 
 interface Entry<K> {
   key: K;
-  settle: (outcome: Outcome) => void;
-  settled: Promise<Outcome>;
+  /** Made only when someone waits for this key's turn (a scan queues thousands of keys nobody waits for). */
+  waiting: { promise: Promise<Outcome>; resolve: (outcome: Outcome) => void } | undefined;
   failures: number;
   group: string | undefined | null;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const defaultBackoff = (failures: number) => Math.min(2000, 50 * 2 ** (failures - 1));
+
+function waitFor<K>(entry: Entry<K>): Promise<Outcome> {
+  if (!entry.waiting) {
+    let resolve!: (outcome: Outcome) => void;
+    const promise = new Promise<Outcome>((r) => (resolve = r));
+    entry.waiting = { promise, resolve };
+  }
+  return entry.waiting.promise;
+}
 
 /**
  * A bounded handoff queue: keys wait their turn, at most `concurrency` batches run at once, an urgent key jumps
@@ -65,17 +74,25 @@ export class HandoffScheduler<K> {
 
   /** Queues a key (idempotent while it is in progress); `urgent` starts it now. Resolves when its turn settles. */
   schedule(key: K, urgent = false): Promise<Outcome> {
+    const entry = this.enqueue(key);
+    if (urgent) this.startNow(entry);
+    return waitFor(entry);
+  }
+
+  /** Queues a key without waiting for it (idempotent while it is in progress). */
+  add(key: K): void {
+    this.enqueue(key);
+  }
+
+  private enqueue(key: K): Entry<K> {
     let entry = this.entries.get(key);
     if (!entry) {
-      let settle!: (outcome: Outcome) => void;
-      const settled = new Promise<Outcome>((resolve) => (settle = resolve));
-      entry = { key, settle, settled, failures: 0, group: null, timer: undefined };
+      entry = { key, waiting: undefined, failures: 0, group: null, timer: undefined };
       this.entries.set(key, entry);
       this.queue.set(key, entry);
+      this.pumpSoon();
     }
-    if (urgent) this.startNow(entry);
-    else this.pumpSoon();
-    return entry.settled;
+    return entry;
   }
 
   /** Drops a key that is not running (queued or waiting for a retry); its turn settles 'cancelled'. */
@@ -103,7 +120,8 @@ export class HandoffScheduler<K> {
 
   /** Resolves when the key's turn settles (at once when it is not in progress). */
   settled(key: K): Promise<Outcome | undefined> {
-    return this.entries.get(key)?.settled ?? Promise.resolve(undefined);
+    const entry = this.entries.get(key);
+    return entry ? waitFor(entry) : Promise.resolve(undefined);
   }
 
   /** Groups may have changed (the ring moved): they are computed again and waiting keys start. */
@@ -206,7 +224,7 @@ export class HandoffScheduler<K> {
     if (outcome === 'done') this.done++;
     else if (outcome === 'failed') this.failed++;
     this.entries.delete(entry.key);
-    entry.settle(outcome);
+    entry.waiting?.resolve(outcome);
     if (this.entries.size === 0) {
       for (const idler of [...this.idlers]) idler();
       this.idlers.clear();

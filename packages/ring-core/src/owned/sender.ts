@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { idOf, ownerOf, splitId, type Context } from './context.js';
 import type { PullResult, PushEntry } from './frame.js';
 import { persistKey } from './persist.js';
@@ -17,8 +17,8 @@ export class Sender {
   readonly scheduler: HandoffScheduler<string>;
   /** Per key being moved: one transfer id for all its attempts (the receiver recognises a retry). */
   private readonly transfers = new Map<string, string>();
-  /** Transfer ids are this prefix and a count: unique across nodes and restarts, cheap per key. */
-  private readonly transferPrefix = `${randomUUID()}:`;
+  /** Transfer ids are this prefix and a count: unique across nodes and restarts (48 random bits), short on the wire. */
+  private readonly transferPrefix = `${randomBytes(6).toString('base64url')}.`;
   private transferCount = 0;
   /** Set when this node learns it lost its keys: nothing more is sent. */
   fenced = false;
@@ -40,7 +40,7 @@ export class Sender {
   async scan(): Promise<void> {
     const { ledger, self, spaces } = this.context;
     for (const space of spaces.values()) {
-      for (const key of await space.keys()) if (ownerOf(ledger.ring, key) !== self) void this.scheduler.schedule(idOf(space.name, key));
+      for (const key of await space.keys()) if (ownerOf(ledger.ring, key) !== self) this.scheduler.add(idOf(space.name, key));
       for (const key of space.empty) if (ownerOf(ledger.ring, key) !== self) space.empty.delete(key);
     }
     for (const id of this.scheduler.keys())
@@ -101,13 +101,10 @@ export class Sender {
         outcomes[i] = owner === this.context.self ? 'cancelled' : 'requeue';
         continue;
       }
-      // After the operations running on the key (none, mostly: then without a turn through the gate).
-      const value =
-        space === undefined
-          ? undefined
-          : space.gate.busy(key)
-            ? await space.gate.run(key, () => space.export(key))
-            : await space.export(key);
+      // After the operations running on the key (none, mostly: then without a turn through the gate, or a promise).
+      const exported =
+        space === undefined ? undefined : space.gate.busy(key) ? space.gate.run(key, () => space.export(key)) : space.export(key);
+      const value = exported instanceof Promise ? await exported : exported;
       if (value === undefined) {
         outcomes[i] = 'cancelled';
         continue;
@@ -124,7 +121,7 @@ export class Sender {
       if (entries.length > 0 && bytes + value.byteLength + ENTRY_OVERHEAD + key.length > options.maxBatchBytes - 4096) break;
       bytes += value.byteLength + ENTRY_OVERHEAD + key.length;
       let transfer = this.transfers.get(id);
-      if (transfer === undefined) this.transfers.set(id, (transfer = this.transferPrefix + ++this.transferCount));
+      if (transfer === undefined) this.transfers.set(id, (transfer = this.transferPrefix + (++this.transferCount).toString(36)));
       entries.push({ state, key, transfer, value });
       at.push(i);
     }
@@ -148,7 +145,8 @@ export class Sender {
         outcomes[i] = 'retry';
         continue;
       }
-      await space.remove(entry.key);
+      const removed = space.remove(entry.key);
+      if (removed) await removed;
       if (result === 'accepted') {
         counters.bytes += entry.value.byteLength;
         this.context.emit('moved', () => ({ state: entry.state, key: entry.key, to: target, bytes: entry.value.byteLength }));

@@ -52,26 +52,23 @@ export class Space {
     this.known?.add(key);
   }
 
-  async export(key: string): Promise<Uint8Array | undefined> {
-    return this.map ? this.map.get(key) : await this.port.export(key);
+  // The built-in store answers at once: a handoff of thousands of keys costs no promise per key there.
+
+  export(key: string): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    return this.map ? this.map.get(key) : Promise.resolve(this.port.export(key));
   }
 
-  async import(key: string, value: Uint8Array): Promise<void> {
-    if (this.map) this.map.set(key, value);
-    else {
-      await this.port.import(key, value);
-      this.known!.add(key);
-    }
+  import(key: string, value: Uint8Array): void | Promise<void> {
     this.empty.delete(key);
+    if (this.map) return void this.map.set(key, value);
+    return Promise.resolve(this.port.import(key, value)).then(() => void this.known!.add(key));
   }
 
-  async remove(key: string): Promise<void> {
+  remove(key: string): void | Promise<void> {
     this.empty.delete(key);
-    if (this.map) this.map.delete(key);
-    else {
-      this.known!.delete(key);
-      await this.port.delete(key);
-    }
+    if (this.map) return void this.map.delete(key);
+    this.known!.delete(key);
+    return Promise.resolve(this.port.delete(key));
   }
 
   /** Every key held now (an app's port is asked, which also refreshes what this space knows it holds). */

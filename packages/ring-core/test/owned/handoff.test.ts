@@ -107,6 +107,24 @@ describe('owned state hands keys over on planned ring changes', () => {
     await new Promise((resolve) => b.server.close(resolve));
   });
 
+  it('a drained node that is gone before it pushed is asked once (connection refused) and not waited for', async () => {
+    cluster = new OwnedCluster({ importTimeout: 60_000 });
+    const all = await threeNodes(cluster, 300);
+    const b = cluster.nodes.get('b')!;
+    const fromB = all.filter((key) => b.membership.ring.owner(key)?.id === 'b');
+    // b stops taking and sending transfers and its server goes away, then an operator drains it.
+    await b.router.owned().close(false);
+    await new Promise((resolve) => b.server.close(resolve));
+    cluster.nodes.delete('b');
+    await cluster.nodes.get('a')!.membership.remove('b');
+    await until(() => [...cluster.nodes.values()].every((n) => !n.membership.ring.node('b')), 'b removed');
+    // Its carts are gone with it (never pushed); reading one does not wait for the importTimeout.
+    const started = Date.now();
+    expect(await cluster.owner(fromB[0]!).carts.get(fromB[0]!)).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await b.membership.stop();
+  });
+
   it('a node declared failed drops what it held (never sends it back) and takes its keys back empty when it rejoins', async () => {
     cluster = new OwnedCluster();
     const all = await threeNodes(cluster, 300);
