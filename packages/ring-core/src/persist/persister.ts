@@ -91,8 +91,11 @@ export class Persister {
     this.mode = checkOneOf(`${option}.write`, options.write, ['through', 'behind'] as const);
     if (options.flushWithin !== undefined && this.mode === 'through') fail(`${option}.flushWithin`, "applies to write: 'behind' only");
     this.flushWithin =
-      options.flushWithin === undefined ? FLUSH_WITHIN : checkNumber(`${option}.flushWithin`, options.flushWithin, { min: 1, max: 3_600_000 });
-    this.batch = options.batch === undefined ? BATCH : checkNumber(`${option}.batch`, options.batch, { min: 1, max: 10_000, integer: true });
+      options.flushWithin === undefined
+        ? FLUSH_WITHIN
+        : checkNumber(`${option}.flushWithin`, options.flushWithin, { min: 1, max: 3_600_000 });
+    this.batch =
+      options.batch === undefined ? BATCH : checkNumber(`${option}.batch`, options.batch, { min: 1, max: 10_000, integer: true });
     this.onFenced = hooks.onFenced ?? (() => {});
     this.logger = hooks.logger ?? SILENT_LOGGER;
   }

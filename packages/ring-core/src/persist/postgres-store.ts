@@ -14,7 +14,8 @@ export interface PostgresPersistOptions {
   table?: string;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Lowercase, so the quoted name (reserved words work) is the name unquoted SQL finds too. */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Rows per statement: 3 parameters each, well under PostgreSQL's 65,535. */
 const ROWS = 1000;
 
@@ -25,7 +26,7 @@ export function postgresPersist(options: PostgresPersistOptions): PersistStore {
   const table = options.table === undefined ? 'ringroute_owned' : checkString('table', options.table);
   const parts = table.split('.');
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part)))
-    fail('table', `must be a table name or schema.table of letters, digits and _ (got ${JSON.stringify(table)})`);
+    fail('table', `must be a table name or schema.table of lowercase letters, digits and _ (got ${JSON.stringify(table)})`);
   return new PostgresPersistStore(connect(options.postgres), parts.map((part) => `"${part}"`).join('.'));
 }
 

@@ -61,7 +61,10 @@ class RedisPersistStore implements PersistStore {
   private readonly client: Client;
   private readonly owned: boolean;
 
-  constructor([client, owned]: [Client, boolean], private readonly prefix: string) {
+  constructor(
+    [client, owned]: [Client, boolean],
+    private readonly prefix: string,
+  ) {
     this.client = client;
     this.owned = owned;
     if (owned) client.on('error', () => {}); // failing commands report it; ioredis would log every reconnect

@@ -88,7 +88,15 @@ export function persistStoreSuite(name: string, setup: () => Promise<StoreFixtur
         const store = clients[i % clients.length]!;
         const value = bytes(`${token}:${i}`);
         // Single writes, batches with another key, and claims, all interleaved.
-        const written = i % 3 === 0 ? store.write([{ key: 'other', value, token }, { key: 'hot', value, token }]).then((r) => r[1]!) : store.write([{ key: 'hot', value, token }]).then((r) => r[0]!);
+        const written =
+          i % 3 === 0
+            ? store
+                .write([
+                  { key: 'other', value, token },
+                  { key: 'hot', value, token },
+                ])
+                .then((r) => r[1]!)
+            : store.write([{ key: 'hot', value, token }]).then((r) => r[0]!);
         writes.push(written.then((applied) => ({ token, applied })));
         if (i % 10 === 0) claims.push(store.claim('hot', token - 1));
       }

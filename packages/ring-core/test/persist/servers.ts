@@ -23,7 +23,9 @@ export async function requirePostgres(): Promise<pg.Pool> {
   } catch (error) {
     await pool.end().catch(() => {});
     const { host, port, user, database } = POSTGRES;
-    throw new Error(`these tests need PostgreSQL at ${host}:${port} (user ${user}, database ${database}; PG* override): ${(error as Error).message}`);
+    throw new Error(
+      `these tests need PostgreSQL at ${host}:${port} (user ${user}, database ${database}; PG* override): ${(error as Error).message}`,
+    );
   }
   return pool;
 }
@@ -32,7 +34,7 @@ export async function requirePostgres(): Promise<pg.Pool> {
 export async function dropRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const redis: Redis = await requireRedis(url);
   try {
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
       if (keys.length > 0) await redis.del(...keys);
       if (next === '0') break;
