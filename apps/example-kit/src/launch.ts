@@ -44,14 +44,14 @@ export interface LaunchOptions<N> {
  *  - one node per process (Kubernetes, see deploy/): NODE_ID set; joins the cluster through REDIS_URL.
  */
 export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> {
-  const { port, nodeId, nodeUrl, host, redis } = readEnv(options.cluster, options.defaultPort);
+  const { port, nodeId, nodeUrl, host, redis, timing } = readEnv(options.cluster, options.defaultPort);
   const scheme = options.scheme ?? 'http';
   const bus = new MemoryBus();
   const join = async (self: NodeSpec): Promise<Membership> => {
     if (!redis) return new MemoryMembership({ bus, self });
     // Loaded only when asked for: the in-process default needs neither Redis nor ioredis.
     const { RedisMembership } = await import('@ringroute/ring-core/redis');
-    return new RedisMembership({ ...redis, self });
+    return new RedisMembership({ ...redis, ...timing, self });
   };
   const slot = (id: string, listenHost: string, listenPort: number, url: string, deployed: boolean): NodeSlot => ({
     id,

@@ -1,4 +1,5 @@
 import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
+import type { AdoptedState, KeyedState, KeyedStateOptions, StatePort } from '@ringroute/ring-core/owned';
 import {
   compileKey,
   createMonitoring,
@@ -17,6 +18,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHook
 import { Forwarder } from '@ringroute/ring-core/node';
 import fp from 'fastify-plugin';
 import { proxy, proxyUpgrade, send } from './proxy.js';
+import { handoffRoutes } from './state.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
@@ -37,6 +39,13 @@ export interface RingRouteDecoration {
   stats(): RouterStats;
   /** The framework-free router (events: `router.on('decision', ...)`). */
   readonly router: RingRouter<FastifyRequest>;
+  /**
+   * Per-key state kept on the key's owner that moves with the key (join, leave, drain, rolling restart):
+   * `const carts = app.ringRoute.state<Cart>('carts')`, then `await carts.get(id)` / `set` / `update` / `delete`.
+   */
+  state<T>(name: string, options?: KeyedStateOptions<T>): KeyedState<T>;
+  /** Your own per-key store (export/import/delete/keys) under the same custody: `await buckets.use(key, () => …)`. */
+  adopt(name: string, port: StatePort): AdoptedState;
 }
 
 declare module 'fastify' {
@@ -83,6 +92,8 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     ready: () => started,
     stats: () => routerStats(router as RingRouter<never>),
     router,
+    state: <T>(name: string, options?: KeyedStateOptions<T>) => router.owned(fastify.log).state<T>(name, options),
+    adopt: (name: string, port: StatePort) => router.owned(fastify.log).adopt(name, port),
   } satisfies RingRouteDecoration);
   fastify.decorateRequest('ringRoute', null);
 
@@ -112,13 +123,17 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     route.onRequest = [hook, ...hooks];
   });
 
+  const own = (route: RouteOptions) => {
+    registeringOwn = true;
+    fastify.route(route);
+    registeringOwn = false;
+  };
   for (const monitoring of routes) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers }));
-    registeringOwn = true;
-    fastify.route({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
-    registeringOwn = false;
+    own({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
   }
+  handoffRoutes(router, own);
 
   const stopLogging = logMembership(router.membership, fastify.log);
   fastify.addHook('onClose', async () => {

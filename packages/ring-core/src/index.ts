@@ -37,6 +37,7 @@ export {
   type MembershipEvent,
   type MembershipEvents,
   type MembershipStats,
+  type MessageSigner,
   type MemoryMembershipOptions,
   type RingParams,
   type StaticMembershipOptions,

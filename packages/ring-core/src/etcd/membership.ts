@@ -34,8 +34,8 @@ export class EtcdMembership extends SharedMembership {
   readonly root: string;
 
   constructor(options: EtcdMembershipOptions) {
-    const { backend, detection } = etcdBackend(options);
-    super(backend, { ...options, detection });
+    const { backend, detection, codec } = etcdBackend(options);
+    super(backend, { ...options, detection, signer: codec });
     this.root = backend.root;
   }
 }
@@ -50,7 +50,7 @@ export function etcdBackend(options: EtcdMembershipOptions) {
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
   const connect = checkEtcd(options.etcd, Math.max(50, Math.min(500, detection.heartbeatInterval / 4)));
   const backend = new EtcdBackend(connect, `${prefix}/${cluster}/`, codec);
-  return { backend, detection };
+  return { backend, detection, codec };
 }
 
 /** Checks the etcd option now; the returned function connects later, in start(). */
