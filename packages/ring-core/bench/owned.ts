@@ -6,7 +6,7 @@
  * about 1 KB. Each variant gets the same warm-up; then each round loads every variant in turn (the order rotates
  * from round to round): first one connection (the p50 latency of a request on an idle server), then CONNECTIONS
  * connections (requests/s; CPU per request of the app process and of the Redis server, from their own counters;
- * store round trips per request, counted by the app; commands per request, from Redis's INFO). Medians of the rounds.
+ * store round trips per request, counted by the app; GET, SET, EVALSHA and EVAL commands Redis received per request, from its INFO commandstats). Medians of the rounds.
  * Redis is a redis-server of its own on a free port, so nothing else's load is counted.
  *
  *   npx tsx bench/owned.ts
@@ -29,7 +29,12 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const KEYS = Number(process.env.BENCH_KEYS ?? 200);
 
-const VARIANTS = [['redis', 'state in Redis (GET + SET per request)']] as const;
+const VARIANTS = [
+  ['owned', 'owned, no persist'],
+  ['owned-behind', "owned, persist write: 'behind'"],
+  ['owned-through', "owned, persist write: 'through'"],
+  ['redis', 'state in Redis (GET + SET per request)'],
+] as const;
 type Variant = (typeof VARIANTS)[number][0];
 
 const script = fileURLToPath(new URL('./support/state-server.ts', import.meta.url));
@@ -54,11 +59,18 @@ async function counters(child: ChildProcess): Promise<{ cpuMicros: number; comma
   return reply;
 }
 
-/** The Redis server's CPU time (µs) and commands processed (less the INFO calls that read them). */
+/** Commands apps send (the commands scripts run inside Redis count in INFO's total too, so they are left out). */
+const APP_COMMANDS = ['get', 'set', 'evalsha', 'eval'];
+
+/** The Redis server's CPU time (µs) and the commands apps sent it, from INFO. */
 async function redisCounters(redis: Redis): Promise<{ cpuMicros: number; commands: number }> {
-  const info = await redis.info();
+  const info = await redis.info('all');
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)![1]);
-  return { cpuMicros: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, commands: field('total_commands_processed') };
+  const calls = (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  return {
+    cpuMicros: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6,
+    commands: APP_COMMANDS.reduce((sum, command) => sum + calls(command), 0),
+  };
 }
 
 let sku = 0;
@@ -90,7 +102,7 @@ async function measure(server: Server, admin: Redis): Promise<Round> {
     appCpu: (app1.cpuMicros - app0.cpuMicros) / n,
     redisCpu: (redis1.cpuMicros - redis0.cpuMicros) / n,
     roundTrips: (app1.commands - app0.commands) / n,
-    commands: (redis1.commands - redis0.commands - 1) / n, // one INFO
+    commands: (redis1.commands - redis0.commands) / n,
   };
 }
 
@@ -143,7 +155,24 @@ try {
     ],
     rows,
   );
-  void verdict;
+  // Per-round ratios against the Redis-backed app measured in the same round, then their medians.
+  const peer = rounds.get('redis')!;
+  const ratio = (variant: Variant, cost: (r: Round) => number) => median(rounds.get(variant)!.map((r, i) => cost(r) / cost(peer[i]!)));
+  const ratioRows = VARIANTS.filter(([variant]) => variant !== 'redis').map(([variant, label]) => {
+    const cpu = ratio(variant, (r) => r.appCpu + r.redisCpu);
+    const appCpu = ratio(variant, (r) => r.appCpu);
+    const idle = ratio(variant, (r) => r.p50Idle);
+    const loaded = ratio(variant, (r) => r.p50);
+    const trips = med(variant, 'roundTrips') / med('redis', 'roundTrips');
+    // 'behind' must need far fewer store round trips: at most a tenth of the Redis-backed app's.
+    const ok = cpu < 1 && appCpu < 1 && idle < 1 && loaded < 1 && (variant !== 'owned-behind' || trips <= 0.1);
+    return [label, fmt(appCpu, 3), fmt(cpu, 3), fmt(idle, 3), fmt(loaded, 3), fmt(trips, 3), verdict(ok)];
+  });
+  table(
+    'Against the Redis-backed app (per-round ratios, medians; below 1 is cheaper or faster)',
+    ['state kept', 'app CPU', 'app + Redis CPU', 'p50 (1 conn.)', `p50 (${CONNECTIONS} conn.)`, 'store round trips', 'cheaper and faster'],
+    ratioRows,
+  );
 } finally {
   for (const { child } of servers.values()) child.kill();
   admin.disconnect();

@@ -24,8 +24,8 @@ export async function closedLoop(
     while (performance.now() < deadline) {
       const started = performance.now();
       const { statusCode, body } = await pool.request({ method, path: path(next++) });
+      if (statusCode < 200 || statusCode > 299) throw new Error(`${origin}: answered ${statusCode}: ${await body.text()}`);
       await body.dump();
-      if (statusCode < 200 || statusCode > 299) throw new Error(`${origin}: answered ${statusCode}`);
       latencies.push(performance.now() - started);
     }
   };
