@@ -43,3 +43,4 @@ export {
   type StaticMembershipOptions,
 } from './membership/index.js';
 export { HealthChecker, httpProbe, type HealthCheckOptions, type Probe, type ProbeVerdict } from './health/index.js';
+export type { PersistEntry, PersistOptions, PersistStore } from './persist/index.js';

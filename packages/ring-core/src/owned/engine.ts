@@ -76,7 +76,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     this.self = self;
     this.options = resolveOwnedStateOptions(deps.options);
     this.log = deps.logger ?? SILENT_LOGGER;
-    this.persistence = resolvePersistence(this.options.persist, (key) => this.lostDurably(key));
+    this.persistence = resolvePersistence(this.options.persist, (key) => this.lostDurably(key), this.log);
     this.ledger = new Ledger(self, MEMORY);
     this.lease = new Lease(membership);
     this.transport = new Transport(self, deps.prefix ?? '', membership.signer, this.options.transferTimeout);

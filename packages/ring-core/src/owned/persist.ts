@@ -1,4 +1,5 @@
-import { fail } from '../errors.js';
+import type { RingRouteLogger } from '../log.js';
+import { Persister, type PersistOptions } from '../persist/persister.js';
 
 /**
  * The engine's side of the seam with `persist/`: what owned state needs from a Persister. The owner's memory is the
@@ -29,14 +30,8 @@ export interface PersistenceStats {
 /** The durable key of `key` in the named state `state` (state names never contain ':'). */
 export const persistKey = (state: string, key: string) => `${state}:${key}`;
 
-const METHODS = ['claim', 'write', 'flush', 'stats', 'close'] as const;
-
-/** The `state.persist` option as the engine's Persistence (undefined: no durable copy). */
-export function resolvePersistence(value: unknown, onFenced: (key: string) => void): Persistence | undefined {
-  void onFenced;
+/** The `state.persist` option (`{ store, write, flushWithin?, batch? }`) as the engine's Persistence (undefined: no durable copy). */
+export function resolvePersistence(value: unknown, onFenced: (key: string) => void, logger: RingRouteLogger): Persistence | undefined {
   if (value === undefined) return undefined;
-  const candidate = value as Record<string, unknown> | null;
-  if (candidate !== null && typeof candidate === 'object' && METHODS.every((m) => typeof candidate[m] === 'function'))
-    return value as Persistence;
-  return fail('state.persist', 'must be a Persistence (claim, write, flush, stats, close)');
+  return new Persister(value as PersistOptions, { onFenced, logger, option: 'state.persist' });
 }
