@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import { MemoryBus, MemoryMembership, type Membership, type NodeSpec } from '@ringroute/ring-core';
+import type { OwnedStateOptions } from '@ringroute/ring-core/owned';
 import { readEnv, type RedisEnv } from './env.js';
+import { readState } from './persist.js';
 
 /** One node to start: where it listens, the URL others reach it at, and how it joins the cluster. */
 export interface NodeSlot {
@@ -14,6 +16,8 @@ export interface NodeSlot {
   redis: RedisEnv | undefined;
   /** Its membership: Redis with REDIS_URL, otherwise in-process, shared by the local nodes. */
   membership(): Promise<Membership>;
+  /** Its owned state's options: with PERSIST, a durable copy of its own (see persist.ts). */
+  state(): Promise<OwnedStateOptions | undefined>;
 }
 
 export interface LocalCluster {
@@ -61,6 +65,7 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     deployed,
     redis,
     membership: () => join({ id, url }),
+    state: () => readState(redis?.cluster ?? options.cluster),
   });
 
   const nodes: N[] = [];

@@ -168,7 +168,7 @@ export function resolveRouterOptions<Req extends object>(
     ejection: resolveEjection(options.ejection),
     registry: checkRegistry(options.registry),
     proxyTimeouts: resolveProxyTimeouts(options.proxyTimeouts),
-    // Checked now (errors name `state.<option>`); the engine starts with the first `state()` or `adopt()`.
+    // Checked now (errors name `state.<option>`; the router checks `state.persist` as it starts the engine).
     state: (resolveOwnedStateOptions(options.state), options.state),
   };
 }

@@ -128,6 +128,8 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     // Active once this node keeps owned state (only its own nodes with state() use it); others are answered 404.
     const active = () => (this.ownedState?.active ? this.ownedState.handlers : undefined);
     this.handoffEndpoint = new Endpoint(this.options.prefix, this.membership.signer, active);
+    // With a `state` option the engine starts now, so that `state.persist` is checked with every other option.
+    if (this.options.state !== undefined) this.owned();
     this.proxyContext = {
       ejector: this.ejector,
       observe: (seconds, outcome) => this.metrics.observeProxy(seconds, outcome),
@@ -151,18 +153,19 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   }
 
   /**
-   * The owned-state engine (`state()` / `adopt()` in the adapters), started on first use. `logger` is where it logs
-   * (taken on the first call).
+   * The owned-state engine (`state()` / `adopt()` in the adapters), started on first use (or at once with the `state`
+   * option). `logger`: where it logs from now on.
    */
   owned(logger?: RingRouteLogger): OwnedState {
-    return (this.ownedState ??= new OwnedState({
+    this.ownedState ??= new OwnedState({
       membership: this.membership,
       self: this.options.self,
       prefix: this.options.prefix,
-      logger,
       registry: this.metrics.registry,
       options: this.options.state,
-    }));
+    });
+    if (logger) this.ownedState.useLogger(logger);
+    return this.ownedState;
   }
 
   /** Handoff progress for stats; undefined while no owned state is in use. */

@@ -53,7 +53,9 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
   readonly handlers: EndpointHandlers;
   private readonly membership: Membership;
   private readonly self: string;
+  /** Where the engine (and its Persister) log: forwards to the logger of `useLogger()`. */
   private readonly log: RingRouteLogger;
+  private logger: RingRouteLogger;
   private readonly ledger: Ledger;
   private readonly lease: Lease;
   private readonly spaces = new Map<string, Space>();
@@ -75,7 +77,13 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     this.membership = membership;
     this.self = self;
     this.options = resolveOwnedStateOptions(deps.options);
-    this.log = deps.logger ?? SILENT_LOGGER;
+    this.logger = deps.logger ?? SILENT_LOGGER;
+    this.log = {
+      debug: (details, message) => this.logger.debug(details, message),
+      info: (details, message) => this.logger.info(details, message),
+      warn: (details, message) => this.logger.warn(details, message),
+      error: (details, message) => this.logger.error(details, message),
+    };
     this.persistence = resolvePersistence(this.options.persist, (key) => this.lostDurably(key), this.log);
     this.ledger = new Ledger(self, MEMORY);
     this.lease = new Lease(membership);
@@ -116,6 +124,11 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     membership.on('message', this.onMessage);
     if (membership.ready) this.onRing(membership.ring);
     this.lease.start();
+  }
+
+  /** Logs through `logger` from now on (the adapter's, once it is known). */
+  useLogger(logger: RingRouteLogger): void {
+    this.logger = logger;
   }
 
   get maxValueBytes(): number {
@@ -179,9 +192,9 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     }
   }
 
+  /** The store's refusal drops the key here (the Persister's onFenced, for 'through' and 'behind' alike). */
   async write(space: Space, key: string, value: Uint8Array | null): Promise<void> {
     if (!this.persistence || (await this.persistence.write(persistKey(space.name, key), value, this.ledger.token))) return;
-    await this.lost(space, key);
     throw new StateUnavailableError(key, 'lost', 'a newer owner holds this key (this node lost it)');
   }
 
@@ -324,8 +337,9 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     }
   }
 
-  /** This node lost a key (the store refused its write): it forgets its copy and catches up with the ring. */
+  /** This node lost a key (the store refused its write): it forgets its copy (once) and catches up with the ring. */
   private async lost(space: Space, key: string): Promise<void> {
+    if (!space.established(key)) return;
     await space.remove(key);
     this.counters.dropped++;
     if (this.listenerCount('dropped') > 0) this.emit('dropped', { state: space.name, key, reason: 'fenced' });

@@ -31,14 +31,16 @@ export class OwnedCluster {
   readonly nodes = new Map<string, OwnedNode>();
   readonly bus = new MemoryBus();
 
-  constructor(private readonly state: OwnedStateOptions = {}) {}
+  /** `state`: every node's options, or a function of the node's id (e.g. a persist store of its own). */
+  constructor(private readonly state: OwnedStateOptions | ((id: string) => OwnedStateOptions) = {}) {}
 
   async start(id: string, membership?: (url: string) => Membership): Promise<OwnedNode> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const member = membership?.(url) ?? new MemoryMembership({ bus: this.bus, self: { id, url } });
-    const router = createRouter({ membership: member, key: 'query:key', state: this.state });
+    const state = typeof this.state === 'function' ? this.state(id) : this.state;
+    const router = createRouter({ membership: member, key: 'query:key', state });
     server.on('request', (req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
       if (router.handoffEndpoint.matches(req.method ?? 'GET', path)) return void router.handoffEndpoint.serve(req, res);
