@@ -1,14 +1,15 @@
 import type { Registry } from 'prom-client';
 import { checkKnownOptions, fail } from '../errors.js';
 import { TypedEmitter } from '../events/emitter.js';
-import { SILENT_LOGGER, type RingRouteLogger } from '../log.js';
-import type { ClusterMessage, LeaveReason, Membership } from '../membership/types.js';
+import { forwardingLogger, SILENT_LOGGER, type RingRouteLogger } from '../log.js';
+import type { Membership } from '../membership/types.js';
 import { isRoutable } from '../ring/nodes.js';
-import type { Ring, RingNode } from '../types.js';
 import { checkCodec } from './codec.js';
 import { idOf, ownerOf, type Context, type Counters } from './context.js';
+import { describeKey } from './custody.js';
 import type { EndpointHandlers } from './endpoint.js';
 import { StateUnavailableError } from './errors.js';
+import { Follower, SETTLED } from './follower.js';
 import { AdoptedState, KeyedState, type Access } from './keyed.js';
 import { Lease } from './lease.js';
 import { Ledger } from './ledger.js';
@@ -19,10 +20,9 @@ import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Space } from './space.js';
 import { Transport } from './transport.js';
-import type { HandoffProgress, KeyCustody, KeyedStateOptions, OwnedStateEvents, StatePort } from './types.js';
+import type { HandoffProgress, KeyedStateOptions, OwnedStateEvents, StatePort } from './types.js';
 
-/** The cluster message a node sends once it holds nothing its ring (this token) gives to others. */
-export const SETTLED = 'ringroute:handoff:settled';
+export { SETTLED };
 /** How long drained and failed nodes are remembered as possible holders or crashed owners (ms). */
 const MEMORY = 10 * 60_000;
 const RETRY = Symbol('retry');
@@ -64,12 +64,10 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly counters: Counters = { bytes: 0, received: 0, receivedBytes: 0, pulled: 0, dropped: 0, startedEmpty: 0, loaded: 0 };
-  private scanning: Promise<void> = Promise.resolve();
-  private announced = -1;
+  private readonly context: Context;
+  private readonly follower: Follower;
   private leaving: Promise<void> | undefined;
   private stopped = false;
-  /** This node was declared failed: what it held is stale until it is a member again. */
-  private fenced = false;
 
   constructor(deps: OwnedStateDeps) {
     super();
@@ -78,17 +76,12 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     this.self = self;
     this.options = resolveOwnedStateOptions(deps.options);
     this.logger = deps.logger ?? SILENT_LOGGER;
-    this.log = {
-      debug: (details, message) => this.logger.debug(details, message),
-      info: (details, message) => this.logger.info(details, message),
-      warn: (details, message) => this.logger.warn(details, message),
-      error: (details, message) => this.logger.error(details, message),
-    };
+    this.log = forwardingLogger(() => this.logger);
     this.persistence = resolvePersistence(this.options.persist, (key) => this.lostDurably(key), this.log);
     this.ledger = new Ledger(self, MEMORY);
     this.lease = new Lease(membership);
     this.transport = new Transport(self, deps.prefix ?? '', membership.signer, this.options.transferTimeout);
-    const context: Context = {
+    const context: Context = (this.context = {
       self,
       ledger: this.ledger,
       spaces: this.spaces,
@@ -101,7 +94,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
       emit: (event, payload) => {
         if (this.listenerCount(event) > 0) this.emit(event, ...([payload()] as Parameters<OwnedStateEvents[typeof event]>));
       },
-    };
+    });
     this.sender = new Sender(context);
     this.receiver = new Receiver(context);
     this.handlers = {
@@ -111,8 +104,14 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
         if (pull.token > this.ledger.token) await this.sync();
         return { result: await this.sender.pulled(pull.state, pull.key), token: this.ledger.token };
       },
-      describe: (key) => this.describe(key),
+      describe: (key) => describeKey(key, context, this.sender.scheduler),
     };
+    this.follower = new Follower(
+      membership,
+      context,
+      this.sender,
+      (token) => this.listenerCount('settled') > 0 && this.emit('settled', token),
+    );
     if (deps.registry)
       registerOwnedMetrics(
         deps.registry,
@@ -120,9 +119,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
         () => this.progress(),
         () => this.persistence?.stats(),
       );
-    membership.on('ring', this.onRing).on('left', this.onLeft).on('status', this.onStatus).on('joined', this.onJoined);
-    membership.on('message', this.onMessage);
-    if (membership.ready) this.onRing(membership.ring);
+    this.follower.start();
     this.lease.start();
   }
 
@@ -160,7 +157,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     if (this.spaces.has(checkStateName(name))) fail('name', `a state named ${JSON.stringify(name)} exists already on this router`);
     const space = new Space(name, port);
     this.spaces.set(name, space);
-    this.changed(this.ledger.token);
+    this.follower.rescan(this.ledger.token);
     return space;
   }
 
@@ -206,25 +203,8 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
       ...this.sender.scheduler.progress(),
       ...this.counters,
       held,
-      settled: this.announced === this.ledger.token && this.sender.scheduler.size === 0,
+      settled: this.follower.announced === this.ledger.token && this.sender.scheduler.size === 0,
     };
-  }
-
-  async describe(key: string): Promise<KeyCustody> {
-    const owner = ownerOf(this.ledger.ring, key);
-    const held: Record<string, number> = {};
-    for (const [name, space] of this.spaces) if (space.held(key)) held[name] = (await space.export(key))?.byteLength ?? 0;
-    const holds = Object.keys(held).length > 0;
-    const established = [...this.spaces.values()].some((space) => space.established(key));
-    const custody =
-      owner === this.self
-        ? established || this.ledger.sources(key).length === 0
-          ? 'owned'
-          : 'importing'
-        : holds || [...this.spaces.keys()].some((name) => this.sender.scheduler.has(idOf(name, key)))
-          ? 'moving'
-          : 'elsewhere';
-    return { key, owner, custody, held, token: this.ledger.token };
   }
 
   /** Hands every key to its new owner (this node turns 'leaving' first, so the ring gives them away). Idempotent. */
@@ -237,8 +217,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
     if (leave) await this.leave();
     this.stopped = true;
     this.lease.stop();
-    this.membership.off('ring', this.onRing).off('left', this.onLeft).off('status', this.onStatus).off('joined', this.onJoined);
-    this.membership.off('message', this.onMessage);
+    this.follower.stop();
     await this.transport.close();
     await this.persistence?.close();
   }
@@ -251,79 +230,21 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
       await this.membership.update(this.self, { status: 'leaving' }).catch((error: unknown) => {
         this.log.warn({ err: error }, 'ringroute: could not announce leaving; keys are handed over on the ring as it is');
       });
-    await this.scanning;
-    const heir = this.ledger.ring?.nodes.some((node) => node.id !== this.self && isRoutable(node));
+    await this.follower.scanned;
     const { scheduler } = this.sender;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = heir
-      ? await Promise.race([
-          scheduler.idle().then(() => true),
-          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
-        ])
-      : scheduler.size === 0;
-    clearTimeout(timer);
-    if (idle) this.announce(this.ledger.token);
+    // Until every key is confirmed, the deadline passes, or no node is left to take them (a whole cluster stopping).
+    const heir = () => this.ledger.ring?.nodes.some((node) => node.id !== this.self && isRoutable(node)) === true;
+    while (scheduler.size > 0 && heir() && Date.now() < deadline) await this.follower.idleOrChanged(deadline - Date.now());
+    if (scheduler.size === 0) this.follower.announce(this.ledger.token);
     else
       this.log.error(
         { keys: scheduler.size, leaveTimeout: this.options.leaveTimeout },
-        heir ? 'ringroute: leaving before every key was handed over' : 'ringroute: no other node to hand the keys to; they are left behind',
+        heir()
+          ? 'ringroute: leaving before every key was handed over'
+          : 'ringroute: no other node to hand the keys to; they are left behind',
       );
     await this.persistence?.flush();
   }
-
-  private readonly onRing = (ring: Ring): void => {
-    const token = this.membership.token ?? ring.epoch;
-    this.ledger.observe(ring, token);
-    this.changed(token);
-  };
-
-  /** Rescans after a ring change, once the change's node events (declared failed?) have been seen; then announces. */
-  private changed(token: number): void {
-    this.scanning = this.scanning
-      .then(async () => {
-        if (this.stopped || this.ledger.ring === undefined) return;
-        if (this.fenced) await this.sender.dropAll();
-        else await this.sender.scan();
-      })
-      .catch((error: unknown) => this.log.error({ err: error }, 'ringroute: owned state could not follow a ring change'));
-    void this.scanning
-      .then(() => this.sender.scheduler.idle())
-      .then(() => token === this.ledger.token && !this.stopped && this.announce(token));
-  }
-
-  private announce(token: number): void {
-    if (token <= this.announced || this.spaces.size === 0) return;
-    this.announced = token;
-    this.membership.broadcast(SETTLED, { token }).catch(() => {}); // a degraded store: others ask this node directly
-    if (this.listenerCount('settled') > 0) this.emit('settled', token);
-  }
-
-  private readonly onLeft = (node: RingNode, reason: LeaveReason): void => {
-    this.ledger.left(node, reason);
-    // Declared failed (or gone in a reload): others may already serve its keys. Drained by an operator: it hands them over.
-    if (node.id === this.self && reason !== 'removed' && reason !== 'graceful') this.fenced = true;
-  };
-
-  private readonly onStatus = (node: RingNode): void => {
-    this.ledger.status(node);
-    if (node.id === this.self && node.status === 'dead') this.fenced = true;
-    if (node.id === this.self && node.status === 'alive') this.rejoined();
-  };
-
-  private readonly onJoined = (node: RingNode): void => {
-    this.ledger.joined(node);
-    if (node.id === this.self) this.rejoined();
-  };
-
-  private rejoined(): void {
-    this.fenced = false;
-    this.sender.fenced = false;
-  }
-
-  private readonly onMessage = ({ type, data, from }: ClusterMessage): void => {
-    const token = (data as { token?: unknown } | null)?.token;
-    if (type === SETTLED && from !== undefined && Number.isSafeInteger(token)) this.ledger.settled(from, token as number);
-  };
 
   private async sync(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;

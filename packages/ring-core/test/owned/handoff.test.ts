@@ -88,6 +88,14 @@ describe('owned state hands keys over on planned ring changes', () => {
     await expectIntact(cluster, all);
   });
 
+  it('when every node stops at once (the whole cluster), close() does not wait for an heir that never comes', async () => {
+    cluster = new OwnedCluster({ leaveTimeout: 60_000 });
+    await threeNodes(cluster, 100);
+    const started = Date.now();
+    await Promise.all(['a', 'b', 'c'].map((id) => cluster.stop(id)));
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it('a node an operator drains (removed while running) pushes what it held; its keys are pulled from it meanwhile', async () => {
     cluster = new OwnedCluster({ batchSize: 1, maxConcurrentTransfers: 1 });
     const all = await threeNodes(cluster, 900);
