@@ -46,13 +46,13 @@ async function deploy(
   return { cluster, writer };
 }
 
-/** The skus in a cart, read through one node (which proxies to the owner). */
+/** The skus in a cart, read through one node (which proxies to the owner); a 503 (the cart on its way) is read again. */
 async function skusVia(url: string, cart: string): Promise<string[]> {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(`${url}/carts/${cart}`, { signal: AbortSignal.timeout(15_000) });
-    const body = (await res.json()) as { items?: { sku: string }[] };
-    if (res.status === 200) return body.items!.map((item) => item.sku);
-    if (attempt === 20) throw new Error(`GET ${url}/carts/${cart} answered ${res.status}: ${JSON.stringify(body)}`);
+    const text = await res.text();
+    if (res.status === 200) return (JSON.parse(text) as { items: { sku: string }[] }).items.map((item) => item.sku);
+    if (res.status !== 503 || attempt === 50) throw new Error(`GET ${url}/carts/${cart} answered ${res.status}: ${text.slice(0, 300)}`);
     await sleep(100);
   }
 }
