@@ -20,7 +20,7 @@ import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Space } from './space.js';
 import { Transport } from './transport.js';
-import type { HandoffProgress, KeyedStateOptions, OwnedStateEvents, StatePort } from './types.js';
+import type { HandoffProgress, KeyCustody, KeyedStateOptions, OwnedStateEvents, StatePort } from './types.js';
 
 export { SETTLED };
 /** How long drained and failed nodes are remembered as possible holders or crashed owners (ms). */
@@ -104,7 +104,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
         if (pull.token > this.ledger.token) await this.sync();
         return { result: await this.sender.pulled(pull.state, pull.key), token: this.ledger.token };
       },
-      describe: (key) => describeKey(key, context, this.sender.scheduler),
+      describe: (key) => this.describe(key),
     };
     this.follower = new Follower(
       membership,
@@ -205,6 +205,11 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
       held,
       settled: this.follower.announced === this.ledger.token && this.sender.scheduler.size === 0,
     };
+  }
+
+  /** A key's custody on this node: owned, importing, moving or elsewhere, with the bytes held per state. */
+  describe(key: string): Promise<KeyCustody> {
+    return describeKey(key, this.context, this.sender.scheduler);
   }
 
   /** Hands every key to its new owner (this node turns 'leaving' first, so the ring gives them away). Idempotent. */
