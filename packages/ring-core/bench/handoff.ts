@@ -9,7 +9,8 @@
  *
  *   npx tsx bench/handoff.ts
  * Env: BENCH_KEYS (default 100000), BENCH_VALUE_BYTES (1024), BENCH_SECONDS (steady load, default 3),
- * BENCH_CONNECTIONS (default 16).
+ * BENCH_CONNECTIONS (default 16); BENCH_BATCH and BENCH_CONCURRENCY set the nodes' state.batchSize and
+ * state.maxConcurrentTransfers (default: the engine's).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

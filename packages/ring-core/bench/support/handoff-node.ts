@@ -34,7 +34,11 @@ const server = createServer();
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const membership = new RedisMembership({ redis, cluster, self: { id, url }, syncInterval: 100 });
-const router = createRouter({ membership, key: 'query:key', misroute: 'proxy', state: { leaveTimeout: 120_000 } });
+const tuning = {
+  ...(process.env.BENCH_BATCH ? { batchSize: Number(process.env.BENCH_BATCH) } : {}),
+  ...(process.env.BENCH_CONCURRENCY ? { maxConcurrentTransfers: Number(process.env.BENCH_CONCURRENCY) } : {}),
+};
+const router = createRouter({ membership, key: 'query:key', misroute: 'proxy', state: { leaveTimeout: 120_000, ...tuning } });
 const kv = router.owned(LOGGER).state<Uint8Array>('kv', { codec: { encode: (v) => v, decode: (b) => b } });
 const forwarder = new Forwarder(router.options.proxyTimeouts);
 

@@ -11,7 +11,7 @@ export interface OwnedStateOptions {
   maxValueBytes?: number;
   /** Largest transfer between two nodes (bytes); a receiver refuses larger ones. Default 4 MiB, at least maxValueBytes + 64 KiB. */
   maxBatchBytes?: number;
-  /** Keys per transfer at most (a transfer also stays within maxBatchBytes). Default 1024. */
+  /** Keys per transfer at most (a transfer also stays within maxBatchBytes). Default 256. */
   batchSize?: number;
   /** Transfers a node sends at once during a handoff (a request's pull always goes at once). Default 4. */
   maxConcurrentTransfers?: number;
@@ -57,7 +57,7 @@ export function resolveOwnedStateOptions(value: OwnedStateOptions | undefined): 
     persist: options.persist,
     maxValueBytes,
     maxBatchBytes,
-    batchSize: int('batchSize', 1024, 1, 100_000),
+    batchSize: int('batchSize', 256, 1, 100_000),
     maxConcurrentTransfers: int('maxConcurrentTransfers', 4, 1, 1000),
     transferTimeout: int('transferTimeout', 10_000, 10, 3_600_000),
     importTimeout: int('importTimeout', 10_000, 10, 3_600_000),
