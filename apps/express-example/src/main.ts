@@ -25,7 +25,8 @@ async function listen(node: CartNode, host: string, port: number): Promise<Runni
 await launchExample({
   cluster: 'express-example',
   defaultPort: 3001,
-  start: async ({ id, host, port, membership }) => listen(buildCartNode({ id, membership: await membership(), misroute }), host, port),
+  start: async ({ id, host, port, membership, state }) =>
+    listen(buildCartNode({ id, membership: await membership(), misroute, state: await state() }), host, port),
   // Each node leaves the ring first, so the others take over its carts' keys at once.
   stop: (running) =>
     Promise.all(

@@ -1,4 +1,5 @@
 import { checkNumber, checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
+import type { AdoptedState, KeyedState, KeyedStateOptions, StatePort } from '@ringroute/ring-core/owned';
 import {
   createMonitoring,
   createRouter,
@@ -17,6 +18,7 @@ import { Forwarder } from '@ringroute/ring-core/node';
 import fp from 'fastify-plugin';
 import { answerUpgrade, isUpgrade, proxy, proxyUpgrade, send } from './proxy.js';
 import { maxParamLength, RouteKeys } from './routes.js';
+import { handoffRoutes } from './state.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
@@ -43,6 +45,13 @@ export interface RingRouteDecoration {
   stats(): RouterStats;
   /** The framework-free router (events: `router.on('decision', ...)`). */
   readonly router: RingRouter<FastifyRequest>;
+  /**
+   * Per-key state kept on the key's owner that moves with the key (join, leave, drain, rolling restart):
+   * `const carts = app.ringRoute.state<Cart>('carts')`, then `await carts.get(id)` / `set` / `update` / `delete`.
+   */
+  state<T>(name: string, options?: KeyedStateOptions<T>): KeyedState<T>;
+  /** Your own per-key store (export/import/delete/keys) under the same custody: `await buckets.use(key, () => …)`. */
+  adopt(name: string, port: StatePort): AdoptedState;
 }
 
 declare module 'fastify' {
@@ -95,6 +104,8 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     ready: () => started,
     stats: () => routerStats(router as RingRouter<never>),
     router,
+    state: <T>(name: string, options?: KeyedStateOptions<T>) => router.owned(fastify.log).state<T>(name, options),
+    adopt: (name: string, port: StatePort) => router.owned(fastify.log).adopt(name, port),
   } satisfies RingRouteDecoration);
   fastify.decorateRequest('ringRoute', null);
 
@@ -117,13 +128,17 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
   fastify.addHook('onRequest', routingHook(router, keys, forwarder));
 
+  const own = (route: RouteOptions) => {
+    registeringOwn = true;
+    fastify.route(route);
+    registeringOwn = false;
+  };
   for (const monitoring of routes) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers }));
-    registeringOwn = true;
-    fastify.route({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
-    registeringOwn = false;
+    own({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
   }
+  handoffRoutes(router, own);
 
   // app.ready() and app.listen() wait for the first ring (up to readyTimeout), so the first requests are routed, not 503.
   fastify.addHook('onReady', async () => {
