@@ -140,7 +140,7 @@ export class OwnedState extends TypedEmitter<OwnedStateEvents> implements Access
   /** A named state kept by RingRoute: `get`, `set`, `update`, `delete` on the owner, moved with the ring. */
   state<T>(name: string, options: KeyedStateOptions<T> = {}): KeyedState<T> {
     if (options === null || typeof options !== 'object') fail('options', 'must be an object { codec? }');
-    checkKnownOptions(options, ['codec'], 'options.');
+    checkKnownOptions(options, ['codec'], 'options');
     const codec = checkCodec<T>(options.codec, 'options.codec');
     return new KeyedState<T>(this, this.declare(name, undefined), codec);
   }

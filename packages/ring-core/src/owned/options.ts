@@ -44,7 +44,7 @@ const FRAMING = 64 * 1024;
 export function resolveOwnedStateOptions(value: OwnedStateOptions | undefined): ResolvedOwnedStateOptions {
   const options = value ?? {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) fail('state', 'must be an object');
-  checkKnownOptions(options, OWNED_STATE_OPTIONS, 'state.');
+  checkKnownOptions(options, OWNED_STATE_OPTIONS, 'state');
   const int = (name: (typeof OWNED_STATE_OPTIONS)[number], fallback: number, min: number, max: number): number => {
     const given = (options as Record<string, unknown>)[name];
     return given === undefined ? fallback : checkNumber(`state.${name}`, given, { min, max, integer: true });

@@ -83,7 +83,7 @@ export class Persister {
   constructor(options: PersistOptions, hooks: PersisterHooks = {}) {
     const option = hooks.option ?? 'persist';
     if (options === null || typeof options !== 'object') fail(option, "must be an object: { store, write: 'through' | 'behind' }");
-    checkKnownOptions(options, ['store', 'write', 'flushWithin', 'batch'], `${option}.`);
+    checkKnownOptions(options, ['store', 'write', 'flushWithin', 'batch'], option);
     const { store } = options;
     if (store === null || typeof store !== 'object' || (['claim', 'write', 'close'] as const).some((m) => typeof store[m] !== 'function'))
       fail(`${option}.store`, 'must be a PersistStore (claim, write, close), e.g. redisPersist() or postgresPersist()');
