@@ -45,6 +45,7 @@ export class EtcdMembership extends SharedMembership {
 export function etcdBackend(options: EtcdMembershipOptions) {
   const { cluster, prefix, codec, detection } = resolveStoreOptions(options, {
     connection: 'etcd',
+    options: ['etcd'],
     minFailureTimeout: 1000,
     maxMessageBytes: 1024 * 1024,
   });

@@ -1,4 +1,5 @@
-import { fail } from '../errors.js';
+import { checkKnownOptions, fail } from '../errors.js';
+import { RING_PARAMS } from '../ring/params.js';
 import { resolveNodes, toSpec } from '../ring/nodes.js';
 import type { NodeSpec } from '../types.js';
 import type { BackendHooks, BusMessage, ClusterState, Heartbeat, MembershipBackend } from './backend.js';
@@ -75,6 +76,7 @@ export interface MemoryMembershipOptions extends RingParams {
 export class MemoryMembership extends SharedMembership {
   constructor(options: MemoryMembershipOptions = {}) {
     if (options === null || typeof options !== 'object') fail('options', 'must be an object');
+    checkKnownOptions(options, ['bus', 'self', ...RING_PARAMS]);
     if (options.bus !== undefined && !(options.bus instanceof MemoryBus)) fail('bus', 'must be a MemoryBus');
     const bus = options.bus ?? new MemoryBus();
     // One process cannot lose a member without stop(): no heartbeats or failure detection needed.

@@ -1,4 +1,5 @@
-import { fail } from '../errors.js';
+import { checkKnownOptions, fail } from '../errors.js';
+import { RING_PARAMS } from '../ring/params.js';
 import { HealthChecker, type HealthCheckOptions, type ProbeVerdict } from '../health/checker.js';
 import { resolveNodes } from '../ring/nodes.js';
 import type { NodeSpec, NodeStatus, Ring, RingNode } from '../types.js';
@@ -26,6 +27,7 @@ export class StaticMembership extends SharedMembership {
 
   constructor(options: StaticMembershipOptions) {
     if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
+    checkKnownOptions(options, ['nodes', 'self', 'healthCheck', ...RING_PARAMS]);
     const nodes = resolveNodes(options.nodes);
     let self = options.self;
     if (typeof self === 'string') {

@@ -1,4 +1,5 @@
-import { checkNumber, checkString, fail } from '../errors.js';
+import { checkKnownOptions, checkNumber, checkString, fail } from '../errors.js';
+import { RING_PARAMS } from '../ring/params.js';
 import type { NodeSpec } from '../types.js';
 import { Codec } from './codec.js';
 import type { FailureDetection } from './detector.js';
@@ -34,11 +35,26 @@ export interface StoreLimits {
   minFailureTimeout: number;
   /** The largest message the store carries (bytes). */
   maxMessageBytes: number;
+  /** The store's own option names (its connection option first): together with the common ones, all that is known. */
+  options: readonly string[];
 }
+
+const STORE_OPTIONS = Object.keys({
+  cluster: 1,
+  self: 1,
+  syncInterval: 1,
+  heartbeatInterval: 1,
+  failureTimeout: 1,
+  secret: 1,
+  prefix: 1,
+  maxMessageBytes: 1,
+  logger: 1,
+} satisfies Record<Exclude<keyof StoreMembershipOptions, keyof RingParams>, 1>);
 
 /** Checks the common options (errors name each one) and builds the codec and the failure detection timing. */
 export function resolveStoreOptions(options: StoreMembershipOptions, limits: StoreLimits) {
   if (options === null || typeof options !== 'object') fail('options', `must be an object with ${limits.connection} and cluster`);
+  checkKnownOptions(options, [...limits.options, ...STORE_OPTIONS, ...RING_PARAMS]);
   const cluster = checkString('cluster', options.cluster);
   const prefix = options.prefix === undefined ? 'ringroute' : checkString('prefix', options.prefix);
   const syncInterval =

@@ -56,6 +56,7 @@ const RETENTION = 3_600_000;
 export function redisBackend(options: RedisMembershipOptions) {
   const { cluster, prefix, codec, detection } = resolveStoreOptions(options, {
     connection: 'redis',
+    options: ['redis', 'retention'],
     minFailureTimeout: 0,
     maxMessageBytes: 512 * 1024 * 1024,
   });

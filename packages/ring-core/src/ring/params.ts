@@ -18,6 +18,9 @@ const EDGE_HASHES: Partial<Record<StrategyName, readonly HashName[]>> = {
   haproxy: ['sdbm', 'djb2', 'wt6', 'crc32'],
 };
 
+/** The ring parameters every membership takes (a membership's own options add to them). */
+export const RING_PARAMS = Object.keys({ vnodes: 1, hash: 1, avalanche: 1, strategy: 1, route: 1 } satisfies Record<keyof RingParams, 1>);
+
 /**
  * Checks the ring parameters and fills in their defaults. Memberships call it in their constructors, so a typo
  * fails where it is written rather than at start().
