@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the untyped dependency's shim must reach every program that compiles this file
+/// <reference path="../redis/cluster-key-slot.d.ts" />
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
