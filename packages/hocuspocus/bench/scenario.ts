@@ -8,6 +8,7 @@
  *
  *   pnpm --filter @ringroute/hocuspocus exec tsx bench/scenario.ts     (also part of `pnpm bench`; ~40 s per peer)
  */
+import { table, targets } from '../../ring-core/bench/support/measure.js';
 import { SpawnedRedis } from '../../ring-core/test/redis/server.js';
 import { freePort } from '../test/support/ports.js';
 import { runScenario, summary, type ScenarioResult } from '../test/support/scenario.js';
@@ -28,17 +29,38 @@ try {
 
 const cpuPerThousand = (r: ScenarioResult) => r.cpuMs / (r.acknowledged / 1000);
 const commandsPerItem = (r: ScenarioResult) => r.redisCommands / r.acknowledged;
-const peer = results[1]!;
-console.log(
-  `\n### Chaos scenario behind HAProxy round robin: SmartRoute vs @hocuspocus/extension-redis (Node ${process.versions.node}, Hocuspocus 3.4)\n`,
+const [ours, peer] = results as [ScenarioResult, ScenarioResult];
+const versus = (of: (r: ScenarioResult) => number) => of(ours) / of(peer);
+table(
+  'Chaos scenario behind HAProxy round robin: SmartRoute vs @hocuspocus/extension-redis (Hocuspocus 3.4)',
+  [
+    'peer',
+    'items acknowledged',
+    'lost (fresh readers)',
+    'lost (PostgreSQL)',
+    'server CPU ms',
+    'CPU ms / 1,000 acknowledged',
+    'vs extension-redis',
+    'Redis commands',
+    'Redis cmds / acknowledged item',
+    'vs extension-redis',
+  ],
+  results.map((r) => [
+    r.peer === 'smartroute' ? 'SmartRoute (relay)' : '@hocuspocus/extension-redis 3.4',
+    r.acknowledged,
+    r.lost.length,
+    r.notStored.length,
+    r.cpuMs.toFixed(0),
+    cpuPerThousand(r).toFixed(1),
+    `${(cpuPerThousand(r) / cpuPerThousand(peer)).toFixed(2)}x`,
+    r.redisCommands,
+    commandsPerItem(r).toFixed(3),
+    `${(commandsPerItem(r) / commandsPerItem(peer)).toFixed(4)}x`,
+  ]),
 );
-console.log(
-  '| peer | items acknowledged | lost (fresh readers) | lost (PostgreSQL) | server CPU ms | CPU ms / 1,000 acknowledged | vs extension-redis | Redis commands | Redis cmds / acknowledged item | vs extension-redis |',
-);
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of results)
-  console.log(
-    `| ${r.peer === 'smartroute' ? 'SmartRoute (relay)' : '@hocuspocus/extension-redis 3.4'} | ${r.acknowledged} | ${r.lost.length} | ${r.notStored.length} | ${r.cpuMs.toFixed(0)} | ` +
-      `${cpuPerThousand(r).toFixed(1)} | ${(cpuPerThousand(r) / cpuPerThousand(peer)).toFixed(2)}x | ${r.redisCommands} | ${commandsPerItem(r).toFixed(3)} | ` +
-      `${(commandsPerItem(r) / commandsPerItem(peer)).toFixed(4)}x |`,
-  );
+const lost = ours.lost.length + ours.notStored.length;
+targets([
+  ['SmartRoute: acknowledged items lost (fresh readers, PostgreSQL) = 0', `${lost} of ${ours.acknowledged}`, lost === 0],
+  ['SmartRoute / extension-redis, Redis commands per acknowledged item (no target)', `${versus(commandsPerItem).toFixed(4)}x`],
+  ['SmartRoute / extension-redis, server CPU per acknowledged item (no target)', `${versus(cpuPerThousand).toFixed(2)}x`],
+]);
