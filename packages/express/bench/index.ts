@@ -83,7 +83,8 @@ const comparisons: [label: string, ours: App, peerLabel: string, peer: App][] = 
 ];
 
 const rows: (string | number)[][] = [];
-const goals: Goal[] = [];
+/** Per comparison, each Express major's req/s ratio. */
+const ratios = new Map<string, [express: string, ratio: number][]>();
 for (const [name, module] of [
   ['express 5', 'express'],
   ['express 4', 'express4'],
@@ -117,7 +118,8 @@ for (const [name, module] of [
         median(cpu).toFixed(3),
         rate.map((x, j) => `${x.toFixed(2)}/${cpu[j]!.toFixed(2)}`).join(' '),
       ]);
-      goals.push([`${name}, ${label} / ${peerLabel}, req/s >= 0.95`, ratio.toFixed(3), ratio >= 0.95]);
+      const comparison = `${label} / ${peerLabel}`;
+      ratios.set(comparison, [...(ratios.get(comparison) ?? []), [name, ratio]]);
     }
   } finally {
     for (const t of targets.values()) t.child.kill();
@@ -140,4 +142,10 @@ table(
   ],
   rows,
 );
-declareTargets(goals);
+declareTargets(
+  [...ratios].map(([comparison, each]): Goal => [
+    `${comparison}, req/s >= 0.95 (${each.map(([name]) => name).join(' / ')})`,
+    each.map(([, ratio]) => ratio.toFixed(3)).join(' / '),
+    each.every(([, ratio]) => ratio >= 0.95),
+  ]),
+);

@@ -219,16 +219,14 @@ async function main(): Promise<void> {
     const joined = await join(cluster);
     const ratio = (name: string) => `${p50s.get(name)!.ratio.toFixed(2)}x`;
     targets([
-      ['connect + synced, SmartRoute owner / plain server, p50 (no target)', ratio('SmartRoute node (owner), 3-node cluster')],
       [
-        'misrouted connect: helper following the hint / direct, p50 (no target)',
-        ratio('helper, connects to a wrong node first, follows the hint'),
+        'connect until synced, p50: on a SmartRoute owner / plain server; misrouted, following the hint / direct (no target)',
+        `${ratio('SmartRoute node (owner), 3-node cluster')} / ${ratio('helper, connects to a wrong node first, follows the hint')}`,
       ],
       [
-        'migrate a document until its client is synced on the new owner, p50 (no target)',
-        `${ms(p50s.get('client synced on the new owner')!.p50)} ms (${ratio('client synced on the new owner')} a direct connect)`,
+        'until synced on the new owner: a migrated document (p50); every document a joining node takes (no target)',
+        `${ms(p50s.get('client synced on the new owner')!.p50)} ms; ${ms(joined)} ms`,
       ],
-      ['node join until every moved document is synced on it (no target)', `${ms(joined)} ms`],
     ]);
   } finally {
     await cluster.close();

@@ -50,8 +50,8 @@ function measured(result: BenchResult): string {
 }
 
 function render(result: BenchResult): string {
-  const lines = [measured(result), ''];
-  for (const table of result.tables) lines.push(`### ${table.title}`, '', ...markdownTable(table.head, table.rows), '');
+  const lines = [measured(result)];
+  for (const table of result.tables) lines.push(`### ${table.title}`, ...markdownTable(table.head, table.rows), '');
   return lines.join('\n');
 }
 
@@ -86,8 +86,14 @@ function summary(doc: string, fresh: Map<string, BenchResult>): string {
       : (kept.get(id) ?? []);
     return rest.map((cells) => `| ${link} | ${cells}`);
   });
-  const runs = new Set(sections.map((b) => measuredOf(b.body)?.line.replace(/^Measured /, '- ')).filter((line) => line !== undefined));
-  return [...markdownTable(['benchmark', 'target', 'measured', 'met', 'measured on'], []), ...rows, '', ...runs, ''].join('\n');
+  // Each run once, with the benchmarks it measured.
+  const runs = new Map<string, string[]>();
+  for (const { id, body } of sections) {
+    const line = measuredOf(body)?.line.replace(/^Measured /, '');
+    if (line !== undefined) runs.set(line, [...(runs.get(line) ?? []), id]);
+  }
+  const described = [...runs].map(([line, ids]) => `- ${ids.length === sections.length ? 'every benchmark' : ids.join(', ')}: ${line}`);
+  return [...markdownTable(['benchmark', 'target', 'measured', 'met', 'measured on'], []), ...rows, '', ...described, ''].join('\n');
 }
 
 /**
