@@ -52,7 +52,7 @@ function measured(result: BenchResult): string {
 function render(result: BenchResult): string {
   const lines = [measured(result)];
   for (const table of result.tables) lines.push(`### ${table.title}`, ...markdownTable(table.head, table.rows), '');
-  return lines.join('\n');
+  return `${lines.join('\n')}\n`;
 }
 
 /** GitHub's anchor for a heading. */
@@ -114,7 +114,7 @@ export function regenerate(doc: string, results: BenchResult[]): { doc: string; 
     const text = wrap(result.bench, render(result));
     doc = block
       ? doc.slice(0, block.start) + text + doc.slice(block.end)
-      : `${doc.trimEnd()}\n\n## ${result.bench}\n\nCommand: \`${result.command}\`.\n\n${text}\n`;
+      : `${doc.trimEnd()}\n\n## ${result.bench}\n\nCommand: \`${result.command}\`.\n${text}\n`;
     notes.push(`${result.bench}: ${block ? 'updated' : 'new section'} from the run of ${result.run.date} (\`${result.run.command}\`)`);
     fresh.set(result.bench, result);
   }
