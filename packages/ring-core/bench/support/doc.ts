@@ -7,7 +7,7 @@ import type { BenchResult } from './record.js';
  * its block, and its summary rows are read back from the summary.
  */
 
-export const SUMMARY = 'summary';
+const SUMMARY = 'summary';
 const BLOCK = /^<!-- bench (\S+?):? [^\n]*-->\n([\s\S]*?)^<!-- \/bench -->$/gm;
 const CLOSING = '<!-- /bench -->';
 /** A summary row: its benchmark (a link to the section) and the rest of the row, kept as written. */
@@ -21,7 +21,7 @@ interface Block {
   end: number;
 }
 
-export function blocks(doc: string): Block[] {
+function blocks(doc: string): Block[] {
   return [...doc.matchAll(BLOCK)].map((m) => ({ id: m[1]!, body: m[2]!, start: m.index, end: m.index + m[0].length }));
 }
 

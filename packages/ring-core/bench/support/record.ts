@@ -60,7 +60,7 @@ export function knobs(env: NodeJS.ProcessEnv = process.env): string {
     .join('');
 }
 
-export function machine(): string {
+function machine(): string {
   const cpu = cpus();
   const model = cpu[0]?.model.replace(/\s+/g, ' ').trim();
   return `${cpu.length} cores${model ? ` (${model})` : ''}, ${(totalmem() / 2 ** 30).toFixed(1)} GB, ${platform()}/${arch()}`;
