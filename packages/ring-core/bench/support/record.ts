@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -67,7 +67,8 @@ function machine(): string {
 }
 
 /** The benchmark this process runs, from its script: `<package>/bench/<file>.ts`. */
-function identify(script: string): { bench: string; command: string } {
+function identify(path: string): { bench: string; command: string } {
+  const script = resolve(path);
   if (basename(dirname(script)) !== 'bench' || !script.endsWith('.ts'))
     throw new Error(`table() records results for a benchmark file <package>/bench/<name>.ts; this process runs ${script}`);
   const file = basename(script, '.ts');

@@ -18,5 +18,5 @@ const { status } = spawnSync(process.execPath, [turbo, 'run', 'bench', '--concur
   stdio: 'inherit',
   env: { ...process.env, [RUN_ENV]: JSON.stringify(run) },
 });
-report();
+report(undefined, run);
 process.exitCode = status ?? 1;

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { regenerate } from '../../bench/support/doc.js';
 import { readResults, ROOT, type BenchResult } from '../../bench/support/record.js';
+import { report } from '../../bench/support/report.js';
 
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixture/bench/sample.ts', import.meta.url));
@@ -173,6 +174,28 @@ describe('bench:report regenerates BENCHMARKS.md', () => {
     expect(notes).toEqual(['gamma: new section from the run of 2026-12-01T14:03:12.000Z (`pnpm bench`)']);
     const withTargets = regenerate(DOC, [result('gamma', '2026-12-01T14:03:12.000Z')]).doc;
     expect(withTargets).toContain('| [gamma](#gamma) | x <= 1 | 0.5 | yes | 2026-12-01 14:03 UTC |');
+  });
+
+  it("run by `pnpm bench`, takes only that run's results: a benchmark that failed in it keeps its figures", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringroute-bench-report-'));
+    dirs.push(dir);
+    const thisRun = result('alpha', '2026-12-01T14:03:12.000Z');
+    const earlier = result('beta', '2026-11-30T09:00:00.000Z'); // newer than the file's figures, but from another run
+    writeFileSync(join(dir, 'alpha.json'), JSON.stringify(thisRun));
+    writeFileSync(join(dir, 'beta.json'), JSON.stringify(earlier));
+    const file = join(dir, 'BENCHMARKS.md');
+    writeFileSync(file, DOC);
+    const previous = process.env.RINGROUTE_BENCH_RESULTS;
+    process.env.RINGROUTE_BENCH_RESULTS = dir;
+    try {
+      report(file, thisRun.run);
+      expect(readFileSync(file, 'utf8')).toBe(regenerate(DOC, [thisRun]).doc);
+      report(file);
+      expect(readFileSync(file, 'utf8')).toBe(regenerate(DOC, [earlier, thisRun]).doc);
+    } finally {
+      if (previous === undefined) delete process.env.RINGROUTE_BENCH_RESULTS;
+      else process.env.RINGROUTE_BENCH_RESULTS = previous;
+    }
   });
 
   it('refuses a file without the summary block', () => {
