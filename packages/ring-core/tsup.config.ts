@@ -8,6 +8,8 @@ export default defineConfig({
     'etcd/index': 'src/etcd/index.ts',
     'http/index': 'src/http/index.ts',
     'node/index': 'src/node/index.ts',
+    'owned/index': 'src/owned/index.ts',
+    'postgres/index': 'src/postgres/index.ts',
     'redis/index': 'src/redis/index.ts',
   },
   format: ['esm', 'cjs'],

@@ -165,6 +165,12 @@ function renderNodes() {
           <span title="requests answered with an error: no ring or owner (503), proxy failed, loop stopped (508), bad key (4xx)" class="${c.errors ? 'errors' : ''}"><b>${c.errors}</b> errors</span>
           <span class="rate" title="requests per second reaching this node"><b>${n.rate}</b>/s</span>
         </span>
+        <span class="handoff" title="owned state: keys held here, handed over to new owners, taken over from old ones, waiting to move">
+          <span data-held><b>${n.handoff.held}</b> keys held</span>
+          <span data-done><b>${n.handoff.done}</b> handed over</span>
+          <span data-received><b>${n.handoff.received}</b> taken over</span>
+          ${n.handoff.pending ? `<span class="pending"><b>${n.handoff.pending}</b> moving</span>` : ''}
+        </span>
         <span class="node-actions">${buttons}</span>
       </div>
     </div>`;
@@ -172,12 +178,21 @@ function renderNodes() {
   box.innerHTML = rows.join('');
 }
 
+// A tracked key's state: how many hits it holds and on which node (it travels with the key when the owner changes).
+function keyState(k) {
+  const s = k.state;
+  if (!s || !s.holder) return '<span class="key-state muted" data-state="none">no state yet</span>';
+  const where = s.moving ? `moving, on ${chip(s.holder)}` : `on ${chip(s.holder)}`;
+  return `<span class="key-state" data-state="${s.moving ? 'moving' : 'held'}" data-holder="${escapeHtml(s.holder)}"><b data-hits>${s.hits ?? '…'}</b> hits ${where}</span>`;
+}
+
 function renderKeys() {
   $('keys').innerHTML = state.keys
     .map(
       (k) => `<li data-key="${escapeHtml(k.key)}" class="${k.movedFrom ? 'moved' : ''}">
         <code>${escapeHtml(k.key)}</code>
-        ${k.movedFrom ? `${chip(k.movedFrom, 'old')}<span class="arrow">→</span>` : ''}${chip(k.owner)}
+        <span class="owners">${k.movedFrom ? `${chip(k.movedFrom, 'old')}<span class="arrow">→</span>` : ''}${chip(k.owner)}</span>
+        ${keyState(k)}
       </li>`,
     )
     .join('');

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { analyzeDistribution, isRoutable, measureMovement, type Ring, type RingNode } from '@ringroute/ring-core';
+import type { HandoffProgress } from '@ringroute/ring-core/owned';
 import type { DemoCluster } from './cluster.js';
 import { probe, keyPath } from './probe.js';
 import { TrafficGenerator } from './traffic.js';
@@ -45,6 +46,13 @@ interface Counters {
   errors: number;
 }
 
+/** Where a tracked key's state is: the node holding it, whether it is on the move, and its hit count. */
+interface KeyState {
+  holder: string | undefined;
+  moving: boolean;
+  hits: number | undefined;
+}
+
 interface LogEntry {
   at: number;
   epoch: number;
@@ -62,6 +70,12 @@ function describeChange(previous: Ring, next: Ring): string {
   for (const node of previous.nodes) if (!next.node(node.id)) parts.push(`${node.id} left`);
   const { fraction } = measureMovement(previous, next, SAMPLE);
   return `${parts.join(', ') || 'ring updated'}: ${(fraction * 100).toFixed(1)}% of keys moved`;
+}
+
+/** What the node card shows of owned state: keys handed over, taken over, waiting to move, held. */
+function handoffView(progress: HandoffProgress | undefined) {
+  if (!progress) return { done: 0, received: 0, pending: 0, held: 0 };
+  return { done: progress.done, received: progress.received, pending: progress.pending + progress.moving, held: progress.held.hits ?? 0 };
 }
 
 export interface DashboardOptions {
@@ -85,6 +99,7 @@ export class Dashboard {
   private readonly counters = new Map<string, Counters>();
   private readonly rates = new Map<string, number>();
   private readonly movedFrom = new Map<string, string | undefined>();
+  private readonly keyStates = new Map<string, KeyState>();
   private readonly log: LogEntry[] = [];
   private shareCache: { ring: Ring; shares: Map<string, number> } | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -159,6 +174,7 @@ export class Dashboard {
       running: !this.cluster.killed.has(node.id),
       counters: this.counters.get(node.id) ?? { served: 0, redirected: 0, proxied: 0, refused: 0, errors: 0 },
       rate: this.rates.get(node.id) ?? 0,
+      handoff: handoffView(this.cluster.nodes.get(node.id)?.handoff()),
     });
     return {
       epoch: ring.epoch,
@@ -171,6 +187,7 @@ export class Dashboard {
         position: ring.position(key),
         owner: ring.owner(key)?.id,
         movedFrom: this.movedFrom.get(key),
+        state: this.keyStates.get(key),
       })),
       traffic: { running: this.traffic.running, perSecond: this.traffic.rate, ...this.traffic.quality },
       log: this.log,
@@ -203,7 +220,30 @@ export class Dashboard {
       }),
     );
     for (const id of this.cluster.killed.keys()) this.rates.set(id, 0);
+    await this.pollKeys();
     this.push();
+  }
+
+  /** Where each tracked key's state is now: the node that holds it (the owner, or the old owner while it moves) and its hits. */
+  private async pollKeys(): Promise<void> {
+    const nodes = [...this.cluster.nodes.values()];
+    await Promise.all(
+      TRACKED_KEYS.map(async (key) => {
+        const views = await Promise.all(nodes.map(async (node) => ({ node, custody: await node.custody(key).catch(() => undefined) })));
+        const holder = views.find((v) => v.custody?.held.hits !== undefined)?.node;
+        const moving = views.some((v) => v.custody?.custody === 'moving' || v.custody?.custody === 'importing');
+        let hits: number | undefined;
+        if (holder) {
+          try {
+            const res = await fetch(`${holder.url}/peek/${encodeURIComponent(key)}`, { signal: AbortSignal.timeout(800) });
+            hits = ((await res.json()) as { hits: number }).hits;
+          } catch {
+            // moving right now, or the holder was killed: shown without a count this time
+          }
+        }
+        this.keyStates.set(key, { holder: holder?.id, moving, hits });
+      }),
+    );
   }
 
   private push(): void {

@@ -8,31 +8,39 @@ Starts 3 RingRoute nodes (Fastify + @ringroute/fastify) and a live dashboard.
 Membership is in-process by default; set REDIS_URL to use Redis membership.
 --once (or DEMO_ONCE=1) prints the sample keys and exits.`;
 
+/** A mistake of the user's: one line and the usage on stderr, never a stack trace. */
+function usageError(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 // pnpm 10 passes the `--` of `pnpm demo -- --port 4000` through to the script: it is not an end of options here.
 const args = process.argv.slice(2);
-const { values } = parseArgs({
-  args: args[0] === '--' ? args.slice(1) : args,
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '4000' },
-    misroute: { type: 'string', default: process.env.MISROUTE ?? 'redirect' },
-    once: { type: 'boolean', default: process.env.DEMO_ONCE === '1' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const parsed = (() => {
+  try {
+    return parseArgs({
+      args: args[0] === '--' ? args.slice(1) : args,
+      options: {
+        port: { type: 'string', default: process.env.PORT ?? '4000' },
+        misroute: { type: 'string', default: process.env.MISROUTE ?? 'redirect' },
+        once: { type: 'boolean', default: process.env.DEMO_ONCE === '1' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return usageError((error as Error).message.split('. ')[0]!); // "Unknown option '--x'" without parseArgs' advice on positionals
+  }
+})();
+const { values } = parsed;
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65_000) {
-  console.error(`--port: must be a port number (got ${JSON.stringify(values.port)})\n\n${USAGE}`);
-  process.exit(2);
-}
+if (!Number.isInteger(port) || port < 0 || port > 65_000) usageError(`--port: must be a port number (got ${JSON.stringify(values.port)})`);
 const misroute = values.misroute as MisroutePolicy;
-if (!['redirect', 'proxy', 'refuse'].includes(misroute)) {
-  console.error(`--misroute: must be redirect, proxy or refuse (got ${JSON.stringify(values.misroute)})\n\n${USAGE}`);
-  process.exit(2);
-}
+if (!['redirect', 'proxy', 'refuse'].includes(misroute))
+  usageError(`--misroute: must be redirect, proxy or refuse (got ${JSON.stringify(values.misroute)})`);
 
 const redisUrl = process.env.REDIS_URL || undefined;
 // Until the cluster is up (Redis may not answer yet: the nodes keep trying), Ctrl-C gives the start up.
@@ -46,10 +54,18 @@ const demo = await startDemo({
   traffic: !values.once,
   signal: starting.signal,
   onWaiting: (reason) => console.log(`  ${reason} (retrying; Ctrl-C to stop)`),
-}).catch((error: unknown) => {
-  if (!starting.signal.aborted) throw error;
-  console.log('\nstopped before the cluster was up');
-  process.exit(0);
+}).catch((error: NodeJS.ErrnoException & { port?: number }) => {
+  if (starting.signal.aborted) {
+    console.log('\nstopped before the cluster was up');
+    return process.exit(0);
+  }
+  // The dashboard takes --port and the nodes the next 3 ports: a port in use is the usual reason to fail here.
+  const message =
+    error.code === 'EADDRINUSE'
+      ? `port ${error.port} is in use: pick other ports with --port (the dashboard takes it, the nodes the next 3)`
+      : `the demo could not start: ${error.message}`;
+  console.error(message);
+  return process.exit(1);
 });
 process.off('SIGINT', giveUp).off('SIGTERM', giveUp);
 

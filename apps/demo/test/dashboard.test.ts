@@ -43,7 +43,7 @@ describe('the ring dashboard in Chromium', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it('shows the ring, looks up a key, and follows the owner change when that owner is removed and its successor killed', async () => {
+  it('shows the ring, looks up a key, follows the owner change (and the key state moving with it) when that owner is removed and its successor killed', async () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(demo.dashboard.url);
@@ -65,6 +65,11 @@ describe('the ring dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#lookup-probes li').count()).toBe(3);
     expect(await page.locator('#lookup-probes li', { hasText: '307' }).count()).toBe(2);
     await expect.poll(() => page.locator('[data-node] .counters b').first().textContent(), { timeout: 10_000 }).not.toBe('0');
+    // The owner's answer counted a hit: the key's state (its hit counter) is held on the owner.
+    const tracked = page.locator(`#keys li[data-key="${key}"] .key-state`);
+    await expect.poll(() => tracked.getAttribute('data-holder'), { timeout: 10_000 }).toBe(owner);
+    const hits = async () => Number(await tracked.locator('[data-hits]').textContent());
+    await expect.poll(hits).toBeGreaterThanOrEqual(1);
     await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
 
     const epochBefore = await page.locator('#epoch').textContent();
@@ -74,8 +79,16 @@ describe('the ring dashboard in Chromium', () => {
     expect(await page.locator(`#ring path.arc[data-node="${owner}"]`).count()).toBe(0);
     await expect.poll(() => page.locator('#lookup-owner').textContent()).toBe(successor);
     expect(await page.locator('#epoch').textContent()).not.toBe(epochBefore);
-    // The tracked key shows where it moved from.
-    await expect.poll(() => page.locator(`#keys li[data-key="${key}"] .chip`).allTextContents()).toEqual([owner, successor]);
+    // The tracked key shows where it moved from, and its state moved with it: held on the successor, the owner's hit
+    // kept (the lookup on the new ring adds one more there).
+    await expect.poll(() => page.locator(`#keys li[data-key="${key}"] .owners .chip`).allTextContents()).toEqual([owner, successor]);
+    await expect.poll(() => tracked.getAttribute('data-holder'), { timeout: 10_000 }).toBe(successor);
+    await expect.poll(hits, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(async () => Number(await page.locator(`#nodes .node[data-node="${successor}"] [data-received] b`).textContent()), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(1);
     await expect.poll(() => page.locator('#log li').first().textContent()).toContain(`${owner} left`);
     await page.screenshot({ path: new URL('dashboard-after-remove.png', ARTIFACTS).pathname, fullPage: true });
 

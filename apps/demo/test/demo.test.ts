@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { createRing } from '@ringroute/ring-core';
 import { Redis } from 'ioredis';
@@ -37,6 +38,35 @@ describe('pnpm demo --once', () => {
     );
     expect(failed.code).toBe(2);
     expect(failed.stderr).toContain('--misroute: must be redirect, proxy or refuse');
+  });
+
+  it('answers an unknown flag and a port in use with one line (and the usage), never a stack trace', async () => {
+    const start = (...args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: appDir, env: { ...process.env, REDIS_URL: '' } }).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+    const unknown = (await start('--prot', '4000')) as { code: number; stderr: string };
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split('\n')[0]).toBe("Unknown option '--prot'");
+    expect(unknown.stderr).toContain('Usage: pnpm demo');
+    expect(unknown.stderr).not.toMatch(/^\s+at /m);
+
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const failed = (await start('--port', String(port), '--once')) as { code: number; stderr: string };
+      expect(failed.code).toBe(1);
+      // Nodes start first, on the next ports: one of those may be taken by someone else on a shared machine.
+      const line = /^port (\d+) is in use: pick other ports with --port \(the dashboard takes it, the nodes the next 3\)\n$/.exec(
+        failed.stderr,
+      );
+      expect(line, failed.stderr).not.toBeNull();
+      expect(Number(line![1]) - port).toBeGreaterThanOrEqual(0);
+      expect(Number(line![1]) - port).toBeLessThanOrEqual(3);
+    } finally {
+      busy.close();
+    }
   });
 });
 
@@ -136,7 +166,7 @@ describe('the demo on Redis membership (REDIS_URL)', () => {
     redis.disconnect();
   });
 
-  it('shares the ring through Redis, and a killed node is declared failed by missed heartbeats', async () => {
+  it('shares the ring through Redis, and a node killed from the dashboard (a simulated crash: its server and heartbeats stop, no leave) is declared failed by missed heartbeats', async () => {
     expect(demo.cluster.membershipKind).toBe('redis');
     const ring = demo.cluster.observer.ring;
     expect(ring.nodes.map((n) => n.id)).toEqual(['node-1', 'node-2', 'node-3']);

@@ -63,7 +63,7 @@ describe('deploy/ manifests', () => {
       const sources = [`apps/${name}/src/main.ts`, 'apps/example-kit/src/env.ts'].map((path) => readFileSync(new URL(path, root), 'utf8'));
       const read = new Set(sources.flatMap((source) => [...source.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!)));
       for (const variable of ['NODE_ID', 'NODE_URL', 'PORT', 'REDIS_URL', 'RINGROUTE_SECRET']) expect(read).toContain(variable);
-      const optional = new Set(['MISROUTE', 'HOST']);
+      const optional = new Set(['MISROUTE', 'HOST', 'RINGROUTE_CLUSTER']);
       expect([...read].filter((v) => !optional.has(v) && !(v in env))).toEqual([]);
     });
 

@@ -1,10 +1,16 @@
 import type { MisroutePolicy } from '@ringroute/ring-core';
 
-/** REDIS_URL and RINGROUTE_SECRET as RedisMembership options (SmartRoute takes the same ones). */
+/** REDIS_URL, RINGROUTE_CLUSTER and RINGROUTE_SECRET as RedisMembership options (SmartRoute takes the same ones). */
 export interface RedisEnv {
   redis: string;
   cluster: string;
   secret: string | undefined;
+}
+
+/** RINGROUTE_SYNC_INTERVAL and RINGROUTE_FAILURE_TIMEOUT (ms): how fast a Redis membership notices changes and crashes. */
+export interface TimingEnv {
+  syncInterval?: number;
+  failureTimeout?: number;
 }
 
 /** The variables the READMEs and deploy/ document, checked. */
@@ -19,6 +25,7 @@ export interface ExampleEnv {
   host: string;
   /** Set with REDIS_URL (always with NODE_ID); undefined: the local nodes share an in-process membership. */
   redis: RedisEnv | undefined;
+  timing: TimingEnv;
 }
 
 export function readEnv(cluster: string, defaultPort: number): ExampleEnv {
@@ -32,8 +39,19 @@ export function readEnv(cluster: string, defaultPort: number): ExampleEnv {
     nodeId,
     nodeUrl: process.env.NODE_URL,
     host: process.env.HOST ?? '0.0.0.0',
-    redis: redisUrl ? { redis: redisUrl, cluster, secret: process.env.RINGROUTE_SECRET || undefined } : undefined,
+    redis: redisUrl
+      ? { redis: redisUrl, cluster: process.env.RINGROUTE_CLUSTER || cluster, secret: process.env.RINGROUTE_SECRET || undefined }
+      : undefined,
+    timing: { syncInterval: readMs('RINGROUTE_SYNC_INTERVAL'), failureTimeout: readMs('RINGROUTE_FAILURE_TIMEOUT') },
   };
+}
+
+function readMs(name: string): number | undefined {
+  const value = process.env[name];
+  if (!value) return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${name} must be a whole number of milliseconds (got ${value})`);
+  return ms;
 }
 
 /** MISROUTE: what a non-owner does with a request (default redirect). */

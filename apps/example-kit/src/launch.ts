@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import { MemoryBus, MemoryMembership, type Membership, type NodeSpec } from '@ringroute/ring-core';
+import type { OwnedStateOptions } from '@ringroute/ring-core/owned';
 import { readEnv, type RedisEnv } from './env.js';
+import { readState } from './persist.js';
 
 /** One node to start: where it listens, the URL others reach it at, and how it joins the cluster. */
 export interface NodeSlot {
@@ -14,6 +16,8 @@ export interface NodeSlot {
   redis: RedisEnv | undefined;
   /** Its membership: Redis with REDIS_URL, otherwise in-process, shared by the local nodes. */
   membership(): Promise<Membership>;
+  /** Its owned state's options: with PERSIST, a durable copy of its own (see persist.ts). */
+  state(): Promise<OwnedStateOptions | undefined>;
 }
 
 export interface LocalCluster {
@@ -44,14 +48,14 @@ export interface LaunchOptions<N> {
  *  - one node per process (Kubernetes, see deploy/): NODE_ID set; joins the cluster through REDIS_URL.
  */
 export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> {
-  const { port, nodeId, nodeUrl, host, redis } = readEnv(options.cluster, options.defaultPort);
+  const { port, nodeId, nodeUrl, host, redis, timing } = readEnv(options.cluster, options.defaultPort);
   const scheme = options.scheme ?? 'http';
   const bus = new MemoryBus();
   const join = async (self: NodeSpec): Promise<Membership> => {
     if (!redis) return new MemoryMembership({ bus, self });
     // Loaded only when asked for: the in-process default needs neither Redis nor ioredis.
     const { RedisMembership } = await import('@ringroute/ring-core/redis');
-    return new RedisMembership({ ...redis, self });
+    return new RedisMembership({ ...redis, ...timing, self });
   };
   const slot = (id: string, listenHost: string, listenPort: number, url: string, deployed: boolean): NodeSlot => ({
     id,
@@ -61,6 +65,7 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     deployed,
     redis,
     membership: () => join({ id, url }),
+    state: () => readState(redis?.cluster ?? options.cluster),
   });
 
   const nodes: N[] = [];
@@ -85,12 +90,22 @@ export async function launchExample<N>(options: LaunchOptions<N>): Promise<N[]> 
     process.on('SIGUSR2', () => void addLocalNode().catch((error: unknown) => console.error(`could not add a node: ${String(error)}`)));
   }
 
-  const shutdown = async () => {
-    await options.stop(nodes);
-    process.exit(0);
+  // Ctrl-C reaches every process of the terminal's group (pnpm and this one): later signals are absorbed while the
+  // nodes leave, and the exit is an explicit 0, so that pnpm reports no failure.
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    options.stop(nodes).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`the nodes did not stop cleanly: ${String(error)}`);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
   return nodes;
 }
 

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ringRoute } from '@ringroute/fastify';
 import type { Membership, MisroutePolicy } from '@ringroute/ring-core';
+import type { OwnedStateOptions } from '@ringroute/ring-core/owned';
 
 export interface CartNodeOptions {
   /** This node's id in the ring. */
@@ -8,6 +9,8 @@ export interface CartNodeOptions {
   membership: Membership;
   /** What a node does with a request for a cart it does not own. */
   misroute: MisroutePolicy;
+  /** How carts move between nodes, and `persist` to survive crashes. */
+  state?: OwnedStateOptions;
   logger?: boolean;
 }
 
@@ -17,15 +20,16 @@ interface Item {
 }
 
 /**
- * A cart store that keeps carts in memory, on their owner node only. The RingRoute plugin makes that safe:
- * a request for a cart always ends up on the node that holds it (redirected or proxied there).
+ * A cart store that keeps carts in memory, on their owner node only. The RingRoute plugin makes that safe: a
+ * request for a cart always ends up on the node that holds it (redirected or proxied there), and the carts move
+ * with their keys when a node joins, leaves or restarts (owned state).
  */
-export async function buildCartNode({ id, membership, misroute, logger = false }: CartNodeOptions): Promise<FastifyInstance> {
+export async function buildCartNode({ id, membership, misroute, state, logger = false }: CartNodeOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger });
-  const carts = new Map<string, Item[]>();
 
   // Every route with a :cartId parameter is routed by it; the plugin's /health, /ready and /route are not.
-  await app.register(ringRoute, { membership, self: id, key: 'params:cartId', misroute });
+  await app.register(ringRoute, { membership, self: id, key: 'params:cartId', misroute, state });
+  const carts = app.ringRoute.state<Item[]>('carts');
 
   // Says which node actually handled the request (a proxied answer keeps the owner's header).
   app.addHook('preHandler', async (_request, reply) => {
@@ -34,7 +38,7 @@ export async function buildCartNode({ id, membership, misroute, logger = false }
 
   app.get<{ Params: { cartId: string } }>('/carts/:cartId', async (request) => {
     const { cartId } = request.params;
-    return { cartId, node: id, items: carts.get(cartId) ?? [] };
+    return { cartId, node: id, items: (await carts.get(cartId)) ?? [] };
   });
 
   app.post<{ Params: { cartId: string }; Body: Item }>(
@@ -54,17 +58,20 @@ export async function buildCartNode({ id, membership, misroute, logger = false }
     },
     async (request, reply) => {
       const { cartId } = request.params;
-      const items = carts.get(cartId) ?? [];
-      const existing = items.find((item) => item.sku === request.body.sku);
-      if (existing) existing.qty += request.body.qty;
-      else items.push({ sku: request.body.sku, qty: request.body.qty });
-      carts.set(cartId, items);
+      const { sku, qty } = request.body;
+      // One step per cart: no other request for this cart runs in between (and with persist, it is stored first).
+      const items = await carts.update(cartId, (items = []) => {
+        const existing = items.find((item) => item.sku === sku);
+        if (existing) existing.qty += qty;
+        else items.push({ sku, qty });
+        return items;
+      });
       return reply.code(201).send({ cartId, node: id, items });
     },
   );
 
   app.delete<{ Params: { cartId: string } }>('/carts/:cartId', async (request, reply) => {
-    carts.delete(request.params.cartId);
+    await carts.delete(request.params.cartId);
     return reply.code(204).send();
   });
 

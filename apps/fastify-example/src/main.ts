@@ -7,8 +7,8 @@ const misroute = readMisroute();
 await launchExample({
   cluster: 'fastify-example',
   defaultPort: 3001,
-  async start({ id, host, port, deployed, membership }) {
-    const app = await buildCartNode({ id, membership: await membership(), misroute, logger: deployed });
+  async start({ id, host, port, deployed, membership, state }) {
+    const app = await buildCartNode({ id, membership: await membership(), misroute, state: await state(), logger: deployed });
     await app.listen({ host, port });
     return app;
   },

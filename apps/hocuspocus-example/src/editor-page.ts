@@ -9,14 +9,12 @@ export interface EditorAssets {
 }
 
 /**
- * Bundles the browser editor (src/browser/editor.ts with Yjs, the Hocuspocus provider and the RingRoute client
- * helper) once, in memory, when the server starts: no separate frontend build step.
+ * Bundles the browser editor (src/browser/editor.ts with Tiptap, Yjs and the Hocuspocus provider) once, in memory,
+ * when the server starts: no separate frontend build step.
  */
 export async function buildEditorAssets(): Promise<EditorAssets> {
   const result = await build({
     entryPoints: [fileURLToPath(new URL('./browser/editor.ts', import.meta.url))],
-    // The app's tsconfig maps @ringroute/* to the workspace sources.
-    tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -9,7 +9,7 @@ export interface EditorNodeOptions {
   port: number;
   store: DocumentStore;
   assets: EditorAssets;
-  /** SmartRoute's options: nodeId plus a membership, or Redis. */
+  /** SmartRoute's options: nodeId, the cluster secret, and a membership or Redis. */
   smartRoute: SmartRouteOptions;
 }
 
@@ -21,9 +21,12 @@ export interface EditorNode {
   stop(): Promise<void>;
 }
 
-/** One Hocuspocus node: SmartRoute first (it refuses misrouted documents before anything loads them), then persistence. */
+/**
+ * One Hocuspocus node: SmartRoute first (relay mode, its default: a document another node owns is relayed there
+ * before anything here loads it), then persistence.
+ */
 export async function startEditorNode({ host, port, store, assets, smartRoute: options }: EditorNodeOptions): Promise<EditorNode> {
-  const smartRoute = new SmartRoute({ nodePort: port, redirectOnMisroute: true, ...options });
+  const smartRoute = new SmartRoute({ nodePort: port, ...options });
   const server = new Server({
     address: host,
     port,

@@ -2,8 +2,8 @@
  * Express + ringRoute() on owned keys vs bare Express, side by side in one run: each app in its own process,
  * autocannon here. Each comparison runs its two sides back to back, alternating which goes first (ABBA), and reports
  * the median of the per-round ratios: on a shared 2-core machine only adjacent runs see the same background load, and
- * one server at a time keeps autocannon and the server on a core each. Besides req/s, each server reports its user
- * CPU time, giving a cost per request. Prints a markdown table.
+ * one server at a time keeps autocannon and the server on a core each. Besides req/s, each server reports its CPU
+ * time (user + system), giving a cost per request. Prints a markdown table.
  *
  *   pnpm --filter @ringroute/express bench      (env BENCH_SECONDS, default 3; BENCH_ROUNDS, default 6;
  *   BENCH_WARMUP s per server, default 5; BENCH_ONLY = owned | proxy: those comparisons only)
@@ -59,7 +59,7 @@ async function cpuMicros(target: Target): Promise<number> {
   return reply.cpuMicros;
 }
 
-/** Requests per second, and the server's user CPU microseconds per request. */
+/** Requests per second, and the server's CPU microseconds (user + system) per request. */
 async function load(target: Target, duration: number): Promise<Run> {
   const cpuBefore = await cpuMicros(target);
   const result = await autocannon({
@@ -127,7 +127,7 @@ for (const [name, module] of [
 }
 
 table(
-  `Express middleware beside its peers: autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios; ratio (CPU) = peer / routed server CPU per request`,
+  `Express middleware beside its peers: autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios; ratio (CPU) = peer / routed server CPU time (user + system) per request`,
   [
     'Express',
     'middleware',

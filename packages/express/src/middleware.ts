@@ -1,4 +1,5 @@
 import { checkLogger, type Membership, type Ring, type RingRouteLogger } from '@ringroute/ring-core';
+import type { AdoptedState, KeyedState, KeyedStateOptions, StatePort } from '@ringroute/ring-core/owned';
 import {
   compileKey,
   createMonitoring,
@@ -34,8 +35,19 @@ export interface RingRouteMiddleware extends RequestHandler {
   ready(): Promise<void>;
   /** The same routing with another key source, for one route or router: `app.get('/docs/:id', rr.withKey('params:id'), h)`. */
   withKey(key: KeySource<Request>): RequestHandler;
-  /** The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin); never shadows an app route. */
+  /**
+   * The monitoring routes (`<prefix>/route`, `/api/routes/stats`, `/health`, `/ready`, `/metrics`, admin; never
+   * shadows an app route) and the transfer endpoint of owned state (`<prefix>/api/routes/handoff`): mount it at the
+   * root, before body parsers.
+   */
   monitor(): RequestHandler;
+  /**
+   * Per-key state kept on the key's owner that moves with the key (join, leave, drain, rolling restart):
+   * `const carts = rr.state<Cart>('carts')`, then `await carts.get(id)` / `set` / `update` / `delete` in a handler.
+   */
+  state<T>(name: string, options?: KeyedStateOptions<T>): KeyedState<T>;
+  /** Your own per-key store (export/import/delete/keys) under the same custody: `await buckets.use(key, () => …)`. */
+  adopt(name: string, port: StatePort): AdoptedState;
   /**
    * Routes WebSocket (and other) upgrades, which never reach Express: `server.on('upgrade', (req, socket, head) =>
    * rr.handleUpgrade(req, socket, head, () => wss.handleUpgrade(...)))`. Calls `next` when this node owns the key;
@@ -61,6 +73,8 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
 
   const routeWith = (key: KeyExtractor<Request>): RequestHandler =>
     function ringRouteMiddleware(req: Request, res: Response, next: NextFunction) {
+      // Transfers of owned state between nodes are never routed (when this is mounted at the root).
+      if (router.handoffEndpoint.matches(req.method, req.path)) return void router.handoffEndpoint.serve(req, res);
       const result = router.handle(req, key);
       if (result.route !== undefined) req.ringRoute = result.route;
       if (result.kind === 'serve') {
@@ -88,7 +102,9 @@ export function ringRoute(options: RingRouteOptions): RingRouteMiddleware {
           socket.destroy();
         });
     },
-    monitor: () => monitoringHandler(createMonitoring(router as RingRouter<never>), logger),
+    monitor: () => monitoringHandler(createMonitoring(router as RingRouter<never>), router.handoffEndpoint, logger),
+    state: <T>(name: string, options?: KeyedStateOptions<T>) => router.owned(logger).state<T>(name, options),
+    adopt: (name: string, port: StatePort) => router.owned(logger).adopt(name, port),
     on<E extends keyof RouterEvents>(event: E, listener: RouterEvents[E]) {
       router.on(event, listener);
       return middleware;

@@ -15,6 +15,9 @@ describe('invalid options throw at construction, naming the option', () => {
     ['maxHops', { membership: membership(), self: 'a', key: 'query:key', maxHops: 0 }],
     ['logger', { membership: membership(), self: 'a', key: 'query:key', logger: { info() {} } }],
     ['proxyTimeouts.connect', { membership: membership(), self: 'a', key: 'query:key', misroute: 'proxy', proxyTimeouts: { connect: -1 } }],
+    ['ejection.backof', { membership: membership(), self: 'a', key: 'query:key', misroute: 'proxy', ejection: { backof: 10 } }],
+    ['healthCheck.backoff', { nodes: [{ id: 'a' }], self: 'a', key: 'query:key', healthCheck: { backoff: 2 } }],
+    ['nodes[0].wieght', { nodes: [{ id: 'a', wieght: 2 }], self: 'a', key: 'query:key' }],
   ])('%s', (option, options) => {
     const error = (() => {
       try {

@@ -1,6 +1,6 @@
-import { checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
+import { checkNumber, checkOneOf, RingRouteConfigError, type Membership, type Ring } from '@ringroute/ring-core';
+import type { AdoptedState, KeyedState, KeyedStateOptions, StatePort } from '@ringroute/ring-core/owned';
 import {
-  compileKey,
   createMonitoring,
   createRouter,
   logAnswer,
@@ -16,11 +16,19 @@ import {
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import { Forwarder } from '@ringroute/ring-core/node';
 import fp from 'fastify-plugin';
-import { proxy, proxyUpgrade, send } from './proxy.js';
+import { answerUpgrade, isUpgrade, proxy, proxyUpgrade, send } from './proxy.js';
+import { maxParamLength, RouteKeys } from './routes.js';
+import { handoffRoutes } from './state.js';
 
 export interface RingRouteOptions extends RouterOptions<FastifyRequest> {
   /** 'all' (default): every route is routed unless its config says `ringRoute: false`; 'opt-in': only routes whose config has `ringRoute`. */
   scope?: 'all' | 'opt-in';
+  /**
+   * How long `app.ready()` / `app.listen()` wait for the first ring (ms). Past it the app starts anyway (a warning is
+   * logged) and routed requests and `<prefix>/ready` answer 503 until the ring arrives (e.g. while the store is away).
+   * 0 = do not wait. Default 5000.
+   */
+  readyTimeout?: number;
 }
 
 /** Per-route control through the route `config`: `false` opts out; an object opts in, optionally with its own key. */
@@ -37,6 +45,13 @@ export interface RingRouteDecoration {
   stats(): RouterStats;
   /** The framework-free router (events: `router.on('decision', ...)`). */
   readonly router: RingRouter<FastifyRequest>;
+  /**
+   * Per-key state kept on the key's owner that moves with the key (join, leave, drain, rolling restart):
+   * `const carts = app.ringRoute.state<Cart>('carts')`, then `await carts.get(id)` / `set` / `update` / `delete`.
+   */
+  state<T>(name: string, options?: KeyedStateOptions<T>): KeyedState<T>;
+  /** Your own per-key store (export/import/delete/keys) under the same custody: `await buckets.use(key, () => …)`. */
+  adopt(name: string, port: StatePort): AdoptedState;
 }
 
 declare module 'fastify' {
@@ -52,7 +67,7 @@ declare module 'fastify' {
   }
 }
 
-const ADAPTER_OPTIONS = ['scope'] as const;
+const ADAPTER_OPTIONS = ['scope', 'readyTimeout'] as const;
 
 const collision = (method: string, url: string) =>
   new RingRouteConfigError(
@@ -64,15 +79,21 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   if (fastify.hasDecorator('ringRoute') || fastify.hasRequestDecorator('ringRoute'))
     return done(new RingRouteConfigError('ringRoute', 'the plugin is already registered in this Fastify instance'));
   let router: RingRouter<FastifyRequest>;
-  let scope: 'all' | 'opt-in';
+  let keys: RouteKeys;
+  let readyTimeout: number;
   try {
     router = createRouter<FastifyRequest>(options, ADAPTER_OPTIONS);
-    scope = options.scope === undefined ? 'all' : checkOneOf('scope', options.scope, ['all', 'opt-in'] as const);
+    const scope = options.scope === undefined ? 'all' : checkOneOf('scope', options.scope, ['all', 'opt-in'] as const);
+    readyTimeout =
+      options.readyTimeout === undefined
+        ? 5000
+        : checkNumber('readyTimeout', options.readyTimeout, { min: 0, max: 3_600_000, integer: true });
+    keys = new RouteKeys(router.options.key, scope, options.maxKeyLength, maxParamLength(fastify));
   } catch (error) {
     return done(error as Error);
   }
   const started = router.start();
-  // The membership starts in the background: requests get 503 (and <prefix>/ready says 503) until its first ring.
+  // The app keeps running without a ring: routed requests and <prefix>/ready answer 503 until the membership has one.
   started.catch((error: unknown) => fastify.log.error({ err: error }, 'ringroute: membership failed to start'));
 
   fastify.decorate('ringRoute', {
@@ -83,6 +104,8 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
     ready: () => started,
     stats: () => routerStats(router as RingRouter<never>),
     router,
+    state: <T>(name: string, options?: KeyedStateOptions<T>) => router.owned(fastify.log).state<T>(name, options),
+    adopt: (name: string, port: StatePort) => router.owned(fastify.log).adopt(name, port),
   } satisfies RingRouteDecoration);
   fastify.decorateRequest('ringRoute', null);
 
@@ -93,32 +116,38 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   let registeringOwn = false;
   for (const route of routes)
     if (fastify.hasRoute({ method: route.method, url: route.path })) return done(collision(route.method, route.path));
-
-  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
-  // Routes registered after the plugin get the routing hook; opted-out routes pay nothing per request.
-  const ownHooks = new WeakSet<object>();
+  // Routes declared from now on are checked as they are declared (a bad per-route key fails at start).
   fastify.addHook('onRoute', (route) => {
     if (!registeringOwn)
       for (const method of [route.method].flat()) if (monitored.has(`${method} ${route.url}`)) throw collision(method, route.url);
-    const config = route.config?.ringRoute;
-    if (config === false || (scope === 'opt-in' && config === undefined)) return;
-    const key =
-      config?.key === undefined ? router.options.key : compileKey<FastifyRequest>(config.key, `config.ringRoute.key (${route.url})`);
-    const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
-    // Fastify re-announces a GET route as HEAD with the same hooks: add ours once.
-    if (hooks.some((h) => ownHooks.has(h))) return;
-    const hook = routingHook(router, key, forwarder);
-    ownHooks.add(hook);
-    route.onRequest = [hook, ...hooks];
+    keys.declare(route.config, `${String(route.method)} ${route.url}`);
   });
 
+  // A hook of the plugin's context: Fastify gives it to every route of this context and its children when the app
+  // is ready, whether they were declared before the plugin loaded (`app.register(ringRoute)` without await) or after.
+  const forwarder = router.options.misroute === 'proxy' ? new Forwarder(router.options.proxyTimeouts) : undefined;
+  fastify.addHook('onRequest', routingHook(router, keys, forwarder));
+
+  const own = (route: RouteOptions) => {
+    registeringOwn = true;
+    fastify.route(route);
+    registeringOwn = false;
+  };
   for (const monitoring of routes) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await monitoring.handle({ query: request.query, params: request.params, body: request.body, headers: request.headers }));
-    registeringOwn = true;
-    fastify.route({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
-    registeringOwn = false;
+    own({ method: monitoring.method, url: monitoring.path, config: { ringRoute: false }, handler } as RouteOptions);
   }
+  handoffRoutes(router, own);
+
+  // app.ready() and app.listen() wait for the first ring (up to readyTimeout), so the first requests are routed, not 503.
+  fastify.addHook('onReady', async () => {
+    if (readyTimeout === 0 || (await settled(started, readyTimeout))) return;
+    fastify.log.warn(
+      { readyTimeout },
+      `ringroute: no ring after ${readyTimeout} ms; starting anyway: routed requests and ${router.options.prefix}/ready answer 503 until the membership has its first ring`,
+    );
+  });
 
   const stopLogging = logMembership(router.membership, fastify.log);
   fastify.addHook('onClose', async () => {
@@ -129,20 +158,41 @@ const plugin: FastifyPluginCallback<RingRouteOptions> = (fastify, options, done)
   done();
 };
 
-function routingHook(
-  router: RingRouter<FastifyRequest>,
-  key: KeyExtractor<FastifyRequest>,
-  forwarder: Forwarder | undefined,
-): onRequestHookHandler {
+/** true once `started` settled (a failure is logged where it is caught), false after `timeout` ms. */
+async function settled(started: Promise<void>, timeout: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeout, false)));
+  try {
+    return await Promise.race([
+      started.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function routingHook(router: RingRouter<FastifyRequest>, keys: RouteKeys, forwarder: Forwarder | undefined): onRequestHookHandler {
   return function ringRouteOnRequest(request, reply, next) {
+    let key: KeyExtractor<FastifyRequest> | undefined;
+    try {
+      key = keys.of(request);
+    } catch (error) {
+      return next(error as Error); // a per-route config first seen here (its route was declared before the plugin loaded)
+    }
+    if (key === undefined) return next();
     const result = router.handle(request, key);
     if (result.route !== undefined) request.ringRoute = result.route;
     if (result.kind === 'serve') return next();
-    // @fastify/websocket marks the requests it dispatched from the server's 'upgrade' event (`request.ws`).
-    if (result.kind === 'proxy' && (request as { ws?: unknown }).ws === true) return proxyUpgrade(router, request, reply, result.plan);
-    if (result.kind === 'proxy') return void proxy(router, forwarder!, request, reply, result.plan);
+    const upgrade = isUpgrade(request);
+    if (result.kind === 'proxy')
+      return upgrade ? proxyUpgrade(router, request, reply, result.plan) : void proxy(router, forwarder!, request, reply, result.plan);
     logAnswer(request.log, result.answer);
-    send(reply, result.answer);
+    if (upgrade) answerUpgrade(request, reply, result.answer);
+    else send(reply, result.answer);
   };
 }
 

@@ -1,5 +1,6 @@
 import { errorAnswer, type HttpAnswer, type ProxyPlan, type RingRouter } from '@ringroute/ring-core/http';
-import { forwardUpgrade, sendAnswer, type Forwarder } from '@ringroute/ring-core/node';
+import { forwardUpgrade, sendAnswer, writeUpgradeAnswer, type Forwarder } from '@ringroute/ring-core/node';
+import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const send = (reply: FastifyReply, answer: HttpAnswer) => reply.code(answer.status).headers(answer.headers).send(answer.body);
@@ -38,12 +39,35 @@ export async function proxy(
 export function proxyUpgrade(router: RingRouter<FastifyRequest>, request: FastifyRequest, reply: FastifyReply, plan: ProxyPlan): void {
   reply.hijack();
   const { raw } = request;
-  void forwardUpgrade(router, raw, plan, raw.socket, upgradeHead(raw), { logger: request.log });
+  void forwardUpgrade(router, raw, plan, upgradeSocket(raw), upgradeHead(raw), { logger: request.log });
 }
 
-/** Bytes read past the handshake; @fastify/websocket keeps them on the raw request under a private symbol. */
+/**
+ * RingRoute's own answer to an upgrade (a redirect, 421, 4xx, 503), written on the socket, which it then closes:
+ * @fastify/websocket closes the sockets of answered upgrades in a hook that may come after RingRoute's.
+ */
+export function answerUpgrade(request: FastifyRequest, reply: FastifyReply, answer: HttpAnswer): void {
+  reply.hijack();
+  writeUpgradeAnswer(upgradeSocket(request.raw), answer);
+}
+
+/** A property @fastify/websocket keeps on the raw request under a private symbol ('ws-socket', 'ws-head'). */
+function wsProperty(raw: object, name: string): unknown {
+  const symbol = Object.getOwnPropertySymbols(raw).find((s) => s.description === name);
+  return symbol === undefined ? undefined : (raw as Record<symbol, unknown>)[symbol];
+}
+
+/**
+ * An upgrade @fastify/websocket dispatched through Fastify's routing. Its own onRequest hook sets `request.ws`, but it
+ * may run after RingRoute's (when the plugin was registered first): the raw request's socket marks it in any order.
+ */
+export const isUpgrade = (request: FastifyRequest): boolean =>
+  (request as { ws?: unknown }).ws === true || wsProperty(request.raw, 'ws-socket') !== undefined;
+
+const upgradeSocket = (raw: FastifyRequest['raw']): Duplex => (wsProperty(raw, 'ws-socket') as Duplex | undefined) ?? raw.socket;
+
+/** Bytes read past the handshake. */
 function upgradeHead(raw: object): Buffer {
-  const symbol = Object.getOwnPropertySymbols(raw).find((s) => s.description === 'ws-head');
-  const head = symbol === undefined ? undefined : (raw as Record<symbol, unknown>)[symbol];
+  const head = wsProperty(raw, 'ws-head');
   return Buffer.isBuffer(head) ? head : Buffer.alloc(0);
 }

@@ -24,10 +24,11 @@ const responses: string[] = [];
 async function startApp(id: string, port: number, membership: Membership, replyFromFirst: boolean): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   const own = () => app.register(replyFrom, { base: legacyUrl });
+  // onRequest hooks run in registration order: this one, registered before RingRoute, runs before the routing hook.
+  app.addHook('onRequest', async (_request, reply) => void reply.header(`x-seen-by-${id}`, '1'));
   if (replyFromFirst) await own();
   await app.register(ringRoute, { membership, key: 'query:key', misroute: 'proxy' });
   if (!replyFromFirst) await own();
-  app.addHook('onRequest', async (_request, reply) => void reply.header(`x-seen-by-${id}`, '1'));
   app.addHook('onResponse', async (request, reply) => void responses.push(`${id} ${reply.statusCode} ${request.url}`));
   app.addContentTypeParser('application/x-csv', { parseAs: 'string' }, (_request, body, done) =>
     done(

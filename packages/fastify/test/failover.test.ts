@@ -78,7 +78,7 @@ describe('an owner killed with SIGKILL (Redis membership, proxy mode)', () => {
     victim!.kill('SIGKILL');
     await once(victim!, 'exit');
     // Still in every ring: GET is retried on the next candidate, POST fails fast with 503 + Retry-After.
-    expect(n0!.membership.ring.node('victim')).toBeDefined();
+    expect(n0!.membership.ring.owner(key)?.id).toBe('victim');
     const get = await fetch(`${via.spec.url}/doc?key=${key}`);
     expect(await get.json()).toMatchObject({ node: next, owner: 'victim', reason: 'fallback' });
     const post = await fetch(`${via.spec.url}/echo?key=${key}`, {
@@ -88,6 +88,7 @@ describe('an owner killed with SIGKILL (Redis membership, proxy mode)', () => {
     });
     expect(post.status).toBe(503);
     expect(post.headers.get('retry-after')).toBe('1');
+    expect(await post.json()).toMatchObject({ reason: 'proxy-failed', tried: ['victim'] });
 
     // Failure detection removes the silent member; its keys now belong to the next candidate everywhere.
     await waitFor(() => nodes.every((n) => n.membership.ring.owner(key)?.id === next), 'failure detection', 10_000);

@@ -14,6 +14,12 @@ export const freePort = () =>
     });
   });
 
+/**
+ * What a busy 2-core machine may add to a bound derived from configured intervals: timers fire late and processes wait
+ * for a core (measured: well under 200 ms beside two CPU hogs at load 13; this leaves room for worse).
+ */
+export const SCHEDULING_MARGIN = 1000;
+
 export interface TestNode {
   spec: Required<Pick<NodeSpec, 'id' | 'url'>>;
   port: number;

@@ -44,6 +44,10 @@ describe('options', () => {
     expect(error.option).toBe('misrout');
     expect(error.message).toContain('did you mean `misroute`?');
     expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', scpoe: 'all' })).message).toContain('did you mean `scope`?');
+    const nested = await configError({ nodes: NODES, self: 'a', key: 'query:k', healthCheck: { backoff: 2 } });
+    expect(nested.option).toBe('healthCheck.backoff');
+    expect(nested.message).toContain('did you mean `backoffMultiplier`?');
+    expect((await configError({ nodes: NODES, self: 'a', key: 'query:k', ejection: { probes: 'tcp' } })).option).toBe('ejection.probes');
   });
 
   it('explains an empty node list and a missing key source', async () => {

@@ -10,7 +10,10 @@
  * 3. Migration time per document: POST /api/routes/migrate until the helper is synced on the new owner, and a
  *    node joining until every document it takes is synced there.
  *
- *   pnpm --filter @ringroute/hocuspocus bench        (BENCH_ROUNDS=200 by default)
+ * The cases of a table take turns within each round, in rotated order (ABBA for two), after the same warm-up
+ * (BENCH_WARMUP rounds, not counted): no case always runs first, or on a colder process than its peer.
+ *
+ *   pnpm --filter @ringroute/hocuspocus bench        (BENCH_ROUNDS=200, BENCH_WARMUP=20 by default)
  */
 import { WebSocket } from 'ws';
 import { table as markdownTable, targets } from '../../ring-core/bench/support/measure.js';
@@ -22,6 +25,7 @@ import { createTable, postgresPersistence } from '../test/support/postgres.js';
 import { redisCluster } from '../test/support/redis.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const MIGRATIONS = Number(process.env.BENCH_MIGRATIONS ?? 30);
 const JOIN_DOCUMENTS = Number(process.env.BENCH_JOIN_DOCUMENTS ?? 60);
 
@@ -94,24 +98,38 @@ async function plainServer(table: string): Promise<{ url: string; close: () => P
   };
 }
 
+/**
+ * Runs WARMUP + ROUNDS rounds of `cases`, each case once per round, in an order rotated every round (ABBA for two
+ * cases); returns each case's samples, warm-up rounds left out.
+ */
+async function rounds(cases: ((round: number) => Promise<number>)[]): Promise<number[][]> {
+  const samples = cases.map(() => [] as number[]);
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    const shift = cases.length === 2 ? [0, 1, 1, 0][round % 4]! : round % cases.length;
+    for (let i = 0; i < cases.length; i++) {
+      const which = (i + shift) % cases.length;
+      const sample = await cases[which]!(round);
+      if (round >= WARMUP) samples[which]!.push(sample);
+    }
+  }
+  return samples;
+}
+
 async function connectionSetup(cluster: Cluster): Promise<void> {
   const plain = await plainServer(cluster.table);
   const owner = cluster.node('node-a');
-  const plainSamples: number[] = [];
-  const smartSamples: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    plainSamples.push(await directConnect(plain.url, `setup-plain-${i}`));
-    const name = cluster.documentOwnedBy('node-a', `setup-${i}`);
-    smartSamples.push(await directConnect(owner.url, name));
-  }
+  const [plainSamples, smartSamples] = await rounds([
+    (i) => directConnect(plain.url, `setup-plain-${i}`),
+    (i) => directConnect(owner.url, cluster.documentOwnedBy('node-a', `setup-${i}`)),
+  ]);
   await plain.close();
   table(
     'Connection setup: connect + synced, new socket and document each time',
     [
-      ['plain Hocuspocus server', plainSamples],
-      ['SmartRoute node (owner), 3-node cluster', smartSamples],
+      ['plain Hocuspocus server', plainSamples!],
+      ['SmartRoute node (owner), 3-node cluster', smartSamples!],
     ],
-    plainSamples,
+    plainSamples!,
   );
 }
 
@@ -122,26 +140,21 @@ async function misroutedConnect(cluster: Cluster): Promise<void> {
   await withRing.refreshRing();
   // No ring (its endpoint unreachable from this client): every document starts at the seed and is redirected.
   const noRing = createSmartClient({ nodes: [wrong.url], WebSocketPolyfill: WebSocket, fetch: () => Promise.reject(new Error('no ring')) });
-  const direct: number[] = [];
-  const ownerFirst: number[] = [];
-  const misrouted: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const name = cluster.documentOwnedBy('node-b', `direct-${i}`);
-    direct.push(await directConnect(owner.url, name));
-    const [first, second] = [cluster.documentOwnedBy('node-b', `ring-${i}`), cluster.documentOwnedBy('node-b', `misrouted-${i}`)];
-    ownerFirst.push(await timeHelper(() => withRing.open(first)));
-    misrouted.push(await timeHelper(() => noRing.open(second)));
-  }
+  const [direct, ownerFirst, misrouted] = await rounds([
+    (i) => directConnect(owner.url, cluster.documentOwnedBy('node-b', `direct-${i}`)),
+    (i) => timeHelper(() => withRing.open(cluster.documentOwnedBy('node-b', `ring-${i}`))),
+    (i) => timeHelper(() => noRing.open(cluster.documentOwnedBy('node-b', `misrouted-${i}`))),
+  ]);
   withRing.destroy();
   noRing.destroy();
   table(
     'Misrouted connect until synced on the owner',
     [
-      ['direct connect to the owner (plain provider)', direct],
-      ['helper, owner computed from its ring', ownerFirst],
-      ['helper, connects to a wrong node first, follows the hint', misrouted],
+      ['direct connect to the owner (plain provider)', direct!],
+      ['helper, owner computed from its ring', ownerFirst!],
+      ['helper, connects to a wrong node first, follows the hint', misrouted!],
     ],
-    direct,
+    direct!,
   );
 }
 
@@ -158,8 +171,9 @@ async function migration(cluster: Cluster): Promise<void> {
   const answered: number[] = [];
   const followed: number[] = [];
   for (const [i, handle] of handles.entries()) {
-    const reference = cluster.documentOwnedBy('node-b', `migrate-direct-${i}`);
-    direct.push(await directConnect(cluster.node('node-b').url, reference));
+    const reference = () => directConnect(cluster.node('node-b').url, cluster.documentOwnedBy('node-b', `migrate-direct-${i}`));
+    // The reference connect takes turns before and after the migration (ABBA).
+    if ([0, 3].includes(i % 4)) direct.push(await reference());
     const moved = new Promise<void>((resolve) => handle.on('move', () => resolve()));
     const start = performance.now();
     const response = await cluster.migrate(cluster.node('node-c'), handle.documentName, 'node-b');
@@ -168,6 +182,7 @@ async function migration(cluster: Cluster): Promise<void> {
     await moved;
     await handle.whenSynced();
     followed.push(performance.now() - start);
+    if ([1, 2].includes(i % 4)) direct.push(await reference());
   }
   for (const handle of handles) handle.close();
   client.destroy();
@@ -208,7 +223,9 @@ async function join(cluster: Cluster): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(`## Hocuspocus SmartRoute (Node ${process.versions.node}, @hocuspocus/server 3.4, ${ROUNDS} rounds)`);
+  console.log(
+    `## Hocuspocus SmartRoute (Node ${process.versions.node}, @hocuspocus/server 3.4, ${ROUNDS} rounds after ${WARMUP} of warm-up, cases in rotated order)`,
+  );
   const table = await createTable();
   const redis = await redisCluster();
   const cluster = await Cluster.start(['node-a', 'node-b', 'node-c'], table.table, redis.cluster);

@@ -1,31 +1,30 @@
 /**
- * Relay mode beside its peers, same workload, one run: 3 Hocuspocus 3.4 servers (child processes, see
- * relay-node.ts) on a private redis-server, DOCUMENTS documents x 4 plain providers (one socket each), every
- * client writing once a second, and
- * - SmartRoute relay: clients spread over the 3 nodes round robin (as behind a load balancer);
- * - SmartRoute relay mode, every client connected to its document's owner;
- * - SmartRoute redirect mode, every client on its document's owner (where the client helper connects);
- * - @hocuspocus/extension-redis 3.4: clients spread round robin.
- * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes; and the Redis server's),
- * Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held, cross-client latency
- * p50/p99. Each round runs every case once, in rotated order; the table shows medians over the rounds.
+ * Relay mode beside its peers, one run: 3 Hocuspocus 3.4 servers (child processes, see relay-node.ts) on a private
+ * redis-server, DOCUMENTS documents x 4 plain providers (one socket each), every client writing once a second. The
+ * documents, clients and writes are the same in every case; where the clients connect is not:
+ * - round robin, spread over the 3 nodes as behind a load balancer: SmartRoute relay mode, and extension-redis;
+ * - every client of a document on one node: SmartRoute relay mode and redirect mode with the clients on the owner
+ *   (where the client helper connects), and extension-redis with the clients on one node per document (as behind a
+ *   load balancer sticky per document).
+ * Each ratio compares a case with extension-redis under the same placement, never across placements.
+ * Measured over the window after a warm-up: server CPU per 1,000 updates (the 3 processes, user + system; and the
+ * Redis server's), Redis commands per update (INFO commandstats delta), total server RSS, Y.Doc instances held,
+ * cross-client latency p50/p99. Each round runs every case once, in rotated order, with the same warm-up; the table
+ * shows medians over the rounds.
  *
- *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 10 minutes)
+ *   pnpm --filter @ringroute/hocuspocus exec tsx bench/relay.ts     (about 12 minutes)
  *   env: BENCH_DOCUMENTS=100 BENCH_WARMUP=30 BENCH_SECONDS=10 BENCH_ROUNDS=3, BENCH_ONLY, BENCH_NODE_FLAGS
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
-import { builtPackages } from '../../ring-core/bench/support/built.js';
 import { table, targets, type Target } from '../../ring-core/bench/support/measure.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
-import { redisCommands } from '../test/support/redis.js';
-import type { BenchNodeConfig, BenchNodeStats } from './relay-node.js';
+import type { BenchNodeConfig } from './relay-node.js';
+import { redisUsage, startNode, type BenchNode } from './support/nodes.js';
 
 const DOCUMENTS = Number(process.env.BENCH_DOCUMENTS ?? 100);
 const CLIENTS_PER_DOCUMENT = 4;
@@ -37,47 +36,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 30);
 /** Extra Node flags for the server processes (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const entry = fileURLToPath(new URL('./relay-node.ts', import.meta.url));
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
-type Placement = 'round-robin' | 'owner';
-
-interface Node {
-  url: string;
-  child: ChildProcess;
-  stats(): Promise<BenchNodeStats>;
-}
-
-async function startNode(config: Omit<BenchNodeConfig, 'port'>): Promise<Node> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', entry], {
-    cwd: packageDir,
-    env: builtPackages(new URL('..', import.meta.url), { RINGROUTE_BENCH_NODE: JSON.stringify({ ...config, port }) }),
-    // extension-redis logs every store it could not lock (each node stores every document it holds).
-    stdio: ['ignore', 'inherit', config.peer === 'extension-redis' ? 'ignore' : 'inherit', 'ipc'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bench node ${config.id} exited (${code})`)));
-  });
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    child,
-    stats: () =>
-      new Promise((resolve) => {
-        child.once('message', (stats) => resolve(stats as BenchNodeStats));
-        child.send('stats');
-      }),
-  };
-}
-
-/** Total calls in INFO commandstats (minus the INFOs that read them), and Redis's CPU time so far (ms). */
-async function redisUsage(redis: Redis): Promise<{ commands: number; cpu: number }> {
-  const commands = await redisCommands(redis);
-  const cpu = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
-  return { commands, cpu: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
-}
+/** Where clients connect: spread round robin, or every client of a document on one node (SmartRoute: its owner). */
+type Placement = 'round-robin' | 'one-node';
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
@@ -103,8 +64,8 @@ let lostProbes = 0;
 
 /**
  * Latency without queueing: after the load, one writer and one reader of one document, one update in flight
- * at a time. Relay: both on nodes that do not own it (two link hops); direct: both on the owner; extension-redis:
- * on two different nodes.
+ * at a time. Round robin: on two different nodes (SmartRoute: both not the owner, two link hops); one node: both on
+ * the same node (SmartRoute: the owner).
  */
 async function idleLatency(urls: [string, string], documentName: string): Promise<number> {
   const [writer, reader] = urls.map((url) => {
@@ -155,8 +116,9 @@ async function run(
   redis: SpawnedRedis,
 ): Promise<Result> {
   const cluster = `bench-${peer}-${misroute}-${placement}-${Date.now().toString(36)}`;
-  const nodes: Node[] = [];
-  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }));
+  const nodes: BenchNode[] = [];
+  for (const id of ['node-a', 'node-b', 'node-c'])
+    nodes.push(await startNode({ id, redisPort: redis.port, cluster, peer, misroute }, NODE_FLAGS));
   let ring: Ring | undefined;
   if (peer === 'smartroute') {
     await until(
@@ -180,7 +142,11 @@ async function run(
     const documentName = `${cluster}-doc-${d}`;
     for (let c = 0; c < CLIENTS_PER_DOCUMENT; c++) {
       const url =
-        placement === 'owner' ? urlOf.get(ring!.owner(documentName)!.id)! : nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url;
+        placement === 'round-robin'
+          ? nodes[(d * CLIENTS_PER_DOCUMENT + c) % nodes.length]!.url
+          : ring
+            ? urlOf.get(ring.owner(documentName)!.id)!
+            : nodes[d % nodes.length]!.url;
       const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: BrowserWebSocket });
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: documentName, document: new Y.Doc() });
       provider.attach();
@@ -225,18 +191,8 @@ async function run(
   const probeName = `${cluster}-probe`;
   const owner = ring ? urlOf.get(ring.owner(probeName)!.id)! : nodes[0]!.url;
   const others = nodes.map((node) => node.url).filter((url) => url !== owner) as [string, string];
-  const idleP50 = await idleLatency(placement === 'owner' ? [owner, owner] : others, probeName);
-  // A server exits on its own when the IPC channel closes (so a profiler can write its file); killed if it hangs.
-  await Promise.all(
-    nodes.map(
-      ({ child }) =>
-        new Promise((resolve) => {
-          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => resolve(clearTimeout(kill)));
-          child.disconnect();
-        }),
-    ),
-  );
+  const idleP50 = await idleLatency(placement === 'one-node' ? [owner, owner] : others, probeName);
+  await Promise.all(nodes.map((node) => node.stop()));
 
   const cpu = after.stats.reduce((sum, s, i) => sum + s.cpu - before.stats[i]!.cpu, 0) / 1000;
   const sorted = latencies.sort((x, y) => x - y);
@@ -254,14 +210,30 @@ async function run(
   };
 }
 
+/** [BENCH_ONLY name, row label, server, placement, SmartRoute's misroute, the peer row its ratios are against]. */
 const CASES = [
-  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin', 'relay'],
-  ['direct', 'SmartRoute relay mode, clients direct to the owner', 'smartroute', 'owner', 'relay'],
+  ['relay', 'SmartRoute relay, clients round robin', 'smartroute', 'round-robin', 'relay', 'extension-redis'],
+  ['direct', "SmartRoute relay mode, a document's clients on its owner", 'smartroute', 'one-node', 'relay', 'extension-redis-one-node'],
   // Where the client helper ends up after a redirect (or connects first, from its ring): on the owner.
-  ['redirect', 'SmartRoute redirect mode, clients on the owner', 'smartroute', 'owner', 'redirect'],
-  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', 'relay'],
+  [
+    'redirect',
+    "SmartRoute redirect mode, a document's clients on its owner",
+    'smartroute',
+    'one-node',
+    'redirect',
+    'extension-redis-one-node',
+  ],
+  ['extension-redis', '@hocuspocus/extension-redis 3.4, clients round robin', 'extension-redis', 'round-robin', 'relay', 'extension-redis'],
+  [
+    'extension-redis-one-node',
+    "@hocuspocus/extension-redis 3.4, a document's clients on one node",
+    'extension-redis',
+    'one-node',
+    'relay',
+    'extension-redis-one-node',
+  ],
 ] as const;
-/** One case alone (BENCH_ONLY=relay|direct|redirect|extension-redis), e.g. under a profiler. */
+/** One case alone (BENCH_ONLY=relay|direct|redirect|extension-redis|extension-redis-one-node), e.g. under a profiler. */
 const ONLY = process.env.BENCH_ONLY;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -289,23 +261,23 @@ async function main(): Promise<void> {
   } finally {
     await redis.kill();
   }
-  /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis. */
+  /** Median over the rounds of one figure of a case, and of its per-round ratio to extension-redis with the same placement. */
   const figure = (only: string, of: (r: Result) => number) => median(rounds.map((results) => of(results.get(only)!)));
   const versus = (only: string, of: (r: Result) => number) =>
     rounds.map((results) => {
-      const peer = results.get('extension-redis');
+      const peer = results.get(CASES.find(([name]) => name === only)![5]);
       return peer ? of(results.get(only)!) / of(peer) : NaN;
     });
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
   const shown = (only: string, of: (r: Result) => number, digits: number) => fixed(figure(only, of), digits);
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
   table(
-    `${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds`,
+    `${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds; the same documents, clients and writes in every row, rows differ in where the clients connect (round robin, or a document's clients on one node), and every ratio is against extension-redis with the same placement`,
     [
       'case',
       'updates',
       'server CPU ms / 1,000 updates',
-      'vs extension-redis',
+      'vs extension-redis, same placement',
       'every round',
       '+ Redis CPU ms',
       'servers + Redis vs extension-redis',

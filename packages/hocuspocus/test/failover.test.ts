@@ -121,6 +121,8 @@ describe('fast failover and merge-safe ownership', () => {
     await until(() => writers.every((w) => w.acknowledged === 2), 'a survivor to acknowledge', 10_000, 20);
     const served = Date.now() - killedAt;
     console.log(`kill -9 -> documents served and writable on a survivor after ${served} ms (failureTimeout 2500 ms by default)`);
+    // The target: removal after 2 x failureTimeout (2 x 2500 ms) plus a heartbeat, then the helper moves; 10 s leaves
+    // the rest for that move on a busy machine (5.6-8.6 s measured beside other suites, see BENCHMARKS.md).
     expect(served).toBeLessThan(10_000);
     expect(await missing(writers, d1)).toEqual([]);
 
@@ -168,19 +170,29 @@ describe('fast failover and merge-safe ownership', () => {
         await sleep(50);
       }
     })();
-    await sleep(500);
+    await until(() => writers.every((w) => w.acknowledged >= 3), 's3 to acknowledge a few rounds of edits');
 
     s3.pause();
-    await sleep(2 * failureTimeout);
+    // Removal takes 2 x failureTimeout of silence: s3 stays paused past it.
     await until(async () => !(await members(s1)).includes('s3'), 's3 to be declared dead', 10_000, 50);
     // New clients reach the new owners meanwhile, and their acknowledged updates are stored there.
     const late = smart([s1.http, s2.http]);
     const lateWriters = await Promise.all(names.map((name) => writer(late, name)));
     lateWriters.forEach((w) => write(w, `late-${w.handle.documentName}`));
     await until(() => lateWriters.every((w) => w.acknowledged === 1), 'the new owners to acknowledge');
-    await sleep(300); // stored (debounce 100 ms)
+    await until(
+      async () =>
+        (await Promise.all(lateWriters.map(async (w) => (await storedItems(w.handle.documentName)).has(w.written[0]!)))).every(Boolean),
+      'the new owners to store the late writes',
+    );
+    const acknowledgedAtResume = writers.map((w) => w.acknowledged);
     s3.resume();
-    await sleep(1500);
+    // s3 finds out it was declared dead while the first clients keep editing, now on the new owners.
+    await until(
+      async () => (await json<{ routing: { staleDocuments: number } }>(`${s3.http}/api/routes/stats`)).routing.staleDocuments > 0,
+      's3 to find its copies stale',
+    );
+    await until(() => writers.every((w, i) => w.acknowledged > acknowledgedAtResume[i]!), 'edits acknowledged after the resume', 20_000);
     editing = false;
     await edits;
     const all = [...writers, ...lateWriters];

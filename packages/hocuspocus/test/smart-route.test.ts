@@ -9,6 +9,11 @@ import { createTable } from './support/postgres.js';
 import { REDIS_URL, redisCluster } from './support/redis.js';
 import { ADMIN_TOKEN, documentOwnedBy, plainProvider, socketTo, startNode, type TestNode } from './support/node.js';
 
+interface StatsBody {
+  routing: { admitted: number; redirected: number };
+  documents: { loaded: number; connections: number };
+}
+
 let table: Awaited<ReturnType<typeof createTable>>;
 let redis: Awaited<ReturnType<typeof redisCluster>>;
 const nodes: TestNode[] = [];
@@ -47,6 +52,9 @@ describe('options', () => {
       [{ nodeId: 'a', clusterNodes: [{ id: 'a', address: 'x', port: 1 }] }, 'clusterNodes[0].id'],
       [{ healthCheck: { interval: 0 } }, 'healthCheck.interval'],
       [{ healthCheck: { backoffMultiplier: 0.5 } }, 'healthCheck.backoffMultiplier'],
+      [{ healthCheck: { backoff: 2 } }, 'healthCheck.backoff'],
+      [{ nodeID: 'a' }, 'nodeID'],
+      [{ clusterNodes: [{ id: 'b', address: '127.0.0.1', port: 1, wieght: 2 }] }, 'clusterNodes[0].wieght'],
       [{ syncInterval: 'fast' }, 'syncInterval'],
       [{ migrationTimeout: -5 }, 'migrationTimeout'],
       [{ customRoutingFunction: 'user-' }, 'customRoutingFunction'],
@@ -101,7 +109,9 @@ describe('static cluster (no Redis)', () => {
 
   it('health-checks the other nodes over HTTP and routes around a dead one', async () => {
     const [port, peerPort, downPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const healthCheck = { interval: 50, timeout: 200, retries: 1, backoffMultiplier: 1, maxBackoff: 100 };
+    // A refused connection fails at once, whatever the timeout: a generous one keeps a slow answer on a busy machine from
+    // counting against the live peer.
+    const healthCheck = { interval: 50, timeout: 2000, retries: 1, backoffMultiplier: 1, maxBackoff: 100 };
     const peer = await startNode('peer', peerPort, table.table, { clusterNodes: [{ id: 'self', address: '127.0.0.1', port }] });
     nodes.push(peer);
     const node = await startNode('self', port, table.table, {
@@ -321,8 +331,22 @@ describe('a Redis cluster of two nodes', () => {
     expect(doc).toMatchObject({ documentId: name, owner: { id: 'b' }, url: b.url, epoch: a.smartRoute.ring!.epoch, local: false });
     expect((await fetch(`${a.http}/api/routes/document/%E0%A4%A`)).status).toBe(400);
     expect((await fetch(`${a.http}/api/routes/document/${'x'.repeat(2000)}`)).status).toBe(400);
-    const stats = await (await fetch(`${a.http}/api/routes/stats`)).json();
-    expect(stats).toMatchObject({ routing: { admitted: expect.any(Number) }, documents: { loaded: expect.any(Number) } });
+
+    // Stats count what happened: a document a owns opened on a, one b owns refused by a with a hint.
+    const stats = async () => (await (await fetch(`${a.http}/api/routes/stats`)).json()) as StatsBody;
+    const before = await stats();
+    const socket = socketTo(a.url);
+    cleanups.push(() => socket.destroy());
+    const own = plainProvider(socket, documentOwnedBy(a.smartRoute, 'a', 'stats'));
+    const theirs = plainProvider(socket, documentOwnedBy(a.smartRoute, 'b', 'stats'));
+    await until(() => own.provider.isSynced && theirs.refusals.length > 0, 'the sync and the refusal');
+    const after = await stats();
+    expect(after.routing.admitted).toBeGreaterThan(before.routing.admitted);
+    expect(after.routing.redirected).toBe(before.routing.redirected + 1);
+    expect(after.routing).toEqual(a.smartRoute.counters);
+    expect(after.documents.loaded).toBe(a.smartRoute.hocuspocus!.documents.size);
+    expect(a.smartRoute.hocuspocus!.documents.has(own.provider.configuration.name)).toBe(true);
+    expect(after.documents.connections).toBe(a.smartRoute.hocuspocus!.getConnectionsCount());
     const metrics = await (await fetch(`${a.http}/metrics`)).text();
     expect(metrics).toContain('ringroute_ring_epoch{node="a"}');
     expect(metrics).toMatch(/ringroute_hocuspocus_events_total\{node="a",event="redirected"\} \d+/);

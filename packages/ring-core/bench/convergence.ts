@@ -95,7 +95,7 @@ async function failureDetection() {
   clusters.push(name);
   const options = { redis: REDIS_URL, cluster: name, ...detection };
   const members = await group((id) => new RedisMembership({ ...options, self: { id } }));
-  const fixture = fileURLToPath(new URL('../test/fixtures/redis-member.ts', import.meta.url));
+  const fixture = fileURLToPath(new URL('../test/fixtures/member.ts', import.meta.url));
   const suspected: number[] = [];
   const removed: number[] = [];
   for (let i = 0; i < KILLS; i++) {

@@ -179,7 +179,7 @@ async function measureOn(server: SpawnedRedis, n: number) {
 
   progress(`${n} members: crash`);
   // A crash: a member process is SIGKILLed; each member's time until the failed node is removed.
-  const fixture = fileURLToPath(new URL('../test/fixtures/redis-member.ts', import.meta.url));
+  const fixture = fileURLToPath(new URL('../test/fixtures/member.ts', import.meta.url));
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: { id: 'victim', url: url('victim') } })],

@@ -4,9 +4,10 @@
  * of one more hop by itself. Two `ws` echo servers and one proxying server run in their own processes; this process
  * drives real `ws` clients: CONNECTIONS sockets each keeping `window` messages of SIZE bytes in flight, echoed back
  * (16 in flight: throughput; 1: ping-pong, where the extra hop's latency shows). Each round loads the direct path
- * and one proxied path at the same time (the machine is shared: noise then hits both alike), first through
- * RingRoute, then through HAProxy; ratios of messages/s are taken per round, each proxy's CPU time per message is
- * read from its process; the table gives medians.
+ * and one proxied path at the same time (the machine is shared: noise then hits both alike), through RingRoute and
+ * through HAProxy one after the other, alternating which goes first (ABBA) after the same warm-up for every path;
+ * ratios of messages/s are taken per round, each proxy's CPU time (user + system) per message is read from its
+ * process; the table gives medians.
  *
  *   npx tsx bench/upgrade.ts
  */
@@ -91,8 +92,9 @@ try {
     const ours: Awaited<ReturnType<typeof paired>>[] = [];
     const peer: Awaited<ReturnType<typeof paired>>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      ours.push(await paired(proxy.url, window, () => cpuMicros(proxy.child)));
-      peer.push(await paired(haproxy.url, window, async () => haproxy.cpuMicros()));
+      const measureOurs = async () => ours.push(await paired(proxy.url, window, () => cpuMicros(proxy.child)));
+      const measurePeer = async () => peer.push(await paired(haproxy.url, window, async () => haproxy.cpuMicros()));
+      for (const measure of round % 2 === 0 ? [measureOurs, measurePeer] : [measurePeer, measureOurs]) await measure();
     }
     const ratios = ours.map((r) => r.proxied / r.direct);
     const peerRatios = peer.map((r) => r.proxied / r.direct);
@@ -112,7 +114,7 @@ try {
     ]);
   }
   table(
-    `WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp): ws echo owners, ${CONNECTIONS} sockets, ${SIZE} B messages, ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy, medians`,
+    `WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp): ws echo owners, ${CONNECTIONS} sockets, ${SIZE} B messages, ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy (ABBA), medians`,
     [
       'in flight per socket',
       'direct messages/s',

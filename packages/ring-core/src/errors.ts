@@ -49,17 +49,29 @@ function distance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-/** Refuses an option the adapter does not know, naming it and suggesting the closest known one. */
-export function checkKnownOptions(options: object, known: readonly string[], field = ''): void {
+/** The known name closest to `name`: one it starts (or that starts it), else the nearest by edit distance if near enough. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const prefixed = known.filter((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
+  if (prefixed.length > 0) return prefixed.reduce((a, b) => (Math.abs(a.length - name.length) <= Math.abs(b.length - name.length) ? a : b));
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = distance(lower, candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * Refuses an option nobody knows, top-level or nested: errors name it (`parent.child` inside `parent`) and suggest the
+ * closest known name. Every options object of ring-core and the adapters goes through it.
+ */
+export function checkKnownOptions(options: object, known: readonly string[], parent?: string): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;
-    let best: string | undefined;
-    let bestDistance = Infinity;
-    for (const candidate of known) {
-      const d = distance(name.toLowerCase(), candidate.toLowerCase());
-      if (d < bestDistance) [best, bestDistance] = [candidate, d];
-    }
-    const hint = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean \`${best}\`?)` : '';
-    fail(`${field}${name}`, `unknown option${hint}; valid options: ${known.join(', ')}`);
+    const best = closest(name, known);
+    const hint = best === undefined ? '' : ` (did you mean \`${best}\`?)`;
+    fail(parent === undefined ? name : `${parent}.${name}`, `unknown option${hint}; valid options: ${known.join(', ')}`);
   }
 }

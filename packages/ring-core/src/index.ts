@@ -37,8 +37,10 @@ export {
   type MembershipEvent,
   type MembershipEvents,
   type MembershipStats,
+  type MessageSigner,
   type MemoryMembershipOptions,
   type RingParams,
   type StaticMembershipOptions,
 } from './membership/index.js';
 export { HealthChecker, httpProbe, type HealthCheckOptions, type Probe, type ProbeVerdict } from './health/index.js';
+export type { PersistEntry, PersistOptions, PersistStore } from './persist/index.js';

@@ -26,3 +26,13 @@ export function checkLogger(value: unknown, fallback: RingRouteLogger = SILENT_L
     fail(option, 'must have debug(), info(), warn() and error() methods (pino and console do)');
   return value as RingRouteLogger;
 }
+
+/** A logger that forwards to whatever `target()` returns at the time of each call (a logger known only later). */
+export function forwardingLogger(target: () => RingRouteLogger): RingRouteLogger {
+  return {
+    debug: (details, message) => target().debug(details, message),
+    info: (details, message) => target().info(details, message),
+    warn: (details, message) => target().warn(details, message),
+    error: (details, message) => target().error(details, message),
+  };
+}

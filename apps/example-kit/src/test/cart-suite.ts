@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleApp, type RunningApp } from './example-app.js';
+import { startPnpm } from './pnpm.js';
 
 /** Asks every node for the cart without following redirects; the one that serves it itself is the owner. */
 async function ownerOf(nodes: Map<string, string>, cartId: string): Promise<string> {
@@ -13,12 +14,11 @@ async function ownerOf(nodes: Map<string, string>, cartId: string): Promise<stri
   return served[0]!;
 }
 
-const addItem = (url: string, cartId: string, sku: string, qty = 1) =>
-  fetch(`${url}/carts/${cartId}/items`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sku, qty }),
-  });
+/** POSTs a JSON body (as text: it may be malformed on purpose) to a cart's items. */
+const postItems = (url: string, cartId: string, body: string) =>
+  fetch(`${url}/carts/${cartId}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+const addItem = (url: string, cartId: string, sku: string, qty = 1) => postItems(url, cartId, JSON.stringify({ sku, qty }));
 
 /**
  * The cart store's tests, the same for every framework that serves it: starts the example's src/main.ts in
@@ -60,12 +60,28 @@ export function describeCartStore(name: string, appDir: URL): void {
     it('rejects an invalid item with 400 on the owner', async () => {
       const { nodes } = app();
       const owner = await ownerOf(nodes, 'bob');
-      const res = await fetch(`${nodes.get(owner)}/carts/bob/items`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"qty":-1}',
-      });
+      const res = await postItems(nodes.get(owner)!, 'bob', '{"qty":-1}');
       expect(res.status).toBe(400);
+    });
+
+    it('answers a malformed JSON body with a JSON 400, not an HTML page with a stack trace', async () => {
+      const { nodes } = app();
+      const owner = await ownerOf(nodes, 'dave');
+      const res = await postItems(nodes.get(owner)!, 'dave', '{"sku":');
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toMatchObject({ error: 'Bad Request' });
+    });
+  });
+
+  describe(`${name} run by pnpm, as its README says`, () => {
+    it('Ctrl-C leaves the ring and exits 0 without a pnpm error', async () => {
+      const run = await startPnpm(['--filter', `@ringroute/${name}`, 'start'], {
+        env: { PORT: '0', NODE_ID: '', REDIS_URL: '' },
+        ready: /cart store ready/,
+      });
+      expect(await run.interrupt()).toEqual([0, null]);
+      expect(run.stderr).toBe('');
     });
   });
 

@@ -1,121 +1,116 @@
-// The browser side: a textarea bound to a Y.Text, opened through the RingRoute client helper, which connects to
-// the document's owner (computed from the ring it fetched from this page's node) and follows redirect hints.
-import { createSmartClient, type SmartProvider } from '@ringroute/hocuspocus/client';
-import type * as Y from 'yjs';
+// The browser side: a Tiptap (ProseMirror) editor with collaboration carets on a plain Hocuspocus provider that
+// connects to the node which served this page (behind a load balancer: its one URL). That node relays the document to
+// its owner when it does not own it, so text and awareness (carets, who is here) cross nodes without client code.
+import { HocuspocusProvider } from '@hocuspocus/provider';
+import { Editor } from '@tiptap/core';
+import Collaboration from '@tiptap/extension-collaboration';
+import CollaborationCaret from '@tiptap/extension-collaboration-caret';
+import StarterKit from '@tiptap/starter-kit';
 import { showHandovers } from './handovers.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const editor = $<HTMLTextAreaElement>('editor');
-const client = createSmartClient({ nodes: [window.location.origin] });
-let current: { handle: SmartProvider; text: Y.Text; detach: () => void } | undefined;
+const COLORS = ['#7aa2ff', '#3ddc97', '#ffc857', '#ff6b6b', '#c792ea', '#4dd0e1', '#f78c6c'];
 
-/** Applies the textarea's new value to the Y.Text as one minimal edit (common prefix and suffix kept). */
-function applyEdit(text: Y.Text, next: string): void {
-  const previous = text.toString();
-  if (previous === next) return;
-  let start = 0;
-  while (start < previous.length && start < next.length && previous[start] === next[start]) start++;
-  let end = 0;
-  while (end < previous.length - start && end < next.length - start && previous[previous.length - 1 - end] === next[next.length - 1 - end])
-    end++;
-  text.doc!.transact(() => {
-    text.delete(start, previous.length - start - end);
-    text.insert(start, next.slice(start, next.length - end));
-  });
-}
+const params = new URLSearchParams(window.location.search);
+const documentName = params.get('doc') || 'welcome';
+const user = {
+  name: params.get('name') || `Guest ${Math.floor(Math.random() * 900 + 100)}`,
+  color: /^#[0-9a-f]{6}$/i.test(params.get('color') ?? '') ? params.get('color')! : COLORS[Math.floor(Math.random() * COLORS.length)]!,
+};
 
-/** Shows remote edits, keeping the local selection where it was relative to the text around it. */
-function showRemote(text: Y.Text, event: Y.YTextEvent): void {
-  let { selectionStart: from, selectionEnd: to } = editor;
-  let index = 0;
-  for (const op of event.changes.delta) {
-    if (op.retain) index += op.retain;
-    else if (typeof op.insert === 'string') {
-      if (index <= from) from += op.insert.length;
-      if (index < to) to += op.insert.length;
-      index += op.insert.length;
-    } else if (op.delete) {
-      if (index < from) from -= Math.min(op.delete, from - index);
-      if (index < to) to -= Math.min(op.delete, to - index);
-    }
-  }
-  editor.value = text.toString();
-  editor.setSelectionRange(from, to);
-}
+const provider = new HocuspocusProvider({
+  url: `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}`,
+  name: documentName,
+});
+const editor = new Editor({
+  element: $('editor'),
+  extensions: [
+    // Yjs keeps the history of every collaborator: the editor's own undo stack must not.
+    StarterKit.configure({ undoRedo: false }),
+    Collaboration.configure({ document: provider.document }),
+    CollaborationCaret.configure({ provider, user }),
+  ],
+  editable: false,
+});
 
-function renderStatus(): void {
-  const ring = client.ring;
-  const handle = current?.handle;
-  const owner = handle && ring?.owner(handle.documentName);
-  $('doc-name').textContent = handle?.documentName ?? '–';
-  $('owner').textContent = owner ? `${owner.id} (${owner.url})` : '–';
-  $('page-node').textContent = window.location.host;
-  $('connected').textContent = handle ? `${handle.nodeId ?? '?'} (${handle.nodeUrl})` : '–';
+function renderState(): void {
   const state = $('state');
-  state.textContent = handle?.isSynced ? 'synced' : 'connecting';
-  state.className = handle?.isSynced ? 'synced' : 'waiting';
-  $('nodes').innerHTML = (ring?.nodes ?? [])
-    .map((n) => `<li class="${n.id === owner?.id ? 'owner' : ''}" data-node="${n.id}">${n.id} · ${n.status}</li>`)
-    .join('');
+  const unsaved = provider.unsyncedChanges;
+  state.textContent = !provider.isSynced ? 'connecting' : unsaved > 0 ? `synced · ${unsaved} unsaved` : 'synced · all saved';
+  state.className = provider.isSynced && unsaved === 0 ? 'synced' : 'waiting';
+  state.dataset.unsynced = String(unsaved);
 }
 
-function logMove(text: string): void {
+function renderUsers(): void {
+  const items = [...provider.awareness!.getStates()].map(([clientId, state]) => {
+    const item = document.createElement('li');
+    const { name = 'anonymous', color = '#8a93a6' } = (state.user ?? {}) as { name?: string; color?: string };
+    item.textContent = clientId === provider.document.clientID ? `${name} (you)` : name;
+    item.style.color = color;
+    item.dataset.user = name;
+    return item;
+  });
+  $('users').replaceChildren(...items);
+}
+
+let lastOwner: string | undefined;
+
+function logOwnerChange(text: string): void {
   const moves = $('moves');
-  if (moves.dataset.used !== '1') moves.innerHTML = '';
+  if (moves.dataset.used !== '1') moves.replaceChildren();
   moves.dataset.used = '1';
   const item = document.createElement('li');
   item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
   moves.prepend(item);
 }
 
-async function open(name: string): Promise<void> {
-  current?.detach();
-  editor.disabled = true;
-  editor.placeholder = 'connecting…';
-  const handle = await client.open(name);
-  const text = handle.document.getText('content');
-  const observer = (event: Y.YTextEvent) => {
-    if (!event.transaction.local) showRemote(text, event);
-  };
-  const onInput = () => applyEdit(text, editor.value);
-  const onSynced = () => {
-    editor.value = text.toString();
-    editor.disabled = false;
-    editor.placeholder = 'Empty document: type here';
-    renderStatus();
-  };
-  const onMove = (move: { from: { id?: string }; to: { id?: string }; reason: string }) => {
-    logMove(`${move.from.id ?? '?'} → ${move.to.id ?? '?'} (${move.reason})`);
-    renderStatus();
-  };
-  text.observe(observer);
-  editor.addEventListener('input', onInput);
-  handle.on('synced', onSynced);
-  handle.on('move', onMove);
-  current = {
-    handle,
-    text,
-    detach: () => {
-      text.unobserve(observer);
-      editor.removeEventListener('input', onInput);
-      handle.off('synced', onSynced);
-      handle.off('move', onMove);
-      handle.close();
-    },
-  };
-  $<HTMLInputElement>('doc-input').value = name;
-  history.replaceState(null, '', `?doc=${encodeURIComponent(name)}`);
-  renderStatus();
-  if (handle.isSynced) onSynced();
+/** Who owns the document and which nodes there are, as this page's node sees it; refreshed every second. */
+async function renderRoute(): Promise<void> {
+  try {
+    const [route, stats] = await Promise.all(
+      [`/api/routes/document/${encodeURIComponent(documentName)}`, '/api/routes/stats'].map(async (path) => {
+        const response = await fetch(path, { cache: 'no-store', signal: AbortSignal.timeout(2000) });
+        if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+        return response.json();
+      }),
+    );
+    const owner = (route as { owner?: { id: string } }).owner?.id;
+    const { self, nodes } = stats as { self: string; nodes: { id: string; status?: string }[] };
+    if (lastOwner && owner && owner !== lastOwner) logOwnerChange(`${lastOwner} → ${owner}`);
+    lastOwner = owner ?? lastOwner;
+    $('owner').textContent = owner ?? '–';
+    $('page-node').textContent = `${self} (${window.location.host})`;
+    $('path').textContent = owner === undefined ? '–' : owner === self ? 'direct: this node owns it' : `relayed by ${self} to ${owner}`;
+    $('nodes').replaceChildren(
+      ...nodes.map((node) => {
+        const item = document.createElement('li');
+        item.textContent = `${node.id}${node.status ? ` · ${node.status}` : ''}`;
+        item.dataset.node = node.id;
+        if (node.id === owner) item.className = 'owner';
+        return item;
+      }),
+    );
+  } catch {
+    $('path').textContent = `no answer from ${window.location.host}`;
+  }
+  setTimeout(() => void renderRoute(), 1000);
 }
 
-$('open-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const name = $<HTMLInputElement>('doc-input').value.trim();
-  if (name) void open(name);
+provider.on('synced', () => {
+  editor.setEditable(true);
+  editor.commands.focus('end');
+  renderState();
 });
-client.on('ring', renderStatus);
-// The ring changes as nodes join and leave; refresh it now and then so the cluster list stays current.
-setInterval(() => void client.refreshRing().then(renderStatus), 3000);
+provider.on('unsyncedChanges', renderState);
+provider.on('status', renderState);
+provider.awareness!.on('change', renderUsers);
+$('doc-name').textContent = documentName;
+$<HTMLInputElement>('doc-input').value = documentName;
+$('you').textContent = user.name;
+$('you').style.color = user.color;
+renderState();
+renderUsers();
+void renderRoute();
 showHandovers($<HTMLTableSectionElement>('handovers'));
-void open(new URLSearchParams(window.location.search).get('doc') || 'welcome');
+// For the test and the curious: the editor and its provider.
+Object.assign(window, { editor, provider });

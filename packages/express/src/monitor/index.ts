@@ -1,4 +1,4 @@
-import type { Monitoring } from '@ringroute/ring-core/http';
+import type { Monitoring, RingRouter } from '@ringroute/ring-core/http';
 import type { Request, RequestHandler } from 'express';
 import type { RingRouteLogger } from '@ringroute/ring-core';
 import { sendAnswer } from '@ringroute/ring-core/node';
@@ -19,13 +19,15 @@ function appRoutes(req: Request): Set<string> {
 }
 
 /**
- * One middleware serving ring-core's monitoring and admin routes through its shared matcher. It is a plain handler
+ * One middleware serving ring-core's monitoring and admin routes through its shared matcher, and the transfer
+ * endpoint of owned state. It is a plain handler
  * rather than an `express.Router`, so it never pulls in a second copy of Express (same under Express 4 and 5). It
  * never shadows the app: a path the app routes itself is left to the app, with one warning naming `prefix`.
  */
-export function monitoringHandler(monitoring: Monitoring, logger: RingRouteLogger): RequestHandler {
+export function monitoringHandler(monitoring: Monitoring, handoff: RingRouter['handoffEndpoint'], logger: RingRouteLogger): RequestHandler {
   let shadowed: Set<string> | undefined;
   return function ringRouteMonitor(req, res, next) {
+    if (handoff.matches(req.method, req.path)) return void handoff.serve(req, res);
     const found = monitoring.match(req.method, req.path);
     if (found === undefined || 'methodNotAllowed' in found) return next();
     if (shadowed === undefined) {

@@ -1,4 +1,4 @@
-import { checkNumber, DEFAULT_MAX_HOPS, fail } from '@ringroute/ring-core';
+import { checkKnownOptions, checkNumber, DEFAULT_MAX_HOPS, fail } from '@ringroute/ring-core';
 import type { HocuspocusProviderWebsocketConfiguration } from '@hocuspocus/provider';
 import type { FetchLike } from './ring-source.js';
 import type { Backoff } from './routing.js';
@@ -38,6 +38,16 @@ export interface ResolvedClientOptions {
 
 const URL_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
 
+const OPTIONS = Object.keys({
+  nodes: 1,
+  WebSocketPolyfill: 1,
+  maxHops: 1,
+  backoff: 1,
+  ringTimeout: 1,
+  fetch: 1,
+  socket: 1,
+} satisfies Record<keyof SmartClientOptions, 1>);
+
 function checkNodeUrl(option: string, value: unknown): string {
   if (typeof value !== 'string' || !URL.canParse(value)) fail(option, `must be an absolute URL (got ${JSON.stringify(value)})`);
   if (!URL_SCHEMES.has(new URL(value).protocol)) fail(option, `must be an http(s):// or ws(s):// URL (got ${JSON.stringify(value)})`);
@@ -64,6 +74,7 @@ function browserLike(polyfill: unknown): unknown {
 
 export function resolveClientOptions(options: SmartClientOptions): ResolvedClientOptions {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
+  checkKnownOptions(options, OPTIONS);
   if (!Array.isArray(options.nodes) || options.nodes.length === 0) fail('nodes', 'must be a non-empty array of node URLs');
   const nodes = options.nodes.map((url, i) => checkNodeUrl(`nodes[${i}]`, url));
   const polyfill = options.WebSocketPolyfill ?? globalThis.WebSocket;
@@ -72,7 +83,8 @@ export function resolveClientOptions(options: SmartClientOptions): ResolvedClien
   const maxHops =
     options.maxHops === undefined ? DEFAULT_MAX_HOPS : checkNumber('maxHops', options.maxHops, { min: 0, max: 100, integer: true });
   const backoffOptions = options.backoff ?? {};
-  if (typeof backoffOptions !== 'object') fail('backoff', 'must be an object { delay, factor, maxDelay }');
+  if (backoffOptions === null || typeof backoffOptions !== 'object') fail('backoff', 'must be an object { delay, factor, maxDelay }');
+  checkKnownOptions(backoffOptions, ['delay', 'factor', 'maxDelay'], 'backoff');
   const delay = checkNumber('backoff.delay', backoffOptions.delay ?? 100, { min: 0, max: 600_000 });
   const backoff: Backoff = {
     delay,

@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { checkLogger, checkNumber, checkString, DEFAULT_MAX_HOPS, fail, HealthChecker, type NodeSpec } from '@ringroute/ring-core';
+import {
+  checkKnownOptions,
+  checkLogger,
+  checkNumber,
+  checkString,
+  DEFAULT_MAX_HOPS,
+  fail,
+  HealthChecker,
+  type NodeSpec,
+} from '@ringroute/ring-core';
 import { defaultLogger } from '../smart-route/log.js';
 import { probeHealth } from '../cluster/index.js';
-import type { Misroute, RedisConnection, ResolvedOptions, SmartRouteHealthCheck, SmartRouteOptions } from './types.js';
+import type { ClusterNode, Misroute, RedisConnection, ResolvedOptions, SmartRouteHealthCheck, SmartRouteOptions } from './types.js';
 
 export type {
   ClusterNode,
@@ -16,6 +25,39 @@ export type {
 } from './types.js';
 
 const MISROUTES: readonly Misroute[] = ['relay', 'redirect', 'refuse'];
+
+// Every option name, checked against the types at compile time: unknown options are refused with a suggestion.
+const OPTIONS = Object.keys({
+  nodeId: 1,
+  nodeAddress: 1,
+  nodePort: 1,
+  nodeUrl: 1,
+  nodeWeight: 1,
+  clusterNodes: 1,
+  enforceRouting: 1,
+  misroute: 1,
+  redirectOnMisroute: 1,
+  healthCheck: 1,
+  syncInterval: 1,
+  failureTimeout: 1,
+  migrationTimeout: 1,
+  maxConcurrentHandovers: 1,
+  leaveOnSignals: 1,
+  logger: 1,
+  customRoutingFunction: 1,
+  debugMode: 1,
+  redis: 1,
+  secret: 1,
+  cluster: 1,
+  membership: 1,
+  adminToken: 1,
+  maxHops: 1,
+} satisfies Record<keyof SmartRouteOptions, 1>);
+const HEALTH_CHECK_OPTIONS = Object.keys({ interval: 1, timeout: 1, retries: 1, backoffMultiplier: 1, maxBackoff: 1 } satisfies Record<
+  keyof SmartRouteHealthCheck,
+  1
+>);
+const CLUSTER_NODE_FIELDS = Object.keys({ id: 1, address: 1, port: 1, weight: 1, url: 1 } satisfies Record<keyof ClusterNode, 1>);
 
 const bool = (option: string, value: unknown, fallback: boolean): boolean => {
   if (value === undefined) return fallback;
@@ -45,6 +87,7 @@ export function nodeSpec(node: { id: string; address: string; port: number; weig
 /** Validates a `{ id, address, port, weight?, url? }` node; errors name `field` (e.g. `clusterNodes[2].port`). */
 export function clusterNode(value: unknown, field: string): NodeSpec {
   if (value === null || typeof value !== 'object') fail(field, 'must be an object { id, address, port, weight? }');
+  checkKnownOptions(value, CLUSTER_NODE_FIELDS, field);
   const node = value as Record<string, unknown>;
   return nodeSpec({
     id: checkString(`${field}.id`, node.id),
@@ -59,6 +102,7 @@ export function clusterNode(value: unknown, field: string): NodeSpec {
 function healthCheck(value: unknown): HealthChecker | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value !== 'object') fail('healthCheck', 'must be an object');
+  checkKnownOptions(value, HEALTH_CHECK_OPTIONS, 'healthCheck');
   const { interval, timeout, retries, backoffMultiplier, maxBackoff } = value as SmartRouteHealthCheck;
   return new HealthChecker({ interval, timeout, retries, backoffMultiplier, maxBackoff, probe: probeHealth }, 'healthCheck');
 }
@@ -88,6 +132,7 @@ function redis(value: unknown): RedisConnection | undefined {
 /** Validates every option at construction; each error names its option. */
 export function resolveOptions(options: SmartRouteOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object');
+  checkKnownOptions(options, OPTIONS);
   const nodeId = options.nodeId === undefined ? `node-${randomUUID().slice(0, 8)}` : checkString('nodeId', options.nodeId);
   const nodeAddress = options.nodeAddress === undefined ? '127.0.0.1' : checkString('nodeAddress', options.nodeAddress);
   const nodePort = options.nodePort === undefined ? 80 : port('nodePort', options.nodePort);

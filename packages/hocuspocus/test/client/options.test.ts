@@ -26,6 +26,8 @@ describe('createSmartClient options', () => {
     [{ backoff: { factor: 0.5 } }, 'backoff.factor'],
     [{ backoff: { delay: 500, maxDelay: 100 } }, 'backoff.maxDelay'],
     [{ backoff: 'fast' }, 'backoff'],
+    [{ backoff: { delays: 5 } }, 'backoff.delays'],
+    [{ ringTimout: 5 }, 'ringTimout'],
     [{ ringTimeout: 0 }, 'ringTimeout'],
     [{ WebSocketPolyfill: 'ws' }, 'WebSocketPolyfill'],
     [{ fetch: 42 }, 'fetch'],

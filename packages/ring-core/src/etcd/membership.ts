@@ -35,8 +35,8 @@ export class EtcdMembership extends SharedMembership {
   readonly root: string;
 
   constructor(options: EtcdMembershipOptions) {
-    const { backend, detection } = etcdBackend(options);
-    super(backend, { ...options, detection });
+    const { backend, detection, codec } = etcdBackend(options);
+    super(backend, { ...options, detection, signer: codec });
     this.root = backend.root;
   }
 }
@@ -51,7 +51,7 @@ export function etcdBackend(options: EtcdMembershipOptions) {
   // Reconnect (gRPC and watch) several times per heartbeat, so a member is back well within one heartbeat of etcd.
   const { connect, store } = checkEtcd(options.etcd, retryDelay(detection));
   const backend = new EtcdBackend(connect, store, `${prefix}/${cluster}/`, codec);
-  return { backend, detection };
+  return { backend, detection, codec };
 }
 
 /** The etcd option, checked now: `connect` connects later, in start(); `store` names the endpoints in messages. */

@@ -1,4 +1,4 @@
-import { checkNumber, checkString, fail } from '../errors.js';
+import { checkKnownOptions, checkNumber, checkString, fail } from '../errors.js';
 import type { RingNode } from '../types.js';
 import { httpProbe, type Probe } from './http.js';
 
@@ -24,6 +24,16 @@ export interface HealthCheckOptions {
   /** Path of the HTTP probe. Default '/health'. */
   path?: string;
 }
+
+const HEALTH_CHECK_OPTIONS = Object.keys({
+  interval: 1,
+  timeout: 1,
+  retries: 1,
+  backoffMultiplier: 1,
+  maxBackoff: 1,
+  probe: 1,
+  path: 1,
+} satisfies Record<keyof HealthCheckOptions, 1>);
 
 export type ProbeVerdict = 'alive' | 'suspected' | 'dead';
 
@@ -51,6 +61,7 @@ export class HealthChecker {
 
   constructor(options: HealthCheckOptions = {}, field = 'healthCheck') {
     if (options === null || typeof options !== 'object') fail(field, 'must be an object');
+    checkKnownOptions(options, HEALTH_CHECK_OPTIONS, field);
     const num = (name: keyof HealthCheckOptions, fallback: number, min: number, integer = false) =>
       options[name] === undefined ? fallback : checkNumber(`${field}.${name}`, options[name], { min, max: 86_400_000, integer });
     this.interval = num('interval', 5000, 1);

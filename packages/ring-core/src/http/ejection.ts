@@ -1,4 +1,4 @@
-import { checkNumber, fail } from '../errors.js';
+import { checkKnownOptions, checkNumber, fail } from '../errors.js';
 import { httpProbe, type Probe } from '../health/http.js';
 import { tcpProbe } from '../node/tcp.js';
 import type { Ring, RingNode } from '../types.js';
@@ -26,6 +26,7 @@ export function resolveEjection(value: EjectionOptions | false | undefined): Res
   if (value === false) return undefined;
   const options = value ?? {};
   if (options === null || typeof options !== 'object') fail('ejection', 'must be false or an object { failures?, backoff?, probe? }');
+  checkKnownOptions(options, ['failures', 'backoff', 'probe'], 'ejection');
   const probe = options.probe ?? 'tcp';
   if (probe !== 'tcp' && probe !== 'http' && typeof probe !== 'function')
     fail('ejection.probe', `must be 'tcp', 'http' or a function (got ${JSON.stringify(probe)})`);

@@ -3,7 +3,31 @@ import type { MembershipStats } from '../membership/types.js';
 import type { Ring } from '../types.js';
 
 type Labels = Record<string, string>;
-type Samples = readonly (readonly [Labels, number])[];
+export type Samples = readonly (readonly [Labels, number])[];
+
+/** Metrics whose values are read at scrape time (`read`), labelled with this node; counters and gauges alike. */
+export function collected(registry: Registry, node: string) {
+  const config = (name: string, help: string, labels: string[]) => ({ name, help, labelNames: ['node', ...labels], registers: [registry] });
+  const labelled = (read: () => Samples) => read().map(([labels, value]) => [{ node, ...labels }, value] as const);
+  return {
+    counter: (name: string, help: string, labels: string[], read: () => Samples) =>
+      new Counter({
+        ...config(name, help, labels),
+        collect() {
+          this.reset();
+          for (const [l, v] of labelled(read)) this.inc(l, v);
+        },
+      }),
+    gauge: (name: string, help: string, labels: string[], read: () => Samples) =>
+      new Gauge({
+        ...config(name, help, labels),
+        collect() {
+          this.reset();
+          for (const [l, v] of labelled(read)) this.set(l, v);
+        },
+      }),
+  };
+}
 
 /** What the metrics read at scrape time (the router): nothing is counted twice. */
 export interface MetricsSource {
@@ -35,29 +59,7 @@ export class RouterMetrics {
 
   constructor(registry: Registry | undefined, node: string, source: MetricsSource) {
     this.registry = registry ?? new Registry();
-    const registers = [this.registry];
-    const counter = (name: string, help: string, labels: string[], read: () => Samples) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['node', ...labels],
-        registers,
-        collect() {
-          this.reset();
-          for (const [l, v] of read()) this.inc({ node, ...l }, v);
-        },
-      });
-    const gauge = (name: string, help: string, labels: string[], read: () => Samples) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['node', ...labels],
-        registers,
-        collect() {
-          this.reset();
-          for (const [l, v] of read()) this.set({ node, ...l }, v);
-        },
-      });
+    const { counter, gauge } = collected(this.registry, node);
     const { counters } = source;
 
     counter('ringroute_decisions_total', 'Routed requests by action.', ['action'], () =>
@@ -101,7 +103,7 @@ export class RouterMetrics {
       help: 'Time to the owner response headers (or the failure) per proxy attempt, by outcome.',
       labelNames: ['node', 'outcome'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      registers: [this.registry],
     });
     this.latency.zero({ node, outcome: 'sent' });
     this.node = node;

@@ -5,6 +5,7 @@ import type { Membership } from '../membership/types.js';
 import { checkRoutedNode } from '../ring/nodes.js';
 import { DEFAULT_MAX_HOPS, type MisroutePolicy } from '../routing/decide.js';
 import type { NodeSpec } from '../types.js';
+import { resolveOwnedStateOptions, type OwnedStateOptions } from '../owned/options.js';
 import type { HttpAnswer } from './answers.js';
 import { resolveEjection, type EjectionOptions, type ResolvedEjection } from './ejection.js';
 import type { ProxyErrorInfo } from './proxy.js';
@@ -50,6 +51,8 @@ export interface RouterOptions<Req = RequestView> {
   registry?: Registry;
   /** Proxy mode (HTTP and upgrades): ms to connect to an owner, and to wait for its headers or next body chunk. */
   proxyTimeouts?: ProxyTimeouts;
+  /** Owned state (`state()` / `adopt()`): how keys move between nodes, and `persist` for crashes. */
+  state?: OwnedStateOptions;
 }
 
 export interface ProxyTimeouts {
@@ -81,6 +84,7 @@ export const ROUTER_OPTIONS = [
   'ejection',
   'registry',
   'proxyTimeouts',
+  'state',
 ] as const;
 
 export interface ResolvedRouterOptions<Req> {
@@ -101,6 +105,7 @@ export interface ResolvedRouterOptions<Req> {
   ejection: ResolvedEjection | undefined;
   registry: Registry | undefined;
   proxyTimeouts: Required<ProxyTimeouts>;
+  state: OwnedStateOptions | undefined;
 }
 
 function redirectStatus(value: unknown): 307 | 308 {
@@ -163,13 +168,15 @@ export function resolveRouterOptions<Req extends object>(
     ejection: resolveEjection(options.ejection),
     registry: checkRegistry(options.registry),
     proxyTimeouts: resolveProxyTimeouts(options.proxyTimeouts),
+    // Checked now (errors name `state.<option>`; the router checks `state.persist` as it starts the engine).
+    state: (resolveOwnedStateOptions(options.state), options.state),
   };
 }
 
 function resolveProxyTimeouts(value: ProxyTimeouts | undefined): Required<ProxyTimeouts> {
   if (value === undefined) return DEFAULT_PROXY_TIMEOUTS;
   if (value === null || typeof value !== 'object') fail('proxyTimeouts', 'must be an object { connect?, response? }');
-  checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts.');
+  checkKnownOptions(value, ['connect', 'response'], 'proxyTimeouts');
   const ms = (name: keyof ProxyTimeouts) =>
     value[name] === undefined
       ? DEFAULT_PROXY_TIMEOUTS[name]

@@ -1,6 +1,9 @@
 import type { Registry } from 'prom-client';
 import { TypedEmitter } from '../events/emitter.js';
 import { StaticMembership } from '../membership/static.js';
+import { OwnedState } from '../owned/engine.js';
+import { Endpoint } from '../owned/endpoint.js';
+import type { RingRouteLogger } from '../log.js';
 import type { Membership, MembershipStats } from '../membership/types.js';
 import { decide, type DecisionReason, type RoutingAction } from '../routing/decide.js';
 import type { Ring } from '../types.js';
@@ -92,8 +95,14 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
   /** Passive health of proxy targets; undefined unless `misroute: 'proxy'` (and `ejection` is not false). */
   readonly ejector: Ejector | undefined;
   readonly metrics: RouterMetrics;
+  /**
+   * Transfers of owned state between nodes (`<prefix>/api/routes/handoff…`): adapters serve them before routing
+   * (`matches`, then `serve` on the raw request and response).
+   */
+  readonly handoffEndpoint: Endpoint;
   private readonly proxyContext: ProxyContext;
   private started: Promise<void> | undefined;
+  private ownedState: OwnedState | undefined;
   private shareCache: { ring: Ring; shares: Map<string, number> } | undefined;
 
   constructor(options: RouterOptions<Req>, adapterOptions: readonly string[] = []) {
@@ -116,6 +125,11 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     const { ejection } = this.options;
     this.ejector = ejection && this.options.misroute === 'proxy' ? new Ejector(ejection, () => this.ring) : undefined;
     this.metrics = new RouterMetrics(this.options.registry as Registry | undefined, this.options.self, this);
+    // Active once this node keeps owned state (only its own nodes with state() use it); others are answered 404.
+    const active = () => (this.ownedState?.active ? this.ownedState.handlers : undefined);
+    this.handoffEndpoint = new Endpoint(this.options.prefix, this.membership.signer, active);
+    // With a `state` option the engine starts now, so that `state.persist` is checked with every other option.
+    if (this.options.state !== undefined) this.owned();
     this.proxyContext = {
       ejector: this.ejector,
       observe: (seconds, outcome) => this.metrics.observeProxy(seconds, outcome),
@@ -143,10 +157,36 @@ export class RingRouter<Req extends object = RequestView> extends TypedEmitter<R
     return this.started;
   }
 
-  /** Leaves the cluster when the router owns the membership or `leaveOnClose` is on (the default). */
+  /**
+   * The owned-state engine (`state()` / `adopt()` in the adapters), started on first use (or at once with the `state`
+   * option). `logger`: where it logs from now on.
+   */
+  owned(logger?: RingRouteLogger): OwnedState {
+    this.ownedState ??= new OwnedState({
+      membership: this.membership,
+      self: this.options.self,
+      prefix: this.options.prefix,
+      registry: this.metrics.registry,
+      options: this.options.state,
+    });
+    if (logger) this.ownedState.useLogger(logger);
+    return this.ownedState;
+  }
+
+  /** Handoff progress for stats; undefined while no owned state is in use. */
+  handoffProgress() {
+    return this.ownedState?.progress();
+  }
+
+  /**
+   * Leaves the cluster when the router owns the membership or `leaveOnClose` is on (the default): owned state is
+   * handed over first, so no key is lost.
+   */
   async close(): Promise<void> {
     this.ejector?.close();
-    if (this.ownsMembership || this.options.leaveOnClose) await this.membership.stop();
+    const leave = this.ownsMembership || this.options.leaveOnClose;
+    await this.ownedState?.close(leave);
+    if (leave) await this.membership.stop();
   }
 
   /** The one answer for a request: serve, a ready answer, or a proxy plan. `key` overrides the extractor (per route). */

@@ -11,6 +11,8 @@ export class ClusterView {
     readonly members = new Set<string>(),
     readonly incarnations = new Map<string, number>(),
     readonly drained = new Map<string, number>(),
+    /** The snapshot's generation (0 for a snapshot written before generations existed). */
+    readonly generation = 0,
   ) {}
 
   static of(state: ClusterState): ClusterView {
@@ -18,11 +20,12 @@ export class ClusterView {
       new Set(state.members),
       new Map(Object.entries(state.incarnations ?? {})),
       new Map(Object.entries(state.drained ?? {})),
+      state.generation ?? 0,
     );
   }
 
   clone(): ClusterView {
-    return new ClusterView(new Set(this.members), new Map(this.incarnations), new Map(this.drained));
+    return new ClusterView(new Set(this.members), new Map(this.incarnations), new Map(this.drained), this.generation);
   }
 
   /** Applies the non-ring part of `change` in place. */
@@ -51,6 +54,7 @@ export class ClusterView {
       members: [...this.members].sort(),
       incarnations: Object.fromEntries(this.incarnations),
       drained: Object.fromEntries(this.drained),
+      ...(this.generation > 0 ? { generation: this.generation } : {}),
     };
   }
 }

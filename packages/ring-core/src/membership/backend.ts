@@ -13,6 +13,11 @@ export interface ClusterState {
   incarnations?: Record<string, number>;
   /** Nodes an operator drained, with the incarnation drained: that instance stays out, in its own view too. */
   drained?: Record<string, number>;
+  /**
+   * When the cluster's snapshot was first created (ms since the epoch), kept by every change: fencing tokens are
+   * `generation + seq`, so a cluster whose snapshot expired and started again at seq 0 still issues larger tokens.
+   */
+  generation?: number;
 }
 
 /** One committed change, as published to the other members. */

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { BackendHooks, BusMessage, ClusterChange, ClusterState, Heartbeat } from './backend.js';
-import type { DropReason, LeaveReason } from './types.js';
+import type { DropReason, LeaveReason, MessageSigner } from './types.js';
 
 /** Wire format version; a message with another version is refused as 'schema'. */
 const VERSION = 1;
@@ -22,7 +22,7 @@ export class Rejected extends Error {
  * neither be replayed into another cluster nor altered without the secret. Decoding never throws anything but
  * `Rejected`. Node-only (node:crypto): the isomorphic root entry never imports it.
  */
-export class Codec {
+export class Codec implements MessageSigner {
   constructor(
     private readonly cluster: string,
     private readonly secret: string | undefined,
@@ -32,7 +32,7 @@ export class Codec {
   /** The snapshot is exempt from maxBytes: it grows with the cluster (about 100 bytes per member). */
   encode(payload: BusMessage | ClusterState | (Heartbeat & { kind: 'heartbeat' })): string {
     const body = JSON.stringify({ v: VERSION, cluster: this.cluster, ...payload });
-    const text = JSON.stringify(this.secret === undefined ? { body } : { body, sig: this.sign(body) });
+    const text = JSON.stringify(this.secret === undefined ? { body } : { body, sig: this.sign([body]) });
     if (!('nodes' in payload) && Buffer.byteLength(text) > this.maxBytes)
       throw new RangeError(`membership message is ${Buffer.byteLength(text)} bytes; maxMessageBytes is ${this.maxBytes}`);
     return text;
@@ -91,7 +91,7 @@ export class Codec {
     if (!isObject(envelope) || typeof envelope.body !== 'string') throw new Rejected('malformed', 'not a membership envelope');
     if (this.secret !== undefined) {
       if (envelope.sig === undefined) throw new Rejected('unsigned', 'no signature');
-      if (typeof envelope.sig !== 'string' || !this.verify(envelope.body, envelope.sig))
+      if (typeof envelope.sig !== 'string' || !this.verify([envelope.body], envelope.sig))
         throw new Rejected('signature', 'signature does not match');
     }
     const body = parse(envelope.body);
@@ -101,13 +101,24 @@ export class Codec {
     return body;
   }
 
-  private sign(body: string): string {
-    return createHmac('sha256', this.secret!).update(body).digest('hex');
+  get signed(): boolean {
+    return this.secret !== undefined;
   }
 
-  private verify(body: string, sig: string): boolean {
-    const expected = Buffer.from(this.sign(body), 'hex');
-    const given = Buffer.from(sig, 'hex');
+  /** HMAC-SHA256 (hex) of the parts in order with the secret; '' without one. */
+  sign(parts: readonly (string | Uint8Array)[]): string {
+    if (this.secret === undefined) return '';
+    const hmac = createHmac('sha256', this.secret);
+    for (const part of parts) hmac.update(part);
+    return hmac.digest('hex');
+  }
+
+  /** Constant-time check of a signature over the parts; without a secret everything passes, as unsigned messages do. */
+  verify(parts: readonly (string | Uint8Array)[], signature: string | undefined): boolean {
+    if (this.secret === undefined) return true;
+    if (typeof signature !== 'string') return false;
+    const expected = Buffer.from(this.sign(parts), 'hex');
+    const given = Buffer.from(signature, 'hex');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }
@@ -179,6 +190,7 @@ function isState(body: Record<string, unknown>): boolean {
     Object.values(body.pins).every((t) => typeof t === 'string') &&
     isStringArray(body.members) &&
     optional(body.incarnations, isIncarnations) &&
-    optional(body.drained, isIncarnations)
+    optional(body.drained, isIncarnations) &&
+    optional(body.generation, isSeq)
   );
 }

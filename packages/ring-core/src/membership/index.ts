@@ -7,6 +7,7 @@ export type {
   MembershipEvent,
   MembershipEvents,
   MembershipStats,
+  MessageSigner,
   RingParams,
 } from './types.js';
 export { DROP_REASONS } from './types.js';

@@ -21,7 +21,7 @@ export class MemoryBus {
     const nodes = resolveNodes(initial.nodes ?? []).map(toSpec);
     const pins = { ...initial.pins };
     for (const [key, target] of Object.entries(pins)) if (typeof target !== 'string') fail(`pins.${key}`, 'must be a node id');
-    this.state = { seq: 0, nodes, pins, members: [] };
+    this.state = { seq: 0, nodes, pins, members: [], generation: Date.now() };
   }
 
   /** Connects one member. */

@@ -18,6 +18,7 @@ import {
   type MembershipEvents,
   type MembershipLogger,
   type MembershipStats,
+  type MessageSigner,
   type RingParams,
 } from './types.js';
 
@@ -29,6 +30,8 @@ export interface SharedMembershipOptions extends RingParams {
   detection?: FailureDetection | undefined;
   /** Where a refused snapshot (and its rebuild) is reported. */
   logger?: Pick<MembershipLogger, 'error'> | undefined;
+  /** Signs node-to-node transfers with the cluster secret (the store's codec). */
+  signer?: MessageSigner | undefined;
 }
 
 /** Compare-and-set races a proposal may lose before giving up (each loss means someone else's change landed). */
@@ -44,6 +47,7 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
  */
 export class SharedMembership extends TypedEmitter<MembershipEvents> implements Membership {
   readonly self: NodeSpec | undefined;
+  readonly signer: MessageSigner | undefined;
   private readonly params: RingParams;
   private readonly detector: FailureDetector | undefined;
   private readonly logger: Pick<MembershipLogger, 'error'> | undefined;
@@ -95,6 +99,7 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
     this.params = resolveRingParams(options);
     this.detector = options.detection && new FailureDetector(options.detection, (reason, detail) => this.drop(reason, detail));
     this.logger = options.logger;
+    this.signer = options.signer;
   }
 
   get ring(): Ring {
@@ -112,6 +117,15 @@ export class SharedMembership extends TypedEmitter<MembershipEvents> implements 
 
   get waiting(): string | undefined {
     return this.waitingFor;
+  }
+
+  /** The snapshot's generation plus its seq: every member computes the same token for the same ring. */
+  get token(): number {
+    return this.view.generation + Math.max(0, this.seq);
+  }
+
+  get failureTimeout(): number | undefined {
+    return this.detector?.detection.failureTimeout;
   }
 
   /** Counted in `stats().listenerErrors` and logged: a listener never breaks membership processing. */

@@ -19,6 +19,13 @@ export interface SnapshotLoad {
 }
 
 /**
+ * A snapshot this member writes from its own state: a member that never saw a generation (the first member of a new
+ * cluster, or a newcomer rebuilding a refused snapshot) starts one from the clock, so fencing tokens
+ * (`generation + seq`) keep growing across whole-cluster restarts whose snapshot expired meanwhile.
+ */
+const generated = (state: ClusterState): ClusterState => (state.generation ? state : { ...state, generation: Date.now() });
+
+/**
  * The snapshot; seeded when absent (first member ever, or the backend lost its data). A refused one (tampered, or
  * signed with another secret) is logged and rebuilt from the member's own state: at once by a member that has a
  * ring, after a few waits by a newcomer, so the running members, who know more, normally rebuild it first.
@@ -38,7 +45,7 @@ export async function loadSnapshot(backend: MembershipBackend, { own, seq, hasRi
           : "ringroute: membership snapshot refused; rebuilding it from this member's state",
       );
       if (waiting) await new Promise((resolve) => setTimeout(resolve, wait));
-      else await backend.commit(error.seq, own(Math.max(error.seq ?? 0, seq) + 1), undefined);
+      else await backend.commit(error.seq, generated(own(Math.max(error.seq ?? 0, seq) + 1)), undefined);
       continue;
     }
     // A snapshot behind what this member applied means the store went back in time (a promoted replica that missed
@@ -49,7 +56,7 @@ export async function loadSnapshot(backend: MembershipBackend, { own, seq, hasRi
       continue;
     }
     if (state) return state;
-    await backend.commit(null, own(seq + 1), undefined);
+    await backend.commit(null, generated(own(seq + 1)), undefined);
   }
   throw new Error('membership snapshot could not be loaded, created or rebuilt');
 }

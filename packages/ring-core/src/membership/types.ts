@@ -108,6 +108,14 @@ export interface MembershipStats {
   waiting?: string;
 }
 
+/** Signs and checks node-to-node payloads with the cluster secret (HMAC-SHA256), as membership messages are signed. */
+export interface MessageSigner {
+  /** false when no secret is configured: sign() gives '' and verify() accepts anything, as unsigned membership does. */
+  readonly signed: boolean;
+  sign(parts: readonly (string | Uint8Array)[]): string;
+  verify(parts: readonly (string | Uint8Array)[], signature: string | undefined): boolean;
+}
+
 /**
  * Keeps a ring in agreement with the rest of the cluster. Implementations: StaticMembership (fixed list +
  * health checks), MemoryMembership (one process), RedisMembership (`@ringroute/ring-core/redis`).
@@ -145,4 +153,15 @@ export interface Membership {
   /** Sends an application message to every other member ('message' event); the sender does not receive it. */
   broadcast(type: string, data: unknown): Promise<void>;
   stats(): MembershipStats;
+  /**
+   * The current ring's fencing token: the same on every member for the same ring, larger for every later ring, and
+   * larger again after a whole-cluster restart (owned state stamps its store writes with it). Shared memberships have it.
+   */
+  readonly token?: number;
+  /** Signs node-to-node transfers with the cluster secret (Redis and etcd memberships; undefined elsewhere). */
+  readonly signer?: MessageSigner;
+  /** A member silent this long is suspected, twice as long removed (ms); undefined without failure detection. */
+  readonly failureTimeout?: number;
+  /** Catches up with the shared store now (a process that stalled calls it before acting on its last ring). */
+  sync?(): Promise<void>;
 }

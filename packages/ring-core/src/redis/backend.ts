@@ -8,7 +8,7 @@ import {
   type MembershipBackend,
 } from '../membership/backend.js';
 import { Codec, Rejected } from '../membership/codec.js';
-import { isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
+import { end, isCluster, majorVersion, type Client, type RedisTarget } from './connection.js';
 import { ShardSubscriber } from './shard-subscriber.js';
 
 /**
@@ -273,12 +273,6 @@ export class RedisBackend implements MembershipBackend {
     client.on(event, listener as (...args: unknown[]) => void);
     this.listeners.push([client, event, listener]);
   }
-}
-
-/** quit() politely when connected; disconnect() otherwise (a quit would wait for a reconnect that may never come). */
-async function end(client: Client): Promise<void> {
-  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-  else client.disconnect();
 }
 
 function signal(): { promise: Promise<void>; resolve: () => void } {

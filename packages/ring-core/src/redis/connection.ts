@@ -77,3 +77,9 @@ export async function majorVersion(client: Client): Promise<number> {
   const match = /redis_version:(\d+)/.exec(await client.info('server'));
   return match ? Number(match[1]) : 0;
 }
+
+/** quit() politely when connected; disconnect() otherwise (a quit would wait for a reconnect that may never come). */
+export async function end(client: Client): Promise<void> {
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+}

@@ -42,8 +42,8 @@ export class RedisMembership extends SharedMembership {
   readonly channel: string;
 
   constructor(options: RedisMembershipOptions) {
-    const { backend, key, channel, detection } = redisBackend(options);
-    super(backend, { ...options, detection });
+    const { backend, key, channel, detection, codec } = redisBackend(options);
+    super(backend, { ...options, detection, signer: codec });
     this.key = key;
     this.channel = channel;
   }
@@ -72,5 +72,5 @@ export function redisBackend(options: RedisMembershipOptions) {
       ? Math.max(RETENTION, minRetention)
       : checkNumber('retention', options.retention, { min: minRetention, max: 30 * 86_400_000 });
   const backend = new RedisBackend(target, key, channel, codec, retention);
-  return { backend, key, channel, detection };
+  return { backend, key, channel, detection, codec };
 }

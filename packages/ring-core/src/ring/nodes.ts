@@ -1,4 +1,4 @@
-import { checkNumber, checkOneOf, checkString, fail } from '../errors.js';
+import { checkKnownOptions, checkNumber, checkOneOf, checkString, fail } from '../errors.js';
 import type { NodeSpec, NodeStatus, RingNode } from '../types.js';
 
 export const NODE_STATUSES: readonly NodeStatus[] = ['alive', 'suspected', 'dead', 'leaving', 'updating'];
@@ -13,16 +13,21 @@ const MAX_ID_LENGTH = 256;
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const NODE_SPEC_FIELDS = Object.keys({ id: 1, url: 1, weight: 1, status: 1, meta: 1, server: 1, serverId: 1 } satisfies Record<
+  keyof NodeSpec,
+  1
+>);
 /** Redirects and proxies go to node URLs: only web schemes (never `javascript:` or `file:`). */
 const URL_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
 
 /**
  * The stricter check for nodes that requests are sent to (the adapters' `nodes` option and the admin add-node
- * route): bounded ids that are safe as object keys, and web URLs only. Rings themselves accept any id and URL
+ * route): no unknown fields, bounded ids that are safe as object keys, and web URLs only. Rings themselves accept any id and URL
  * (a membership may probe `tcp://` members).
  */
 export function checkRoutedNode(spec: NodeSpec, field: string): RingNode {
   const node = resolveNode(spec, field);
+  checkKnownOptions(spec, NODE_SPEC_FIELDS, field);
   if (node.id.length > MAX_ID_LENGTH) fail(`${field}.id`, `must be at most ${MAX_ID_LENGTH} characters (got ${node.id.length})`);
   if (RESERVED_IDS.has(node.id)) fail(`${field}.id`, `${JSON.stringify(node.id)} is reserved`);
   if (CONTROL.test(node.id)) fail(`${field}.id`, 'must not contain control characters');

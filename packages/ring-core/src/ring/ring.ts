@@ -1,4 +1,4 @@
-import { checkNumber, fail } from '../errors.js';
+import { checkKnownOptions, checkNumber, fail } from '../errors.js';
 import { murmur3 } from '../hash/murmur3.js';
 import { fullHash, loadHash } from '../hash/index.js';
 import { STRATEGIES, type Placement } from '../strategy/index.js';
@@ -246,9 +246,21 @@ function checksumOf(ring: HashRing): string {
   return hex(murmur3(canonical, 0x52494e47)) + hex(murmur3(canonical, 0x524f5554));
 }
 
+const RING_OPTIONS = Object.keys({
+  nodes: 1,
+  vnodes: 1,
+  hash: 1,
+  avalanche: 1,
+  strategy: 1,
+  epoch: 1,
+  pins: 1,
+  route: 1,
+} satisfies Record<keyof RingOptions, 1>);
+
 /** Builds a ring snapshot. Async because xxHash's WebAssembly module is instantiated on first use. */
 export async function createRing(options: RingOptions): Promise<Ring> {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object with a nodes array');
+  checkKnownOptions(options, RING_OPTIONS);
   const nodes = resolveNodes(options.nodes);
   const { vnodes, strategy, hash: chosen, avalanche, route } = resolveRingParams(options);
   const epoch = options.epoch === undefined ? 0 : checkNumber('epoch', options.epoch, { min: 0, integer: true });

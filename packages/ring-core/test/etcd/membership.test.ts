@@ -1,17 +1,12 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingRouteConfigError } from '@ringroute/ring-core';
 import { EtcdMembership, type EtcdMembershipOptions } from '@ringroute/ring-core/etcd';
 import { etcdBackend } from '../../src/etcd/membership.js';
+import { ChildMember } from '../fixtures/child-member.js';
 import { freePort } from '../redis/harness.js';
 import { SpawnedEtcd } from './harness.js';
 
-const packageDir = fileURLToPath(new URL('../..', import.meta.url));
-const fixture = fileURLToPath(new URL('../fixtures/etcd-member.ts', import.meta.url));
 const self = (id: string) => ({ id, url: `http://127.0.0.1/${id}` });
 
 describe('EtcdMembership options', () => {
@@ -136,12 +131,9 @@ describe('EtcdMembership on a real etcd', () => {
     const name = cluster();
     const options = { etcd: etcd.url, cluster: name, syncInterval: 100, failureTimeout: 2000 };
     const beat = async (id: string) => (await client.get(`ringroute/${name}/beat/${id}`).exec()).kvs;
-    const crashing = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ ...options, self: self('a') })], {
-      cwd: packageDir,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const crashing = new ChildMember('a', options);
     const leaving = new EtcdMembership({ ...options, self: self('b') });
-    await Promise.all([once(createInterface({ input: crashing.stdout! }), 'line'), leaving.start()]);
+    await Promise.all([crashing.waitFor((event) => event.event === 'started'), leaving.start()]);
     await expect.poll(async () => (await beat('a')).length).toBe(1);
     await expect.poll(async () => (await beat('b')).length).toBe(1);
     const { grantedTTL } = await client.leaseClient.leaseTimeToLive({ ID: (await beat('a'))[0]!.lease });
@@ -150,8 +142,7 @@ describe('EtcdMembership on a real etcd', () => {
     await leaving.stop();
     expect(await beat('b')).toEqual([]); // revoked at once
 
-    crashing.kill('SIGKILL');
-    await once(crashing, 'exit');
+    await crashing.kill();
     const killed = performance.now();
     await expect.poll(async () => (await beat('a')).length, { timeout: 6000, interval: 50 }).toBe(0);
     expect(performance.now() - killed).toBeGreaterThan(1000); // the lease outlived the process by about its TTL

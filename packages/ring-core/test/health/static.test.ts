@@ -138,5 +138,8 @@ describe('StaticMembership with health checks', () => {
     expect(() => new StaticMembership({ nodes: [], healthCheck: { interval: 100, maxBackoff: 50 } })).toThrow(/healthCheck\.maxBackoff/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { path: 'health' } })).toThrow(/healthCheck\.path/);
     expect(() => new StaticMembership({ nodes: [], healthCheck: { probe: 'icmp' as never } })).toThrow(/healthCheck\.probe/);
+    expect(() => new StaticMembership({ nodes: [], healthCheck: { backoff: 2 } as never })).toThrow(
+      'healthCheck.backoff: unknown option (did you mean `backoffMultiplier`?)',
+    );
   });
 });

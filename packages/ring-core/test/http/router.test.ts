@@ -89,6 +89,17 @@ describe('option validation', () => {
   it('takes self from the membership', () => {
     expect(createRouter(base).options.self).toBe('a');
   });
+  it.each([
+    ['healthCheck.backoff', { nodes: NODES, self: 'a', healthCheck: { backoff: 2 } }, 'backoffMultiplier'],
+    ['healthCheck.intervall', { nodes: NODES, self: 'a', healthCheck: { intervall: 100 } }, 'interval'],
+    ['ejection.failure', { ...base, misroute: 'proxy', ejection: { failure: 2 } }, 'failures'],
+    ['proxyTimeouts.connnect', { ...base, proxyTimeouts: { connnect: 100 } }, 'connect'],
+    ['nodes[1].wieght', { nodes: [NODES[0], { ...NODES[1], wieght: 2 }], self: 'a' }, 'weight'],
+  ] as const)('refuses the unknown nested option %s, suggesting the closest known name', (option, options, suggestion) => {
+    const attempt = () => createRouter({ key: 'query:key', ...options } as unknown as RouterOptions);
+    expect(attempt).toThrow(RingRouteConfigError);
+    expect(attempt).toThrow(`${option}: unknown option (did you mean \`${suggestion}\`?)`);
+  });
 });
 
 describe('key extraction', () => {

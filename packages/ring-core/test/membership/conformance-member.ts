@@ -10,6 +10,11 @@ export interface BackendFixture {
   /** Heartbeat timing for the checks (keep it short: the crash and outage checks wait a few failure timeouts). */
   detection: FailureDetection;
   /**
+   * The store's connection option as a RedisMembership (`{ redis }`) or an EtcdMembership (`{ etcd }`) in another
+   * process takes it (JSON): the crash group runs a member there and kills it with SIGKILL.
+   */
+  memberProcess?: { redis: unknown } | { etcd: unknown };
+  /**
    * Makes the store holding `cluster` unreachable (kill -9 of the server, or of the master holding its keys) and
    * brings it back (restart; it may come back empty, or as a replica after a failover).
    */
@@ -24,8 +29,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const ignore: BackendHooks = { message() {}, dropped() {}, degraded() {}, recovered() {} };
 
 /**
- * A member on a backend the suite can interfere with: `crash()` makes it silent and unreachable as a kill -9 would
- * (every store call fails, nothing is delivered), `lossy` commits changes without publishing their messages.
+ * A member in this process on a backend the suite can interfere with: `silence()` makes every store call fail and
+ * delivers nothing more (a simulated crash, for backends whose members cannot live in another process), `lossy`
+ * commits changes without publishing their messages.
  */
 export class Member {
   readonly membership: SharedMembership;
@@ -36,7 +42,7 @@ export class Member {
   readonly messages: unknown[] = [];
   recovered = 0;
   lossy = false;
-  private crashed = false;
+  private silent = false;
 
   constructor(fixture: BackendFixture, cluster: string, id: string | undefined, secret: string | undefined) {
     const backend = fixture.connect(cluster, secret === undefined ? {} : { secret });
@@ -50,19 +56,19 @@ export class Member {
     this.membership.on('recovered', () => this.recovered++);
   }
 
-  crash(): void {
-    this.crashed = true;
+  silence(): void {
+    this.silent = true;
   }
 
   private interfere(backend: MembershipBackend): MembershipBackend {
     const alive = () => {
-      if (this.crashed) throw new Error('crashed');
+      if (this.silent) throw new Error('silenced');
     };
     const hooks = (inner: BackendHooks): BackendHooks => ({
-      message: (m) => !this.crashed && inner.message(m),
-      dropped: (reason, detail) => !this.crashed && inner.dropped(reason, detail),
-      degraded: (error) => !this.crashed && inner.degraded(error),
-      recovered: () => !this.crashed && inner.recovered(),
+      message: (m) => !this.silent && inner.message(m),
+      dropped: (reason, detail) => !this.silent && inner.dropped(reason, detail),
+      degraded: (error) => !this.silent && inner.degraded(error),
+      recovered: () => !this.silent && inner.recovered(),
     });
     return {
       store: backend.store,

@@ -1,44 +1,82 @@
 /**
  * The one membership conformance suite: every MembershipBackend (memory, Redis standalone, Redis Cluster, Redis
  * Sentinel, etcd) must pass the same checks. A backend's test file calls
- * `membershipBackendSuite(name, setup, { skip })` once; `setup` runs once per file (start the store there) and every
+ * `membershipBackendSuite(name, setup, { groups })` once; `setup` runs once per file (start the store there) and every
  * check uses fresh cluster names on that one store.
+ *
+ * Checks come in capability groups (libkv style): every backend runs the core checks, and opts into the groups it
+ * can support; a group that means nothing for a backend (signatures on the unsigned memory bus, a kill -9 of a member
+ * that cannot live in another process) is not listed for it, so nothing shows as skipped.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/membership/backend.js';
+import { ChildMember } from '../fixtures/child-member.js';
 import { converged, expectAgreement, ids, ignore, Member, owners, sleep, until, type BackendFixture } from './conformance-member.js';
 
 export type { BackendFixture } from './conformance-member.js';
 
-export type ConformanceCheck =
-  'join' | 'late-join' | 'leave' | 'crash' | 'missed-message' | 'outage' | 'spoofed' | 'two-clusters' | 'broadcast';
+const CORE = ['join', 'late-join', 'leave', 'missed-message', 'two-clusters', 'broadcast'] as const;
+
+/** The checks of each capability group a backend may opt into. */
+const GROUPS = {
+  /** Messages are signed: someone with store access but without the secret changes nothing. */
+  signed: ['spoofed'],
+  /** Members can run in other processes (`fixture.memberProcess`): one is killed with SIGKILL. */
+  crash: ['crash'],
+  /** The store can be killed and restarted (`fixture.outage`). */
+  outage: ['outage'],
+  /** For a backend whose members share one process: a member goes silent (a simulated crash). */
+  silence: ['silence'],
+} as const;
+
+export type CapabilityGroup = keyof typeof GROUPS;
+export type ConformanceCheck = (typeof CORE)[number] | (typeof GROUPS)[CapabilityGroup][number];
 
 export interface SuiteOptions {
-  /** Checks this backend cannot run, e.g. 'spoofed' for the unsigned memory bus, 'outage' without a killable store. */
-  skip?: readonly ConformanceCheck[];
+  /** The capability groups this backend supports, besides the core checks. */
+  groups: readonly CapabilityGroup[];
+  /**
+   * Checks of those groups this backend cannot pass yet, each with the reason: reported as skipped with it. Never in
+   * CI (no skipped tests there): a check that is meaningless for a backend belongs to a group it does not list.
+   */
+  skip?: Partial<Record<ConformanceCheck, string>>;
 }
 
-/** Registers one `describe` with every check not in `skip`. */
-export function membershipBackendSuite(name: string, setup: () => Promise<BackendFixture>, options: SuiteOptions = {}): void {
-  describe(`membership conformance: ${name}`, () => {
+/** Registers one `describe` with the core checks and those of the backend's groups. */
+export function membershipBackendSuite(name: string, setup: () => Promise<BackendFixture>, options: SuiteOptions): void {
+  const enabled = new Set<ConformanceCheck>([...CORE, ...options.groups.flatMap((group) => GROUPS[group])]);
+  describe(`membership conformance: ${name} (core, ${options.groups.join(', ') || 'no other group'})`, () => {
     let fixture: BackendFixture;
     const members: Member[] = [];
+    const children: ChildMember[] = [];
     const clusterName = (check: string) => `conf-${check}-${randomUUID().slice(0, 8)}`;
     const member = (cluster: string, id?: string, secret?: string) => {
       const m = new Member(fixture, cluster, id, secret);
       members.push(m);
       return m;
     };
+    /** A RedisMembership or EtcdMembership on the same store, in its own process. */
+    const processMember = (cluster: string, id: string) => {
+      if (!fixture.memberProcess) throw new Error(`the ${name} fixture has no memberProcess, which the crash group needs`);
+      const child = new ChildMember(id, { ...fixture.memberProcess, cluster, ...fixture.detection });
+      children.push(child);
+      return child;
+    };
     const check = (name: ConformanceCheck, body: () => Promise<void>, timeout?: number) => {
-      if (options.skip?.includes(name)) return;
+      if (!enabled.has(name)) return;
+      const reason = options.skip?.[name];
       it(
         name,
-        async () => {
+        async (context) => {
+          if (reason !== undefined) context.skip(reason);
           try {
             await body();
           } finally {
-            await Promise.all(members.splice(0).map((m) => m.membership.stop().catch(() => {})));
+            await Promise.all([
+              ...members.splice(0).map((m) => m.membership.stop().catch(() => {})),
+              ...children.splice(0).map((c) => c.kill()),
+            ]);
           }
         },
         timeout,
@@ -87,12 +125,32 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       expectAgreement(rest);
     });
 
-    check('crash', async () => {
-      const cluster = clusterName('crash');
+    check(
+      'crash',
+      async () => {
+        const cluster = clusterName('crash');
+        const group = ['a', 'b'].map((id) => member(cluster, id));
+        await Promise.all(group.map((m) => m.membership.start()));
+        const victim = processMember(cluster, 'c');
+        await victim.waitFor((event) => event.event === 'started');
+        await converged(group, (ring) => ids(ring) === 'a,b,c');
+        await victim.kill(); // SIGKILL: no leave, no last heartbeat; only the failure detector can tell
+        await converged(group, (ring) => ids(ring) === 'a,b', 10 * fixture.detection.failureTimeout);
+        for (const m of group) {
+          expect(m.statuses).toContain('c:suspected');
+          expect(m.left).toEqual([['c', 'failed']]);
+        }
+        expectAgreement(group);
+      },
+      60_000,
+    ); // the member process starts first: seconds on a busy machine
+
+    check('silence', async () => {
+      const cluster = clusterName('silence');
       const group = ['a', 'b', 'c'].map((id) => member(cluster, id));
       await Promise.all(group.map((m) => m.membership.start()));
       await converged(group, (ring) => ids(ring) === 'a,b,c');
-      group[2]!.crash(); // silent from now on, never leaves
+      group[2]!.silence(); // a simulated crash: every store call fails from now on, and it never leaves
       const rest = group.slice(0, 2);
       await converged(rest, (ring) => ids(ring) === 'a,b', 10 * fixture.detection.failureTimeout);
       for (const m of rest) {
@@ -120,7 +178,7 @@ export function membershipBackendSuite(name: string, setup: () => Promise<Backen
       'outage',
       async () => {
         const outage = fixture.outage;
-        if (!outage) throw new Error(`the ${name} fixture has no outage: add 'outage' to skip`);
+        if (!outage) throw new Error(`the ${name} fixture has no outage, which the outage group needs`);
         const cluster = clusterName('outage');
         const group = ['a', 'b', 'c'].map((id) => member(cluster, id, 'outage-secret'));
         await Promise.all(group.map((m) => m.membership.start()));

@@ -3,7 +3,11 @@ import { MemoryBus, MemoryMembership, type Membership } from '@ringroute/ring-co
 import type { BackendHooks } from '../../src/membership/backend.js';
 
 async function until(predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise((r) => setTimeout(r, 1));
+  const deadline = Date.now() + 5_000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the members');
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 const ignore: BackendHooks = { message: () => {}, dropped: () => {}, degraded: () => {}, recovered: () => {} };
@@ -62,7 +66,10 @@ describe('Membership healing (SWIM-style refute, drain)', () => {
 
     await a.remove('b');
     await until(() => b.ring.node('b') === undefined);
-    await new Promise((r) => setTimeout(r, 20)); // a refute would have landed by now
+    // b's changes are committed in order: a refute it queued on seeing its removal lands before this pin, and a
+    // holding the pin holds whatever came before it.
+    await b.pin('after-the-drain', 'a');
+    await until(() => a.ring.pins['after-the-drain'] === 'a');
     expect(a.ring.node('b')).toBeUndefined();
     expect(b.ring.node('b')).toBeUndefined();
     expect(a.ring.checksum).toBe(b.ring.checksum);

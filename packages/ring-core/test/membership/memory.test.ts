@@ -3,7 +3,15 @@ import { MemoryBus, MemoryMembership, RingRouteConfigError, type ClusterMessage,
 
 /** Resolves once every member's ring satisfies the predicate (deliveries are asynchronous, like pub/sub). */
 async function until(members: Membership[], predicate: (ring: Ring) => boolean): Promise<void> {
-  while (!members.every((m) => m.ready && predicate(m.ring))) await new Promise((r) => setTimeout(r, 1));
+  await poll(() => members.every((m) => m.ready && predicate(m.ring)), 'the rings');
+}
+
+async function poll(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 const sameChecksum = (members: Membership[]) => new Set(members.map((m) => m.ring.checksum)).size === 1;
@@ -69,14 +77,20 @@ describe('MemoryMembership', () => {
     const bus = new MemoryBus();
     const [a, b, c] = [member(bus, 'a'), member(bus, 'b'), member(bus, 'c')];
     await Promise.all([a.start(), b.start(), c.start()]);
-    const got: Record<string, ClusterMessage[]> = { a: [], b: [], c: [] };
-    for (const [id, m] of Object.entries({ a, b, c })) m.on('message', (msg) => got[id]!.push(msg));
+    const got = { a: [] as ClusterMessage[], b: [] as ClusterMessage[], c: [] as ClusterMessage[] };
+    for (const [id, m] of Object.entries({ a, b, c })) m.on('message', (msg) => got[id as keyof typeof got].push(msg));
     await a.broadcast('release', { doc: 'x' });
-    await new Promise((r) => setTimeout(r, 10));
-    expect(got.a).toEqual([]);
-    expect(got.b).toEqual([{ type: 'release', data: { doc: 'x' }, from: 'a' }]);
+    // The bus delivers in order: once a has c's later message, it would have had its own before it.
+    await poll(() => got.b.length > 0 && got.c.length > 0, 'the release at b and c');
+    await c.broadcast('barrier', {});
+    await poll(() => got.a.length > 0 && got.b.length > 1, 'the barrier at a and b');
+    expect(got.a).toEqual([{ type: 'barrier', data: {}, from: 'c' }]);
+    expect(got.b).toEqual([
+      { type: 'release', data: { doc: 'x' }, from: 'a' },
+      { type: 'barrier', data: {}, from: 'c' },
+    ]);
     expect(got.c).toEqual([{ type: 'release', data: { doc: 'x' }, from: 'a' }]);
-    expect(b.stats().messages).toBe(1);
+    expect(b.stats().messages).toBe(2);
   });
 
   it('graceful stop removes the node from every member at once', async () => {
@@ -113,8 +127,11 @@ describe('MemoryMembership', () => {
       const b = member(bus, 'b');
       await b.start();
       await until([a, b], (ring) => ring.nodes.length === 2);
-      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-      expect(warnings.some((w) => w.name === 'RingRouteWarning' && w.message.includes("a 'ring' listener threw: listener bug"))).toBe(true);
+      // Warnings are emitted on a later tick.
+      await poll(
+        () => warnings.some((w) => w.name === 'RingRouteWarning' && w.message.includes("a 'ring' listener threw: listener bug")),
+        "the listener's warning",
+      );
     } finally {
       process.off('warning', onWarning);
     }

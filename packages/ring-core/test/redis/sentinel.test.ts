@@ -10,22 +10,27 @@ beforeAll(() => servers.start(), 60_000);
 afterAll(() => servers.stop());
 
 // The outage kills the master; the sentinels promote the replica, and the old master returns as its replica.
-membershipBackendSuite('Redis Sentinel', async () => {
-  const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
-  return {
-    detection,
-    connect: (cluster, { secret }) => redisBackend({ redis: servers.options, cluster, secret, ...detection }).backend,
-    outage: {
-      kill: async () => {
-        killed = await servers.killMaster();
+membershipBackendSuite(
+  'Redis Sentinel',
+  async () => {
+    const detection = { syncInterval: 100, heartbeatInterval: 100, failureTimeout: 400 };
+    return {
+      detection,
+      connect: (cluster, { secret }) => redisBackend({ redis: servers.options, cluster, secret, ...detection }).backend,
+      memberProcess: { redis: servers.options },
+      outage: {
+        kill: async () => {
+          killed = await servers.killMaster();
+        },
+        restart: async () => {
+          await servers.failedOver(killed!);
+          await servers.restart(killed!);
+        },
       },
-      restart: async () => {
-        await servers.failedOver(killed!);
-        await servers.restart(killed!);
-      },
-    },
-  };
-});
+    };
+  },
+  { groups: ['signed', 'crash', 'outage'] },
+);
 
 const lifecycle = (options: SentinelProcesses['options']) => (cluster: string) =>
   redisBackend({ redis: options, cluster, ...LIFECYCLE_DETECTION }).backend;

@@ -1,15 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 // Plain Node (no vitest): the benchmarks start their Redis with these too.
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Fails loudly when the Redis the tests need is missing. */
-export async function requireRedis(url = REDIS_URL): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+/** Fails loudly when the Redis the tests need is missing. `options`: more ioredis options (e.g. `tls`). */
+export async function requireRedis(url = REDIS_URL, options: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true, ...options });
   redis.on('error', () => {}); // the failure surfaces below, with the URL
   try {
     await redis.connect();
@@ -56,29 +56,64 @@ function listens(port: number): Promise<number> {
   });
 }
 
-/** A throwaway redis-server (no persistence) that a test may kill and restart on the same port. */
+/** PEM files of a TLS Redis: its certificate and key, and the CA that signed them (which clients must trust). */
+export interface RedisTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** A throwaway redis-server (no persistence) that a test may kill and restart on the same port; TLS-only with `tls`. */
 export class SpawnedRedis {
   private process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly tls?: RedisTls,
+  ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const { tls } = this;
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+      : ['--port', String(this.port)];
+    const child = spawn(
+      'redis-server',
+      [
+        ...listen,
+        ...(tls ? ['--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'] : []),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    );
     this.process = child;
+    const options = tls ? { tls: { ca: readFileSync(tls.ca) } } : {};
     for (let attempt = 0; ; attempt++) {
       try {
-        (await requireRedis(this.url)).disconnect();
+        (await requireRedis(this.url, options)).disconnect();
         return;
       } catch (error) {
         if (attempt > 100 || child.exitCode !== null) throw error;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+  }
+
+  /** SIGSTOP / SIGCONT: the server keeps accepting connections (the kernel does) but answers nothing, as when frozen. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
   }
 
   async kill(): Promise<void> {

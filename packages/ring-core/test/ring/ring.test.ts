@@ -39,6 +39,7 @@ describe('createRing validation', () => {
   });
 
   it('rejects bad options naming them', async () => {
+    await rejects({ nodes: three, vnode: 100 } as never, 'vnode');
     await rejects({ nodes: three, vnodes: 0 }, 'vnodes');
     await rejects({ nodes: three, strategy: 'ketama' as StrategyName }, 'strategy');
     await rejects({ nodes: three, hash: 'sha1' as 'xxh32' }, 'hash');
@@ -49,10 +50,16 @@ describe('createRing validation', () => {
 
   it('rejects bad changes in with() naming the field, leaving the ring usable', async () => {
     const ring = await createRing({ nodes: three });
+    const before = { checksum: ring.checksum, epoch: ring.epoch, owners: KEYS.map((k) => ring.owner(k)!.id) };
     expect(() => ring.with({ add: [{ id: 'a' }] })).toThrow(/add\[0\]\.id/);
     expect(() => ring.with({ update: [{ id: 'zz', status: 'dead' }] })).toThrow(/update\[0\]\.id/);
     expect(() => ring.with({ update: [{ id: 'a', weight: -2 }] })).toThrow(/update\[0\]\.weight/);
-    expect(ring.owner('x')).toBeDefined();
+    // Nothing half-applied: the same ring as before, and a valid change still builds the next one.
+    expect({ checksum: ring.checksum, epoch: ring.epoch, owners: KEYS.map((k) => ring.owner(k)!.id) }).toEqual(before);
+    expect(ring.nodes.map((n) => [n.id, n.status, n.weight])).toEqual(three.map((n) => [n.id, 'alive', 1]));
+    const next = ring.with({ add: [{ id: 'd' }] });
+    expect(next.nodes.map((n) => n.id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(next.epoch).toBeGreaterThan(ring.epoch);
   });
 
   it('accepts weight 0 (draining): the node owns nothing and nothing throws', async () => {
@@ -153,7 +160,9 @@ describe('snapshots', () => {
     const ring = await createRing({ nodes: three, hash: (key) => key.length * 1_000_003 });
     expect(ring.hashName).toBe('custom');
     expect(() => ring.toJSON()).toThrow(/hash/);
-    expect(ring.owner('abc')).toBeDefined();
+    // Lookups use the function: keys of one length hash alike, so they share an owner.
+    expect(ring.position('abc')).toBe(3 * 1_000_003);
+    expect(ring.owner('xyz')!.id).toBe(ring.owner('abc')!.id);
   });
 });
 

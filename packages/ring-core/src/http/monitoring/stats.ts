@@ -32,6 +32,7 @@ export function routerStats(router: RingRouter<never>) {
     misrouted: counters.misrouted,
     ejection: router.ejection(),
     membership: router.membershipStats(),
+    handoff: router.handoffProgress(),
   };
 }
 

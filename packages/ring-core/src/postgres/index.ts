@@ -1,0 +1,1 @@
+export { postgresPersist, type PostgresPersistOptions } from '../persist/postgres-store.js';
