@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { builtPackages } from '../../ring-core/bench/support/built.js';
+import { table, targets as declareTargets, type Target as Goal } from '../../ring-core/bench/support/measure.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -81,7 +82,9 @@ const comparisons: [label: string, ours: App, peerLabel: string, peer: App][] = 
   ['app.use(rr), proxying to the owner', 'ringroute+proxy', "bare + undici's stream() to the owner", 'undici'],
 ];
 
-const rows: string[] = [];
+const rows: (string | number)[][] = [];
+/** Per comparison, each Express major's req/s ratio. */
+const ratios = new Map<string, [express: string, ratio: number][]>();
 for (const [name, module] of [
   ['express 5', 'express'],
   ['express 4', 'express4'],
@@ -103,21 +106,46 @@ for (const [name, module] of [
       const rate = sides.map((s) => s.ours.rate / s.peer.rate);
       const cpu = sides.map((s) => s.peer.cpuPerRequest / s.ours.cpuPerRequest);
       const ratio = median(rate);
-      rows.push(
-        `| ${name} | ${label} | ${peerLabel} | ${Math.round(median(sides.map((s) => s.peer.rate)))} | ${Math.round(median(sides.map((s) => s.ours.rate)))} | ${median(sides.map((s) => s.peer.cpuPerRequest)).toFixed(1)} | ${median(sides.map((s) => s.ours.cpuPerRequest)).toFixed(1)} | ${ratio.toFixed(3)} | ${median(cpu).toFixed(3)} | ${rate.map((x, j) => `${x.toFixed(2)}/${cpu[j]!.toFixed(2)}`).join(' ')} | >= 0.95 ${ratio >= 0.95 ? 'ok' : 'MISSED'} |`,
-      );
+      rows.push([
+        name,
+        label,
+        peerLabel,
+        Math.round(median(sides.map((s) => s.peer.rate))),
+        Math.round(median(sides.map((s) => s.ours.rate))),
+        median(sides.map((s) => s.peer.cpuPerRequest)).toFixed(1),
+        median(sides.map((s) => s.ours.cpuPerRequest)).toFixed(1),
+        ratio.toFixed(3),
+        median(cpu).toFixed(3),
+        rate.map((x, j) => `${x.toFixed(2)}/${cpu[j]!.toFixed(2)}`).join(' '),
+      ]);
+      const comparison = `${label} / ${peerLabel}`;
+      ratios.set(comparison, [...(ratios.get(comparison) ?? []), [name, ratio]]);
     }
   } finally {
     for (const t of targets.values()) t.child.kill();
   }
 }
 
-console.log(
-  `Node ${process.version}, autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios\n`,
+table(
+  `Express middleware beside its peers: autocannon ${CONNECTIONS} connections, one server loaded at a time, ${ROUNDS} paired rounds x ${SECONDS} s (ABBA), medians of per-round ratios; ratio (CPU) = peer / routed server CPU time (user + system) per request`,
+  [
+    'Express',
+    'middleware',
+    'peer',
+    'peer req/s',
+    'routed req/s',
+    'peer CPU µs/req',
+    'routed CPU µs/req',
+    'ratio (req/s)',
+    'ratio (CPU)',
+    'every round (req/s / CPU)',
+  ],
+  rows,
 );
-console.log('ratio (req/s) = routed / peer throughput; ratio (CPU) = peer / routed server CPU time (user + system) per request.\n');
-console.log(
-  '| Express | middleware | peer | peer req/s | routed req/s | peer CPU µs/req | routed CPU µs/req | ratio (req/s) | ratio (CPU) | every round (req/s / CPU) | target |',
+declareTargets(
+  [...ratios].map(([comparison, each]): Goal => [
+    `${comparison}, req/s >= 0.95 (${each.map(([name]) => name).join(' / ')})`,
+    each.map(([, ratio]) => ratio.toFixed(3)).join(' / '),
+    each.every(([, ratio]) => ratio >= 0.95),
+  ]),
 );
-console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
-for (const row of rows) console.log(row);

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { builtPackages } from '../../ring-core/bench/support/built.js';
+import { table, targets, type Target } from '../../ring-core/bench/support/measure.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -62,7 +63,8 @@ try {
     ['Fastify + plugin, proxy to owner', 'proxy', 'reply-from + the same forwarding headers', 'replyFromHeaders', 0.95],
     ['Fastify + plugin, proxy to owner', 'proxy', "undici's stream() alone", 'undici', 0.95],
   ] as const;
-  const rows: string[] = [];
+  const rows: (string | number)[][] = [];
+  const goals: Target[] = [];
   const only = process.env.BENCH_ONLY; // e.g. 'proxy': run the proxy comparisons only
   for (const [label, name, peerLabel, peer, target] of comparisons) {
     if (only && only !== name) continue;
@@ -83,16 +85,30 @@ try {
     const rps = (xs: typeof ours) => Math.round(median(xs.map((x) => x.rps)));
     const p99 = (xs: typeof ours) => median(xs.map((x) => x.p99));
     const cpu = (xs: typeof ours) => median(xs.map((x) => x.cpu)).toFixed(1);
-    rows.push(
-      `| ${label} | ${rps(ours)} | ${p99(ours)} | ${cpu(ours)} | ${peerLabel} | ${rps(theirs)} | ${p99(theirs)} | ${cpu(theirs)} | ${ratio.toFixed(3)} | ${cpuRatio.toFixed(3)} | >= ${target.toFixed(2)} ${ratio >= target ? 'ok' : 'MISSED'} |`,
-    );
+    rows.push([
+      label,
+      rps(ours),
+      p99(ours),
+      cpu(ours),
+      peerLabel,
+      rps(theirs),
+      p99(theirs),
+      cpu(theirs),
+      ratio.toFixed(3),
+      cpuRatio.toFixed(3),
+    ]);
+    goals.push([
+      `${label.replace('Fastify + plugin, ', '')} / ${peerLabel}, req/s >= ${target.toFixed(2)}`,
+      ratio.toFixed(3),
+      ratio >= target,
+    ]);
   }
-  console.log(`Node ${process.version}, autocannon ${connections} connections, ${rounds} paired rounds x ${seconds}s (ABBA), medians\n`);
-  console.log(
-    '| scenario | req/s | p99 ms | CPU µs/req | peer | peer req/s | peer p99 ms | peer CPU µs/req | req/s ratio | CPU ratio | target (req/s) |',
+  table(
+    `Fastify plugin beside its peers: autocannon ${connections} connections, ${rounds} paired rounds x ${seconds} s (ABBA), medians`,
+    ['scenario', 'req/s', 'p99 ms', 'CPU µs/req', 'peer', 'peer req/s', 'peer p99 ms', 'peer CPU µs/req', 'req/s ratio', 'CPU ratio'],
+    rows,
   );
-  console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
-  for (const row of rows) console.log(row);
+  targets(goals);
 } finally {
   child.kill();
 }

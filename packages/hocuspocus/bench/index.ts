@@ -16,6 +16,7 @@
  *   pnpm --filter @ringroute/hocuspocus bench        (BENCH_ROUNDS=200, BENCH_WARMUP=20 by default)
  */
 import { WebSocket } from 'ws';
+import { table as markdownTable, targets } from '../../ring-core/bench/support/measure.js';
 import { createSmartClient, type SmartProvider } from '../src/client/index.js';
 import { HocuspocusProvider, HocuspocusProviderWebsocket, Server } from '../test/support/hocuspocus.js';
 import { Cluster } from '../test/client/cluster.js';
@@ -36,15 +37,20 @@ function stats(samples: number[]) {
 
 const ms = (value: number) => value.toFixed(2);
 
+/** Each case's p50 and its ratio to its table's baseline, for the summary. */
+const p50s = new Map<string, { p50: number; ratio: number }>();
+
 function table(title: string, rows: [string, number[]][], baseline: number[]): void {
   const base = stats(baseline);
-  console.log(`\n### ${title}\n`);
-  console.log('| case | n | mean ms | p50 ms | p95 ms | p50 ratio |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const [name, samples] of rows) {
-    const s = stats(samples);
-    console.log(`| ${name} | ${s.n} | ${ms(s.mean)} | ${ms(s.p50)} | ${ms(s.p95)} | ${(s.p50 / base.p50).toFixed(2)}x |`);
-  }
+  markdownTable(
+    title,
+    ['case', 'n', 'mean ms', 'p50 ms', 'p95 ms', 'p50 ratio'],
+    rows.map(([name, samples]) => {
+      const s = stats(samples);
+      p50s.set(name, { p50: s.p50, ratio: s.p50 / base.p50 });
+      return [name, s.n, ms(s.mean), ms(s.p50), ms(s.p95), `${(s.p50 / base.p50).toFixed(2)}x`];
+    }),
+  );
 }
 
 /** A plain provider with its own socket: connect until synced, then tear down. Returns ms. */
@@ -191,7 +197,8 @@ async function migration(cluster: Cluster): Promise<void> {
   );
 }
 
-async function join(cluster: Cluster): Promise<void> {
+/** Joins a node; the ms until every document it takes is synced on it. */
+async function join(cluster: Cluster): Promise<number> {
   const client = createSmartClient({ nodes: [cluster.node('node-a').http], WebSocketPolyfill: WebSocket });
   const handles: SmartProvider[] = [];
   for (let i = 0; i < JOIN_DOCUMENTS; i++) {
@@ -207,10 +214,12 @@ async function join(cluster: Cluster): Promise<void> {
   const total = performance.now() - start;
   for (const handle of handles) handle.close();
   client.destroy();
-  console.log(`\n### Node join: ${moving.length} of ${JOIN_DOCUMENTS} open documents (one helper client) move to the new node\n`);
-  console.log('| documents moved | new node listening and seen by all, ms | every moved document synced on it, ms |');
-  console.log('|---:|---:|---:|');
-  console.log(`| ${moving.length} | ${ms(joined)} | ${ms(total)} |`);
+  markdownTable(
+    `Node join: ${moving.length} of ${JOIN_DOCUMENTS} open documents (one helper client) move to the new node`,
+    ['documents moved', 'new node listening and seen by all, ms', 'every moved document synced on it, ms'],
+    [[moving.length, ms(joined), ms(total)]],
+  );
+  return total;
 }
 
 async function main(): Promise<void> {
@@ -224,7 +233,18 @@ async function main(): Promise<void> {
     await connectionSetup(cluster);
     await misroutedConnect(cluster);
     await migration(cluster);
-    await join(cluster);
+    const joined = await join(cluster);
+    const ratio = (name: string) => `${p50s.get(name)!.ratio.toFixed(2)}x`;
+    targets([
+      [
+        'connect until synced, p50: on a SmartRoute owner / plain server; misrouted, following the hint / direct (no target)',
+        `${ratio('SmartRoute node (owner), 3-node cluster')} / ${ratio('helper, connects to a wrong node first, follows the hint')}`,
+      ],
+      [
+        'until synced on the new owner: a migrated document (p50); every document a joining node takes (no target)',
+        `${ms(p50s.get('client synced on the new owner')!.p50)} ms; ${ms(joined)} ms`,
+      ],
+    ]);
   } finally {
     await cluster.close();
     await redis.cleanup();

@@ -7,6 +7,7 @@
  *   pnpm --filter @ringroute/hocuspocus exec tsx bench/rebalance.ts
  */
 import { WebSocket } from 'ws';
+import { table, targets } from '../../ring-core/bench/support/measure.js';
 import { createSmartClient, type SmartProvider } from '../src/client/index.js';
 import { freePort, until } from '../test/support/ports.js';
 import { startNode, type TestNode } from '../test/support/node.js';
@@ -15,11 +16,11 @@ import { REDIS_URL, redisCluster } from '../test/support/redis.js';
 
 const DOCUMENTS = Number(process.env.BENCH_REBALANCE_DOCUMENTS ?? 1000);
 
-async function run(maxConcurrentHandovers: number, table: string) {
+async function run(maxConcurrentHandovers: number, tableName: string) {
   const redis = await redisCluster();
   const options = { redis: REDIS_URL, cluster: redis.cluster, maxConcurrentHandovers, migrationTimeout: 60_000 };
   const nodes: TestNode[] = [];
-  for (const id of ['r1', 'r2']) nodes.push(await startNode(id, await freePort(), table, options));
+  for (const id of ['r1', 'r2']) nodes.push(await startNode(id, await freePort(), tableName, options));
   await until(() => nodes.every((n) => n.smartRoute.ring?.nodes.length === 2), 'two members');
   const client = createSmartClient({ nodes: nodes.map((n) => n.http), WebSocketPolyfill: WebSocket });
   await client.refreshRing();
@@ -38,7 +39,7 @@ async function run(maxConcurrentHandovers: number, table: string) {
     });
   }
   const joined = performance.now();
-  nodes.push(await startNode('r3', await freePort(), table, options));
+  nodes.push(await startNode('r3', await freePort(), tableName, options));
   const moving = () => handles.filter((h) => nodes[2]!.smartRoute.ring?.owner(h.documentName)?.id === 'r3').length;
   await until(
     () => handles.every((h) => h.isSynced && (h.nodeId === 'r3') === (nodes[2]!.smartRoute.ring?.owner(h.documentName)?.id === 'r3')),
@@ -55,13 +56,20 @@ async function run(maxConcurrentHandovers: number, table: string) {
   return { moved, finished, longest: interruptions.at(-1) ?? 0, p50: interruptions[Math.floor(interruptions.length / 2)] ?? 0 };
 }
 
-const table = await createTable();
-console.log(`\n### Rebalancing: a third node joins while ${DOCUMENTS} documents are open (client helper, PostgreSQL store)\n`);
-console.log('| maxConcurrentHandovers | documents moved | time to finish (s) | longest interruption (ms) | p50 interruption (ms) |');
-console.log('|---:|---:|---:|---:|---:|');
-for (const limit of [16, DOCUMENTS]) {
-  const r = await run(limit, table.table);
-  console.log(`| ${limit} | ${r.moved} | ${(r.finished / 1000).toFixed(2)} | ${r.longest.toFixed(0)} | ${r.p50.toFixed(0)} |`);
-}
-await table.drop();
+const store = await createTable();
+const runs = [];
+for (const limit of [16, DOCUMENTS]) runs.push({ limit, ...(await run(limit, store.table)) });
+await store.drop();
+table(
+  `Rebalancing: a third node joins while ${DOCUMENTS} documents are open (client helper, PostgreSQL store)`,
+  ['maxConcurrentHandovers', 'documents moved', 'time to finish (s)', 'longest interruption (ms)', 'p50 interruption (ms)'],
+  runs.map((r) => [r.limit, r.moved, (r.finished / 1000).toFixed(2), r.longest.toFixed(0), r.p50.toFixed(0)]),
+);
+const [limited] = runs;
+targets([
+  [
+    `a join with ${DOCUMENTS} documents open, maxConcurrentHandovers 16: time to finish, longest interruption (no target)`,
+    `${(limited!.finished / 1000).toFixed(2)} s, ${(limited!.longest / 1000).toFixed(2)} s`,
+  ],
+]);
 process.exit(0);

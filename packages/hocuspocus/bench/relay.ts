@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { ringFromJSON, type Ring, type RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
+import { table, targets, type Target } from '../../ring-core/bench/support/measure.js';
 import { RING_PATH } from '../src/index.js';
 import { BrowserWebSocket, HocuspocusProvider, HocuspocusProviderWebsocket } from '../test/support/hocuspocus.js';
 import { freePort, until } from '../test/support/ports.js';
@@ -268,44 +269,66 @@ async function main(): Promise<void> {
       return peer ? of(results.get(only)!) / of(peer) : NaN;
     });
   const cluster = (r: Result) => r.cpuPerThousand + r.redisCpuPerThousand;
+  const shown = (only: string, of: (r: Result) => number, digits: number) => fixed(figure(only, of), digits);
   if (lostProbes > 0) console.log(`\n${lostProbes} idle-latency probe update(s) never reached their reader.`);
-  console.log(
-    `\n### ${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds (Node ${process.versions.node})\n`,
+  table(
+    `${DOCUMENTS} documents x ${CLIENTS_PER_DOCUMENT} clients, each writing once a second, ${SECONDS} s measured after ${WARMUP_SECONDS} s, medians of ${ROUNDS} rounds; the same documents, clients and writes in every row, rows differ in where the clients connect (round robin, or a document's clients on one node), and every ratio is against extension-redis with the same placement`,
+    [
+      'case',
+      'updates',
+      'server CPU ms / 1,000 updates',
+      'vs extension-redis, same placement',
+      'every round',
+      '+ Redis CPU ms',
+      'servers + Redis vs extension-redis',
+      'Redis cmds / update',
+      'vs extension-redis',
+      'server RSS MB',
+      'Y.Docs',
+      'latency p50 ms',
+      'p99 ms',
+      'idle latency p50 ms',
+    ],
+    cases.map(([only, name]) => {
+      const cpuRatios = versus(only, (r) => r.cpuPerThousand);
+      return [
+        name,
+        figure(only, (r) => r.updates),
+        shown(only, (r) => r.cpuPerThousand, 1),
+        `${fixed(median(cpuRatios), 2)}x`,
+        cpuRatios.map((x) => fixed(x, 2)).join(' '),
+        shown(only, (r) => r.redisCpuPerThousand, 1),
+        `${fixed(median(versus(only, cluster)), 2)}x`,
+        shown(only, (r) => r.redisPerUpdate, 4),
+        `${fixed(median(versus(only, (r) => r.redisPerUpdate)), 4)}x`,
+        shown(only, (r) => r.rssMb, 0),
+        figure(only, (r) => r.documents),
+        shown(only, (r) => r.p50, 2),
+        shown(only, (r) => r.p99, 2),
+        shown(only, (r) => r.idleP50, 2),
+      ];
+    }),
   );
-  console.log(
-    "The same documents, clients and writes in every row; rows differ in where the clients connect (round robin, or a document's clients on one node), and every ratio is against extension-redis with the same placement.\n",
-  );
-  console.log(
-    '| case | updates | server CPU ms / 1,000 updates | vs extension-redis, same placement | every round | + Redis CPU ms | servers + Redis vs extension-redis | Redis cmds / update | vs extension-redis | server RSS MB | Y.Docs | latency p50 ms | p99 ms | idle latency p50 ms |',
-  );
-  console.log('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const [only, name] of cases) {
-    const cpuRatios = versus(only, (r) => r.cpuPerThousand);
-    console.log(
-      `| ${name} | ${figure(only, (r) => r.updates)} | ${fixed(
-        figure(only, (r) => r.cpuPerThousand),
-        1,
-      )} | ${fixed(median(cpuRatios), 2)}x | ${cpuRatios.map((x) => fixed(x, 2)).join(' ')} | ${fixed(
-        figure(only, (r) => r.redisCpuPerThousand),
-        1,
-      )} | ${fixed(median(versus(only, cluster)), 2)}x | ${fixed(
-        figure(only, (r) => r.redisPerUpdate),
-        4,
-      )} | ${fixed(median(versus(only, (r) => r.redisPerUpdate)), 4)}x | ${fixed(
-        figure(only, (r) => r.rssMb),
-        0,
-      )} | ${figure(only, (r) => r.documents)} | ${fixed(
-        figure(only, (r) => r.p50),
-        2,
-      )} | ${fixed(
-        figure(only, (r) => r.p99),
-        2,
-      )} | ${fixed(
-        figure(only, (r) => r.idleP50),
-        2,
-      )} |`,
+  // Issue 10's targets for relay mode, where the cases they compare ran.
+  const ran = (...names: string[]) => names.every((name) => cases.some(([only]) => only === name));
+  const goals: Target[] = [];
+  if (ran('relay', 'extension-redis')) {
+    const cpu = median(versus('relay', (r) => r.cpuPerThousand));
+    const commands = median(versus('relay', (r) => r.redisPerUpdate));
+    goals.push(
+      ['relay: server CPU per update <= 0.5x extension-redis', `${fixed(cpu, 2)}x`, cpu <= 0.5],
+      ['relay: Redis commands per update <= 0.01x extension-redis', `${fixed(commands, 4)}x`, commands <= 0.01],
     );
   }
+  if (ran('relay')) {
+    const documents = figure('relay', (r) => r.documents);
+    goals.push(['relay: Y.Doc instances = documents', `${documents} for ${DOCUMENTS}`, documents === DOCUMENTS]);
+  }
+  if (ran('relay', 'direct')) {
+    const added = figure('relay', (r) => r.p50) - figure('direct', (r) => r.p50);
+    goals.push(['relay: latency p50 <= 1 ms over clients on the owner', `+${fixed(added, 2)} ms`, added <= 1]);
+  }
+  targets(goals);
 }
 
 await main();

@@ -26,7 +26,7 @@ import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import type { RingSnapshotJSON } from '@ringroute/ring-core';
 import * as Y from 'yjs';
-import { table } from '../../ring-core/bench/support/measure.js';
+import { table, targets, type Target } from '../../ring-core/bench/support/measure.js';
 import { SpawnedRedis } from '../../ring-core/test/redis/harness.js';
 import { RING_PATH } from '../src/index.js';
 import { startRoundRobin } from '../test/support/haproxy.js';
@@ -67,6 +67,8 @@ const cpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 };
+/** MB per idle connection, from the nodes' growth in bytes. */
+const perConnection = (growth: number[]) => sum(growth) / IDLE_CONNECTIONS / MB;
 const awareness = (i: number) => ({ clientId: 1 + i, state: { user: { name: `client ${i}`, color: '#7aa2ff' } } });
 
 /** This process's open-file limit: one socket per client, so the idle phase needs IDLE_CONNECTIONS of them and more. */
@@ -334,6 +336,7 @@ async function main(): Promise<void> {
   await redis.start();
   const dir = await mkdtemp(join(tmpdir(), 'ringroute-scale-'));
   const started = Date.now();
+  const figures: Target[] = [];
   try {
     if (runs('clients')) {
       const nodes = await startCluster('smartroute', redis);
@@ -345,6 +348,7 @@ async function main(): Promise<void> {
       const results = new Map<Peer, IdleResult>();
       for (const [peer] of PEERS) results.set(peer, await idle(peer, redis));
       printIdle(results);
+      figures.push(...idleFigures(results));
     }
     if (runs('storm')) {
       const seed = seedDocument(STORM_MB);
@@ -353,12 +357,40 @@ async function main(): Promise<void> {
       const results = new Map<Peer, StormResult>();
       for (const [peer] of PEERS) results.set(peer, await storm(peer, redis, { prefix: 'seeded-', file }, seed.length));
       printStorm(results, seed.update.byteLength);
+      figures.push(stormFigures(results));
     }
   } finally {
     await redis.kill();
     await rm(dir, { recursive: true, force: true });
   }
+  if (figures.length > 0) targets(figures);
   console.log(`(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
+}
+
+/** Issue 20's scale figures, SmartRoute then extension-redis: reported side by side, without a target. */
+function idleFigures(results: Map<Peer, IdleResult>): Target[] {
+  const [ours, peer] = [results.get('smartroute')!, results.get('extension-redis')!];
+  const perNode = (r: IdleResult) => sum(r.cpuPercent) / r.cpuPercent.length;
+  return [
+    [
+      `${IDLE_CONNECTIONS.toLocaleString('en-US')} idle connections: memory per connection, heap (RSS), SmartRoute / extension-redis (no target)`,
+      `${fixed(perConnection(ours.heap), 4)} (${fixed(perConnection(ours.rss), 4)}) / ${fixed(perConnection(peer.heap), 4)} (${fixed(perConnection(peer.rss), 4)}) MB, heap ${ratio(perConnection(ours.heap), perConnection(peer.heap))}`,
+    ],
+    [
+      `${IDLE_CONNECTIONS.toLocaleString('en-US')} idle connections: CPU per node, SmartRoute / extension-redis (no target)`,
+      `${fixed(perNode(ours), 1)} / ${fixed(perNode(peer), 1)} % of a core (${ratio(perNode(ours), perNode(peer))})`,
+    ],
+  ];
+}
+
+function stormFigures(results: Map<Peer, StormResult>): Target {
+  const [ours, peer] = [results.get('smartroute')!, results.get('extension-redis')!];
+  const synced = (r: StormResult) =>
+    r.synced === STORM_CLIENTS ? `${fixed(r.allSyncedSeconds, 1)} s` : `${r.synced} of ${STORM_CLIENTS} synced`;
+  return [
+    `join storm, ${STORM_CLIENTS} clients: all synced, busiest node's peak RSS, Redis commands; SmartRoute / extension-redis (no target)`,
+    `${synced(ours)} / ${synced(peer)}; ${fixed(ours.busiestPeakMb, 0)} / ${fixed(peer.busiestPeakMb, 0)} MB; ${ours.redisCommands} / ${peer.redisCommands}`,
+  ];
 }
 
 function printClientCosts(costs: ClientCost[]): void {
@@ -372,7 +404,6 @@ function printClientCosts(costs: ClientCost[]): void {
 
 function printIdle(idleResults: Map<Peer, IdleResult>): void {
   const peerIdle = idleResults.get('extension-redis')!;
-  const perConnection = (of: number[]) => sum(of) / IDLE_CONNECTIONS / MB;
   table(
     `${IDLE_CONNECTIONS.toLocaleString('en-US')} idle connections round robin over 3 nodes, ${IDLE_DOCUMENTS.toLocaleString('en-US')} documents, ${IDLE_SECONDS} s idle`,
     [

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MemoryBus, MemoryMembership, type Membership } from '../src/index.js';
 import { RedisMembership } from '../src/redis/index.js';
-import { summary } from './support/measure.js';
+import { summary, table, targets } from './support/measure.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MEMBERS = 10;
@@ -119,26 +119,39 @@ async function failureDetection() {
 
 const ms = (v: number) => v.toFixed(2);
 const rows = await convergence();
-console.log(
-  `\nMembership convergence: ${MEMBERS} members in one process, ${CHANGES} admin changes, ${REAL_JOINS} member start+stop pairs (ms until all rings agree)\n`,
+table(
+  `Membership convergence: ${MEMBERS} members in one process, ${CHANGES} admin changes, ${REAL_JOINS} member start+stop pairs (ms until all rings agree)`,
+  ['backend: change', 'n', 'p50', 'p99', 'max'],
+  Object.entries(rows).map(([label, s]) => [label, s.n, ms(s.p50), ms(s.p99), ms(s.max)]),
 );
-console.log('| backend: change | n | p50 | p99 | max |');
-console.log('|---|---:|---:|---:|---:|');
-for (const [label, s] of Object.entries(rows)) console.log(`| ${label} | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} |`);
-const ratio = (kind: string) => (rows[`redis: ${kind}`]!.p50 / rows[`memory: ${kind}`]!.p50).toFixed(1);
-console.log(`\nredis / memory p50 ratio: admin join/leave ${ratio('admin join/leave')}x, member start/stop ${ratio('member start/stop')}x`);
 
 const detected = await failureDetection();
-console.log(
-  `\nFailure detection: SIGKILL of a member process, ${KILLS} times; syncInterval ${detection.syncInterval} ms, failureTimeout ${detection.failureTimeout} ms\n`,
+const expected = { suspected: detection.failureTimeout, removed: 2 * detection.failureTimeout };
+table(
+  `Failure detection: SIGKILL of a member process, ${KILLS} times; syncInterval ${detection.syncInterval} ms, failureTimeout ${detection.failureTimeout} ms`,
+  ['event', 'expected', 'p50', 'max', 'p50 / expected'],
+  (['suspected', 'removed'] as const).map((event) => [
+    event,
+    expected[event],
+    ms(detected[event].p50),
+    ms(detected[event].max),
+    (detected[event].p50 / expected[event]).toFixed(2),
+  ]),
 );
-console.log('| event | expected | p50 | max | p50 / expected |');
-console.log('|---|---:|---:|---:|---:|');
-for (const [label, s, expected] of [
-  ['suspected', detected.suspected, detection.failureTimeout],
-  ['removed', detected.removed, 2 * detection.failureTimeout],
-] as const)
-  console.log(`| ${label} | ${expected} | ${ms(s.p50)} | ${ms(s.max)} | ${(s.p50 / expected).toFixed(2)} |`);
+
+const p99 = (change: string) => rows[`redis: ${change}`]!.p99;
+const ratio = (change: string) => (rows[`redis: ${change}`]!.p50 / rows[`memory: ${change}`]!.p50).toFixed(1);
+targets([
+  [
+    'Redis: p99 until all agree <= 50 ms, admin join/leave / member start/stop',
+    `${ms(p99('admin join/leave'))} / ${ms(p99('member start/stop'))} ms (p50 ${ratio('admin join/leave')}x / ${ratio('member start/stop')}x memory's)`,
+    Math.max(p99('admin join/leave'), p99('member start/stop')) <= 50,
+  ],
+  [
+    `failure detection p50, suspected / removed (expected ${expected.suspected} / ${expected.removed} ms; no target)`,
+    `${ms(detected.suspected.p50)} / ${ms(detected.removed.p50)} ms`,
+  ],
+]);
 
 const cleanup = new Redis(REDIS_URL);
 await cleanup.del(...clusters.map((c) => `ringroute:${c}`));

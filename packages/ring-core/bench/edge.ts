@@ -1,5 +1,5 @@
 import { createRing } from '../src/index.js';
-import { BATCH, fmt, keys16, table, timeTasks } from './support/measure.js';
+import { BATCH, fmt, keys16, table, targets, timeTasks } from './support/measure.js';
 
 // owner() of the edge strategies side by side with the default ring, at 10 nodes, 16-byte keys, hash included:
 // 'nginx' (CRC-32 key hash, 160 points per server, first point >= key) and 'haproxy' (16 points per server,
@@ -36,4 +36,7 @@ table(
   ['task', 'ns/op', 'vs ring owner()'],
   rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / base, 2)}x`]),
 );
+targets([
+  ["owner() of 'nginx' / 'haproxy' beside the ring's (no target)", `${fmt(rows[1]!.ns / base, 2)}x / ${fmt(rows[2]!.ns / base, 2)}x`],
+]);
 if (sink < 0) console.log(sink);

@@ -20,7 +20,7 @@ import { Pool } from 'undici';
 import { createRing } from '../src/index.js';
 import { freePort, SpawnedRedis } from '../test/redis/server.js';
 import { builtPackages } from './support/built.js';
-import { fmt, summary, table, verdict } from './support/measure.js';
+import { fmt, summary, table, targets, verdict } from './support/measure.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
 const VALUE_BYTES = Number(process.env.BENCH_VALUE_BYTES ?? 1024);
@@ -151,9 +151,8 @@ try {
   const plainMs = await ask<number>(first[0]!, 'plain', first[1]!.url, bytes);
   const mbps = (b: number, ms: number) => b / 1e6 / (ms / 1000);
 
-  console.log(`## Owned state handoff: ${KEYS.toLocaleString('en-US')} keys of ${VALUE_BYTES} B on 3 nodes, a 4th joins\n`);
   table(
-    'Keys moved, time to done, reads during the move',
+    `Owned state handoff: ${KEYS.toLocaleString('en-US')} keys of ${VALUE_BYTES} B on 3 nodes, a 4th joins under ${CONNECTIONS} connections of reads (${SECONDS} s steady first): keys moved, time to done, reads during the move`,
     ['measure', 'value', 'target', 'met'],
     [
       ['keys moved (received by the new node)', moved.toLocaleString('en-US'), '-', '-'],
@@ -197,6 +196,24 @@ try {
       ['keys the leaving node did not hand over', '', '', String(behind)],
     ],
   );
+  targets([
+    [
+      'keys moved by a 4th node = keys whose owner changed, <= 1.05x the optimal 1/N',
+      `${fmt(moved / changed, 3)}x, ${fmt(moved / optimal, 3)}x`,
+      moved === changed && moved / optimal <= 1.05,
+    ],
+    ['time from the join until every node settled (no target)', `${fmt(moveMs, 0)} ms`],
+    [
+      'read p99 during the move / steady <= 3x',
+      `${fmt(inMove.p99 / steady.p99, 2)}x (${fmt(inMove.p99, 2)} / ${fmt(steady.p99, 2)} ms)`,
+      inMove.p99 / steady.p99 <= 3,
+    ],
+    [
+      'handoff throughput (a leave) / one plain HTTP connection >= 0.5x',
+      `${fmt(plainMs / leaveMs, 2)}x (${fmt(mbps(bytes, leaveMs), 1)} / ${fmt(mbps(bytes, plainMs), 1)} MB/s)`,
+      plainMs / leaveMs >= 0.5,
+    ],
+  ]);
 } finally {
   for (const node of nodes) node.child.kill();
   await redis.kill();

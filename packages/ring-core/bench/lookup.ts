@@ -1,7 +1,7 @@
 import HashRing from 'hashring';
 import { createRing, type RingNode } from '../src/index.js';
 import { LruCache } from './support/lru.js';
-import { BATCH, fmt, keys16, table, timeTasks, verdict } from './support/measure.js';
+import { BATCH, fmt, keys16, table, targets, timeTasks } from './support/measure.js';
 
 // owner() at 10 nodes x 150 vnodes with 16-byte keys, hash included, side by side with the npm `hashring`
 // package (ketama over md5, 160 points per server; its 5000-entry LRU never hits on this key stream).
@@ -61,18 +61,14 @@ table(
   ['task', 'ns/op', 'vs ring owner()'],
   rows.map((r) => [r.name, fmt(r.ns), `${fmt(r.ns / owner, 2)}x`]),
 );
-table(
-  'Lookup targets',
-  ['target', 'measured', 'met'],
+targets([
+  ['owner() <= 100 ns/op', `${fmt(owner)} ns`, owner <= 100],
+  ['owner() >= 20x faster than hashring', `${fmt(hashring / owner)}x`, hashring / owner >= 20],
+  ['owners(key, 3) <= 1.5x owner()', `${fmt(owners3 / owner, 2)}x`, owners3 / owner <= 1.5],
   [
-    ['owner() <= 100 ns/op', `${fmt(owner)} ns`, verdict(owner <= 100)],
-    ['owner() >= 20x faster than hashring', `${fmt(hashring / owner)}x`, verdict(hashring / owner >= 20)],
-    ['owners(key, 3) <= 1.5x owner()', `${fmt(owners3 / owner, 2)}x`, verdict(owners3 / owner <= 1.5)],
-    [
-      'LRU hit faster than owner() (else no cache)',
-      `hit ${fmt(hit)} ns vs ${fmt(plain)} ns (${fmt(hit / plain, 2)}x)`,
-      hit < plain ? 'cache would pay' : 'no: the ring has no cache',
-    ],
+    'LRU hit faster than owner() (else no cache)',
+    `hit ${fmt(hit)} ns vs ${fmt(plain)} ns (${fmt(hit / plain, 2)}x)`,
+    hit < plain ? 'cache would pay' : 'no: the ring has no cache',
   ],
-);
+]);
 if (sink < 0) console.log(sink);

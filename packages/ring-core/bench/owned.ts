@@ -21,7 +21,7 @@ import { Redis } from 'ioredis';
 import { freePort, SpawnedRedis } from '../test/redis/server.js';
 import { builtPackages } from './support/built.js';
 import { closedLoop } from './support/load.js';
-import { fmt, summary, table, verdict } from './support/measure.js';
+import { fmt, summary, table, targets, verdict } from './support/measure.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -137,11 +137,8 @@ try {
     fmt(med(variant, 'roundTrips'), 3),
     fmt(med(variant, 'commands'), 3),
   ]);
-  console.log(
-    `## Owned state vs state in Redis, per request\n\nNode ${process.version}; ${KEYS} carts of about 1 KB; ${ROUNDS} rounds (rotated order) of ${SECONDS / 2} s at 1 connection and ${SECONDS} s at ${CONNECTIONS} connections per variant after ${WARMUP} s of warm-up each; medians\n`,
-  );
   table(
-    'Cost per request',
+    `Cost per request: ${KEYS} carts of about 1 KB; ${ROUNDS} rounds (rotated order) of ${SECONDS / 2} s at 1 connection and ${SECONDS} s at ${CONNECTIONS} connections per variant after ${WARMUP} s of warm-up each; medians`,
     [
       'state kept',
       `req/s (${CONNECTIONS} conn.)`,
@@ -158,21 +155,47 @@ try {
   // Per-round ratios against the Redis-backed app measured in the same round, then their medians.
   const peer = rounds.get('redis')!;
   const ratio = (variant: Variant, cost: (r: Round) => number) => median(rounds.get(variant)!.map((r, i) => cost(r) / cost(peer[i]!)));
-  const ratioRows = VARIANTS.filter(([variant]) => variant !== 'redis').map(([variant, label]) => {
-    const cpu = ratio(variant, (r) => r.appCpu + r.redisCpu);
-    const appCpu = ratio(variant, (r) => r.appCpu);
-    const idle = ratio(variant, (r) => r.p50Idle);
-    const loaded = ratio(variant, (r) => r.p50);
-    const trips = med(variant, 'roundTrips') / med('redis', 'roundTrips');
+  const owned = VARIANTS.filter(([variant]) => variant !== 'redis').map(([variant, label]) => ({
+    variant,
+    label,
+    cpu: ratio(variant, (r) => r.appCpu + r.redisCpu),
+    appCpu: ratio(variant, (r) => r.appCpu),
+    idle: ratio(variant, (r) => r.p50Idle),
+    loaded: ratio(variant, (r) => r.p50),
+    trips: med(variant, 'roundTrips') / med('redis', 'roundTrips'),
+  }));
+  const ratioRows = owned.map(({ variant, label, cpu, appCpu, idle, loaded, trips }) => {
     // 'behind' must need far fewer store round trips: at most a tenth of the Redis-backed app's.
     const ok = cpu < 1 && appCpu < 1 && idle < 1 && loaded < 1 && (variant !== 'owned-behind' || trips <= 0.1);
     return [label, fmt(appCpu, 3), fmt(cpu, 3), fmt(idle, 3), fmt(loaded, 3), fmt(trips, 3), verdict(ok)];
   });
+  type Measure = 'cpu' | 'appCpu' | 'idle' | 'loaded';
+  /** A measure's ratio in every mode (no persist / 'behind' / 'through'), and whether all of them are below 1. */
+  const perMode = (measure: Measure) => owned.map((o) => fmt(o[measure], 3)).join(' / ');
+  const below1 = (...measures: Measure[]) => owned.every((o) => measures.every((measure) => o[measure] < 1));
+  const commands = med('owned-behind', 'commands') / med('redis', 'commands');
   table(
     'Against the Redis-backed app (per-round ratios, medians; below 1 is cheaper or faster)',
     ['state kept', 'app CPU', 'app + Redis CPU', 'p50 (1 conn.)', `p50 (${CONNECTIONS} conn.)`, 'store round trips', 'cheaper and faster'],
     ratioRows,
   );
+  targets([
+    [
+      "owned state / the Redis-backed app, CPU per request < 1x, app + Redis (app alone): no persist / 'behind' / 'through'",
+      `${perMode('cpu')}x (${perMode('appCpu')}x)`,
+      below1('cpu', 'appCpu'),
+    ],
+    [
+      `owned state / the Redis-backed app, p50 latency < 1x, 1 connection (${CONNECTIONS}): no persist / 'behind' / 'through'`,
+      `${perMode('idle')}x (${perMode('loaded')}x)`,
+      below1('idle', 'loaded'),
+    ],
+    [
+      "'behind' / the Redis-backed app, Redis commands per request <= 0.1x",
+      `${fmt(commands, 3)}x (${fmt(med('owned-behind', 'commands'), 3)} vs ${fmt(med('redis', 'commands'), 3)})`,
+      commands <= 0.1,
+    ],
+  ]);
 } finally {
   for (const { child } of servers.values()) child.kill();
   admin.disconnect();

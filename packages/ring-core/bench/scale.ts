@@ -14,7 +14,7 @@ import { createRing } from '../src/index.js';
 import { RedisMembership, type RedisMembershipOptions } from '../src/redis/index.js';
 import { Codec } from '../src/membership/codec.js';
 import { freePort, SpawnedRedis } from '../test/redis/server.js';
-import { BATCH, cpuNow, fmt, keys16, summary, table, timeTasks, verdict } from './support/measure.js';
+import { BATCH, cpuNow, fmt, keys16, summary, table, targets, timeTasks } from './support/measure.js';
 
 const SIZES = (process.env.SCALE_SIZES ?? '10,100,1000').split(',').filter(Boolean).map(Number);
 /** Each member holds its own ring; 10 vnodes keep 1,000 rings in one process small (the ring's cost is measured above). */
@@ -73,14 +73,13 @@ async function ringRows() {
     ['nodes x vnodes', 'owner() ns', 'with(add one node) ms', 'with(status) ms'],
     rows,
   );
-  table(
-    'Ring targets at 1,000 nodes x 150 vnodes',
-    ['target', 'measured', 'met'],
+  targets([
     [
-      ['owner() <= 150 ns', `${fmt(big.owner)} ns`, verdict(big.owner <= 150)],
-      ['with() <= 5 ms', `${fmt(big.add, 3)} ms`, verdict(big.add <= 5)],
+      'at 1,000 nodes x 150 vnodes: owner() <= 150 ns, with() <= 5 ms',
+      `${fmt(big.owner)} ns, ${fmt(big.add, 3)} ms`,
+      big.owner <= 150 && big.add <= 5,
     ],
-  );
+  ]);
 }
 
 // ---- membership at 10, 100, 1,000 members ----
@@ -202,7 +201,9 @@ async function measureOn(server: SpawnedRedis, n: number) {
   const suspected = observed(seen.get('suspected:victim'), killedAt);
 
   const result = { n, startup, steady, join, crash, suspected };
-  print(result);
+  progress(
+    `${n} members: ${fmt(steady.commands, 2)} Redis commands/s per member; join seen by all ${ms(join.p99)} ms, crash removed ${ms(crash.p99)} ms (p99)`,
+  );
   admin.disconnect();
   await server.kill(); // members turn degraded, so stop() below leaves without a change per member
   // Bounded: a change a member was proposing when the server died waits for ioredis's retries.
@@ -218,57 +219,40 @@ function observed(times: number[] | undefined, since: number) {
 const ms = (v: number) => fmt(v, 0);
 const p = (s: ReturnType<typeof observed>, n: number) => `${ms(s.p50)} / ${ms(s.p99)}${s.seen < n ? ` (seen by ${s.seen})` : ''}`;
 
-/** Prints one size's rows as soon as they are measured (the 1,000-member run is long on a busy machine). */
-function print(r: Awaited<ReturnType<typeof measureOn>>): void {
-  table(
-    `${r.n} members`,
-    [
-      'members',
-      'Redis commands/s per member',
-      'by command',
-      'pub/sub messages/s per member',
-      'heartbeats read/s per member',
-      'CPU per member (% of a core)',
-      'process CPU (% of a core)',
-      'changes in the window',
-      'start of all members ms',
-      'join: seen by all',
-      'crash: first suspected',
-      'crash: removed everywhere',
-    ],
-    [
-      [
-        r.n,
-        fmt(r.steady.commands, 2),
-        r.steady.byCommand,
-        fmt(r.steady.messages, 2),
-        fmt(r.steady.reads, 2),
-        fmt(r.steady.cpu, 3),
-        fmt(r.steady.share, 0),
-        r.steady.changes,
-        ms(r.startup),
-        p(r.join, r.n),
-        p(r.suspected, r.n),
-        p(r.crash, r.n),
-      ],
-    ],
-  );
-}
-
 await ringRows();
 
 const results = [];
 for (const n of SIZES) results.push(await measureSize(n));
-const flat = results.at(-1)!.steady.commands / results[0]!.steady.commands;
 table(
-  'Scale targets',
-  ['target', 'measured', 'met'],
+  `Membership per member: steady state over ${WINDOW / 1000} s, default timing (syncInterval 1 s, failureTimeout 5 s)`,
   [
-    [
-      `Redis commands per member flat from ${results[0]!.n} to ${results.at(-1)!.n} members (within 1.5x)`,
-      `${fmt(flat, 2)}x`,
-      verdict(flat <= 1.5),
-    ],
+    'members',
+    'Redis commands/s per member',
+    'by command',
+    'pub/sub messages/s per member',
+    'heartbeats read/s per member',
+    'CPU per member (% of a core)',
+    'process CPU (% of a core)',
+    'changes in the window',
   ],
+  results.map((r) => [
+    r.n,
+    fmt(r.steady.commands, 2),
+    r.steady.byCommand,
+    fmt(r.steady.messages, 2),
+    fmt(r.steady.reads, 2),
+    fmt(r.steady.cpu, 3),
+    fmt(r.steady.share, 0),
+    r.steady.changes,
+  ]),
 );
+table(
+  'Convergence (ms from the start call or the SIGKILL; p50 / p99 over the observing members)',
+  ['members', 'start of all members', 'join: seen by all', 'crash: first suspected', 'crash: removed everywhere'],
+  results.map((r) => [r.n, ms(r.startup), p(r.join, r.n), p(r.suspected, r.n), p(r.crash, r.n)]),
+);
+const flat = results.at(-1)!.steady.commands / results[0]!.steady.commands;
+targets([
+  [`Redis commands per member flat from ${results[0]!.n} to ${results.at(-1)!.n} members (within 1.5x)`, `${fmt(flat, 2)}x`, flat <= 1.5],
+]);
 process.exit(0); // ioredis reconnect timers of the killed servers' clients would keep the process alive

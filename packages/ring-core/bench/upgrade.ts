@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { builtPackages } from './support/built.js';
 import { haproxyTcp } from './support/haproxy-tcp.js';
+import { table, targets } from './support/measure.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DURATION_MS = 2000;
@@ -85,7 +86,8 @@ async function paired(url: string, window: number, cpu: () => Promise<number>): 
 
 try {
   for (const url of [direct.url, proxy.url, haproxy.url]) await load(url, 1000, 16); // warm-up (JIT in every process)
-  const rows: string[] = [];
+  const rows: (string | number)[][] = [];
+  const atWindow: Record<number, { ours: number; peer: number }> = {};
   for (const window of WINDOWS) {
     const ours: Awaited<ReturnType<typeof paired>>[] = [];
     const peer: Awaited<ReturnType<typeof paired>>[] = [];
@@ -97,19 +99,40 @@ try {
     const ratios = ours.map((r) => r.proxied / r.direct);
     const peerRatios = peer.map((r) => r.proxied / r.direct);
     const rate = (rounds: typeof ours, side: 'direct' | 'proxied') => Math.round(median(rounds.map((r) => r[side])));
-    rows.push(
-      `| ${window} | ${rate(ours, 'direct')} | ${rate(ours, 'proxied')} | ${median(ratios).toFixed(3)} | ${median(ours.map((r) => r.cpu)).toFixed(1)} | ${rate(peer, 'proxied')} | ${median(peerRatios).toFixed(3)} | ${median(peer.map((r) => r.cpu)).toFixed(1)} | ${median(ratios.map((r, i) => r / peerRatios[i]!)).toFixed(3)} | ${ratios.map((x) => x.toFixed(2)).join(' ')} |`,
-    );
+    atWindow[window] = { ours: median(ratios), peer: median(ratios.map((r, i) => r / peerRatios[i]!)) };
+    rows.push([
+      window,
+      rate(ours, 'direct'),
+      rate(ours, 'proxied'),
+      median(ratios).toFixed(3),
+      median(ours.map((r) => r.cpu)).toFixed(1),
+      rate(peer, 'proxied'),
+      median(peerRatios).toFixed(3),
+      median(peer.map((r) => r.cpu)).toFixed(1),
+      atWindow[window].peer.toFixed(3),
+      ratios.map((x) => x.toFixed(2)).join(' '),
+    ]);
   }
-  console.log(`## WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp)\n`);
-  console.log(
-    `ws echo owners; ${CONNECTIONS} sockets, messages of ${SIZE} B, N in flight per socket; ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy (ABBA), each loading the direct path and the proxy at once; medians; target: RingRoute / direct >= 0.9 at 16 in flight\n`,
+  table(
+    `WebSocket upgrade proxy (ring-core/node proxyUpgrade) vs a direct connection, beside HAProxy (mode tcp): ws echo owners, ${CONNECTIONS} sockets, ${SIZE} B messages, ${ROUNDS} rounds of ${DURATION_MS / 1000} s per proxy (ABBA), medians`,
+    [
+      'in flight per socket',
+      'direct messages/s',
+      'RingRoute messages/s',
+      'RingRoute / direct',
+      'RingRoute CPU µs/message',
+      'HAProxy messages/s',
+      'HAProxy / direct',
+      'HAProxy CPU µs/message',
+      'RingRoute / HAProxy',
+      'RingRoute / direct, every round',
+    ],
+    rows,
   );
-  console.log(
-    '| in flight per socket | direct messages/s | RingRoute messages/s | RingRoute / direct | RingRoute CPU µs/message | HAProxy messages/s | HAProxy / direct | HAProxy CPU µs/message | RingRoute / HAProxy | RingRoute / direct, every round |',
-  );
-  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const row of rows) console.log(row);
+  targets([
+    ['RingRoute / direct messages/s, 16 in flight per socket >= 0.9', atWindow[16]!.ours.toFixed(3), atWindow[16]!.ours >= 0.9],
+    ['RingRoute / HAProxy messages/s, 16 in flight per socket (no target)', atWindow[16]!.peer.toFixed(3)],
+  ]);
 } finally {
   for (const { child } of [direct, owner, proxy]) child.kill();
   await haproxy.stop();

@@ -1,4 +1,5 @@
 import { Bench } from 'tinybench';
+import { recorder } from './record.js';
 
 /** `count` distinct 16-byte ASCII keys (the size of a typical session or document id). */
 export function keys16(count: number, prefix = 'key-'): string[] {
@@ -39,13 +40,42 @@ export async function timeTasks(tasks: [name: string, fn: () => unknown, perCall
 export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 export const verdict = (ok: boolean) => (ok ? 'yes' : '**no**');
 
-/** Prints a Markdown table (the format BENCHMARKS.md keeps). */
-export function table(title: string, head: string[], rows: (string | number)[][]): void {
+function print(title: string, head: string[], rows: (string | number)[][]): void {
   console.log(`### ${title}\n`);
   console.log(`| ${head.join(' | ')} |`);
   console.log(`| ${head.map(() => '---').join(' | ')} |`);
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   console.log('');
+}
+
+/**
+ * Prints a Markdown table and records it: `pnpm bench:report` puts the tables of a benchmark's last run into its
+ * section of BENCHMARKS.md. Put the run's parameters (rounds, durations, sizes) in the title.
+ */
+export function table(title: string, head: string[], rows: (string | number)[][]): void {
+  print(title, head, rows);
+  recorder().table(title, head, rows);
+}
+
+/**
+ * A target: what is measured and the bar it must clear, the figure, and whether it cleared it. `met` may instead be
+ * a word saying what the figure decided, or be left out for a figure reported without a target.
+ */
+export type Target = [target: string, measured: string, met?: boolean | string];
+
+/** Prints the benchmark's targets and records them for the summary at the top of BENCHMARKS.md. */
+export function targets(rows: Target[]): void {
+  const rendered = rows.map(([target, measured, met]) => ({
+    target,
+    measured,
+    met: met === undefined ? '-' : typeof met === 'string' ? met : verdict(met),
+  }));
+  print(
+    'Targets',
+    ['target', 'measured', 'met'],
+    rendered.map((t) => [t.target, t.measured, t.met]),
+  );
+  recorder().targets(rendered);
 }
 
 function percentile(sorted: number[], p: number): number {
